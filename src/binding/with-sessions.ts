@@ -1,0 +1,161 @@
+import { GotScrapingHttpClient, type BaseHttpClient } from 'crawlee';
+
+import { attemptStorage } from '../core/attempt.js';
+import type { Sessions } from '../core/sessions.js';
+import { ConfigValidationError } from '../validation.js';
+import { chromiumLaunchArgs, findChromiumExecutable } from '../browser/executable.js';
+import { attemptOf, runInAttempt } from './attempts.js';
+import { BrowserBinding } from './browser-hooks.js';
+import { SessionBoundHttpClient } from './http-client.js';
+import { createHttpPreNavigationHook } from './http-hooks.js';
+
+/** Which kind of crawler the options are for. */
+export type CrawlerKind = 'http' | 'browser';
+
+/** Settings of {@link withSessions}. */
+export interface WithSessionsSettings {
+    /**
+     * `'http'` for HttpCrawler/CheerioCrawler (and other got-scraping based crawlers), `'browser'` for
+     * PlaywrightCrawler. Default: `'browser'` when the options contain `launchContext`, `browserPoolOptions`,
+     * `headless` or `launcher`, else `'http'`.
+     */
+    crawler?: CrawlerKind;
+    /** Chromium to launch (PlaywrightCrawler). Default: see the README's "Finding the browser". */
+    executablePath?: string;
+}
+
+type AnyOptions = Record<string, any>;
+type Handler = (context: any, ...rest: any[]) => unknown;
+
+const BROWSER_OPTION_KEYS = ['launchContext', 'browserPoolOptions', 'headless', 'launcher'];
+
+/**
+ * Returns crawler options with everything bound sessions need merged in, keeping the user's own hooks, handlers
+ * and options: works for `HttpCrawler`, `CheerioCrawler` and `PlaywrightCrawler`.
+ *
+ * ```ts
+ * const crawler = new CheerioCrawler(withSessions(sessions, {
+ *     async requestHandler({ request, $, sessions }) { … },
+ * }));
+ * ```
+ *
+ * What it sets: Crawlee's own SessionPool off (its random sessions, silent retirement and second cookie store
+ * would undermine the binding); a pre-navigation hook that binds each request to `request.userData.sessionId`
+ * and exposes `context.sessions`; the HTTP client that applies cookies, identity and proxy at transmission
+ * (HTTP crawlers); per-page browser contexts with the session's proxy and user agent (PlaywrightCrawler);
+ * wrappers around `requestHandler`, `errorHandler` and `failedRequestHandler` that count successes and failures
+ * and make `sessions.clear()` aware of the request it is called for.
+ */
+export function withSessions<Options extends object | undefined>(
+    sessions: Sessions,
+    // NoInfer: Options comes from the crawler constructor's parameter, so handlers get their context types.
+    options: NoInfer<Options>,
+    settings: WithSessionsSettings = {},
+): Options {
+    const user = (options ?? {}) as AnyOptions;
+    refuseConflicts(user);
+    const kind = settings.crawler ?? (BROWSER_OPTION_KEYS.some((key) => key in user) ? 'browser' : 'http');
+    const merged: AnyOptions = {
+        ...user,
+        useSessionPool: false,
+        persistCookiesPerSession: false,
+        errorHandler: countingFailures(sessions, user.errorHandler),
+        failedRequestHandler: countingFailures(sessions, user.failedRequestHandler),
+    };
+
+    if (kind === 'browser') {
+        const binding = new BrowserBinding(sessions);
+        const launchContext = (user.launchContext ?? {}) as AnyOptions;
+        const launchOptions = (launchContext.launchOptions ?? {}) as AnyOptions;
+        const executablePath = launchOptions.executablePath ?? findChromiumExecutable({ executablePath: settings.executablePath }).path;
+        merged.launchContext = {
+            ...launchContext,
+            useIncognitoPages: true,
+            launchOptions: {
+                ...launchOptions,
+                ...(executablePath ? { executablePath } : {}),
+                args: [...chromiumLaunchArgs, ...(launchOptions.args ?? [])],
+            },
+        };
+        const browserPoolOptions = (user.browserPoolOptions ?? {}) as AnyOptions;
+        merged.browserPoolOptions = {
+            ...browserPoolOptions,
+            useFingerprints: false,
+            prePageCreateHooks: [binding.prePageCreateHook, ...(browserPoolOptions.prePageCreateHooks ?? [])],
+        };
+        merged.proxyConfiguration = binding.proxyConfiguration();
+        merged.preNavigationHooks = [binding.preNavigationHook, ...(user.preNavigationHooks ?? [])];
+        merged.requestHandler = bindingHandler(sessions, user.requestHandler, (context) => binding.saveCookies(context));
+    } else {
+        const httpHook = createHttpPreNavigationHook(sessions);
+        merged.httpClient = new SessionBoundHttpClient(sessions, (user.httpClient as BaseHttpClient) ?? new GotScrapingHttpClient());
+        merged.preNavigationHooks = [
+            async (context: AnyOptions, gotOptions: AnyOptions) => {
+                if (context.page) {
+                    throw new Error(
+                        'withSessions() prepared these options for an HTTP crawler, but the crawler has pages: pass ' +
+                            "withSessions(sessions, options, { crawler: 'browser' }) for PlaywrightCrawler.",
+                    );
+                }
+                await httpHook(context as never, gotOptions);
+            },
+            ...(user.preNavigationHooks ?? []),
+        ];
+        merged.requestHandler = bindingHandler(sessions, user.requestHandler);
+    }
+    return merged as Options;
+}
+
+/** Options that would undermine the binding are refused with a message that says what to do. */
+function refuseConflicts(user: AnyOptions): void {
+    const issues: Array<{ path: string; message: string }> = [];
+    if (user.useSessionPool === true) {
+        issues.push({ path: 'useSessionPool', message: "crawlee-sessions replaces Crawlee's SessionPool: remove this option" });
+    }
+    if (user.sessionPoolOptions !== undefined) {
+        issues.push({ path: 'sessionPoolOptions', message: "crawlee-sessions replaces Crawlee's SessionPool: remove this option" });
+    }
+    if (user.persistCookiesPerSession === true) {
+        issues.push({ path: 'persistCookiesPerSession', message: 'cookies are kept in each bound session: remove this option' });
+    }
+    if (user.proxyConfiguration !== undefined) {
+        issues.push({ path: 'proxyConfiguration', message: 'proxies come from the session profiles (profiles.ts): move them there' });
+    }
+    if (user.launchContext?.useIncognitoPages === false) {
+        issues.push({ path: 'launchContext.useIncognitoPages', message: "must stay true: every page gets its session's own browser context" });
+    }
+    if (user.browserPoolOptions?.useFingerprints === true) {
+        issues.push({ path: 'browserPoolOptions.useFingerprints', message: "must be false: a fingerprint would override the profile's user agent" });
+    }
+    for (const name of ['requestHandler', 'errorHandler', 'failedRequestHandler']) {
+        if (user[name] !== undefined && typeof user[name] !== 'function') issues.push({ path: name, message: 'must be a function' });
+    }
+    for (const name of ['preNavigationHooks', 'postNavigationHooks']) {
+        if (user[name] !== undefined && !Array.isArray(user[name])) issues.push({ path: name, message: 'must be an array of functions' });
+    }
+    if (issues.length) throw new ConfigValidationError('crawler options', issues);
+}
+
+/** Wraps the request handler: runs it inside the request's attempt, then records the success. */
+function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, afterSuccess?: (context: object) => Promise<void>) {
+    return async function sessionBoundRequestHandler(context: AnyOptions): Promise<void> {
+        const handler: Handler = userHandler ?? context.crawler.router;
+        const attempt = attemptOf(context);
+        if (!attempt) {
+            await handler(context);
+            return;
+        }
+        await attemptStorage.run(attempt, () => handler(context));
+        await afterSuccess?.(context);
+        sessions.resolve(attempt.sessionId).counters.successes++;
+    };
+}
+
+/** Wraps errorHandler/failedRequestHandler: records the failed attempt, runs the user's handler in its attempt. */
+function countingFailures(sessions: Sessions, userHandler: Handler | undefined) {
+    return async function sessionCountingErrorHandler(context: AnyOptions, error: Error): Promise<void> {
+        const attempt = attemptOf(context);
+        if (attempt) sessions.resolve(attempt.sessionId).counters.failures++;
+        if (userHandler) await runInAttempt(context, () => userHandler(context, error));
+    };
+}

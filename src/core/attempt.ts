@@ -1,0 +1,31 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * One attempt of one crawler request bound to a session. It travels with the crawling context, and through an
+ * AsyncLocalStorage into the user's handlers, so that `sessions.clear()` called for a response that was sent
+ * under an older generation joins the renewal already done instead of starting another one (ZAP's re-auth
+ * guard, applied automatically).
+ */
+export interface RequestAttempt {
+    /** The session the request is bound to. */
+    readonly sessionId: string;
+    /** The session's generation when the request was transmitted; undefined until it is. */
+    sentGeneration?: number;
+}
+
+/** The attempt whose handler is running in the current async context, if any. */
+export const attemptStorage = new AsyncLocalStorage<RequestAttempt>();
+
+/** Property under which the attempt rides on the crawling context and on the HTTP request options. */
+export const ATTEMPT = Symbol.for('crawlee-sessions.attempt');
+
+/** Normalises a request's `userData.sessionId` to the session id it names (`'default'` when absent). */
+export function sessionIdOf(userData: Record<string, unknown> | undefined, defaultSessionId: string): string {
+    const raw = userData?.sessionId;
+    if (raw === undefined || raw === null) return defaultSessionId;
+    if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
+    if (typeof raw === 'string' && raw.length > 0 && raw.length <= 200) return raw;
+    throw new TypeError(
+        `request.userData.sessionId must be a non-empty string (at most 200 characters) or a finite number; got ${typeof raw === 'string' ? `a string of ${raw.length} characters` : typeof raw}.`,
+    );
+}

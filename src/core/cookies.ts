@@ -1,0 +1,131 @@
+import { Cookie, CookieJar } from 'tough-cookie';
+
+/** A cookie given as a plain object, e.g. collected outside the crawl. */
+export interface CookieInit {
+    name: string;
+    value: string;
+    /** Without a domain the cookie is host-only for the URL it is added for. */
+    domain?: string;
+    /** Default: the default path of the URL it is added for. */
+    path?: string;
+    /** Seconds since the epoch, or a Date. Absent or -1: a session cookie. */
+    expires?: number | Date;
+    httpOnly?: boolean;
+    secure?: boolean;
+    sameSite?: 'Strict' | 'Lax' | 'None' | 'strict' | 'lax' | 'none';
+}
+
+/** Anything {@link Sessions.addCookies} accepts: tough-cookie Cookies, raw `Set-Cookie` strings or plain objects. */
+export type CookieInput = Cookie | string | CookieInit;
+
+/** The formats {@link Sessions.get} returns a session's cookies in. */
+export type CookieFormat = 'cookies' | 'dict' | 'header';
+
+/** Options of tough-cookie used for every write: lenient like a browser, never throwing on one bad cookie. */
+const SET_OPTIONS = { ignoreError: true, loose: true } as const;
+
+/** A fresh, synchronous, in-memory cookie jar with tough-cookie's RFC 6265 rules. */
+export function createJar(): CookieJar {
+    return new CookieJar(undefined, { looseMode: true });
+}
+
+/** Stores every `Set-Cookie` header value of a response received from `url` into the jar. */
+export function storeSetCookieHeaders(jar: CookieJar, setCookie: string | string[] | undefined, url: string | URL): number {
+    if (!setCookie) return 0;
+    const values = Array.isArray(setCookie) ? setCookie : [setCookie];
+    let stored = 0;
+    for (const value of values) {
+        if (jar.setCookieSync(value, url, SET_OPTIONS)) stored++;
+    }
+    return stored;
+}
+
+/** Converts one {@link CookieInput} to a tough-cookie Cookie (undefined when a raw string does not parse). */
+export function toToughCookie(input: CookieInput): Cookie | undefined {
+    if (input instanceof Cookie) return input;
+    if (typeof input === 'string') return Cookie.parse(input, { loose: true }) ?? undefined;
+    const expires =
+        input.expires === undefined || input.expires === -1
+            ? 'Infinity'
+            : input.expires instanceof Date
+              ? input.expires
+              : new Date(input.expires * 1000);
+    const domain = input.domain?.replace(/^\./, '');
+    return new Cookie({
+        key: input.name,
+        value: input.value,
+        domain: domain ?? null,
+        path: input.path ?? null,
+        expires,
+        httpOnly: input.httpOnly ?? false,
+        secure: input.secure ?? false,
+        sameSite: input.sameSite?.toLowerCase(),
+    });
+}
+
+/** Adds cookies to a jar as if they had been received from `url`; returns how many were accepted. */
+export function addCookiesToJar(jar: CookieJar, cookies: readonly CookieInput[], url: string | URL): number {
+    let added = 0;
+    for (const input of cookies) {
+        const cookie = toToughCookie(input);
+        if (cookie && jar.setCookieSync(cookie, url, SET_OPTIONS)) added++;
+    }
+    return added;
+}
+
+/** Every unexpired cookie in the jar, whatever its domain. */
+export function allCookies(jar: CookieJar): Cookie[] {
+    const serialized = jar.serializeSync();
+    if (!serialized) return [];
+    const now = Date.now();
+    const cookies: Cookie[] = [];
+    for (const json of serialized.cookies) {
+        const cookie = Cookie.fromJSON(json);
+        if (cookie && cookie.TTL(now) > 0) cookies.push(cookie);
+    }
+    return cookies;
+}
+
+/** Number of unexpired cookies in the jar. */
+export function countCookies(jar: CookieJar): number {
+    return allCookies(jar).length;
+}
+
+/** A name → value record; with several cookies of one name the most specific (first sent) wins. */
+export function cookiesToDict(cookies: readonly Cookie[]): Record<string, string> {
+    const dict: Record<string, string> = {};
+    for (const cookie of cookies) {
+        if (!(cookie.key in dict)) dict[cookie.key] = cookie.value;
+    }
+    return dict;
+}
+
+/**
+ * Parses a `Cookie` request header into name/value pairs. Only the first `=` separates name and value, so
+ * values containing `=` (base64, JWTs) survive intact.
+ */
+export function parseCookieHeader(header: string | readonly string[] | undefined): Array<[string, string]> {
+    if (!header) return [];
+    const text = Array.isArray(header) ? header.join('; ') : (header as string);
+    const pairs: Array<[string, string]> = [];
+    for (const part of text.split(';')) {
+        const trimmed = part.trim();
+        if (!trimmed) continue;
+        const eq = trimmed.indexOf('=');
+        if (eq === -1) pairs.push(['', trimmed]);
+        else pairs.push([trimmed.slice(0, eq).trim(), trimmed.slice(eq + 1).trim()]);
+    }
+    return pairs;
+}
+
+/** Joins Cookie header fragments; a later fragment's cookie replaces an earlier one of the same name. */
+export function mergeCookieHeaders(...headers: Array<string | readonly string[] | undefined>): string {
+    const merged = new Map<string, string>();
+    for (const header of headers) {
+        for (const [name, value] of parseCookieHeader(header)) {
+            merged.delete(name);
+            merged.set(name, value);
+        }
+    }
+    return [...merged].map(([name, value]) => (name ? `${name}=${value}` : value)).join('; ');
+}

@@ -1,0 +1,36 @@
+/**
+ * Thrown to the requests waiting on a session whose renewal failed for good (after every retry).
+ * The message names the session and the cause; it never contains cookie values or credentials.
+ */
+export class SessionRenewalError extends Error {
+    override readonly name = 'SessionRenewalError';
+
+    constructor(
+        /** The session whose renewal failed. */
+        readonly sessionId: string,
+        /** How many attempts were made. */
+        readonly attempts: number,
+        /** The error of the last attempt. */
+        override readonly cause: unknown,
+    ) {
+        super(
+            `Renewal of session "${sessionId}" failed after ${attempts} attempt(s): ${describeCause(cause)}. ` +
+                'The session stays cleared; requests bound to it fail until it is cleared and renewed again.',
+        );
+    }
+}
+
+/** Thrown when a {@link Sessions} method is used after `close()`. */
+export class SessionsClosedError extends Error {
+    override readonly name = 'SessionsClosedError';
+
+    constructor() {
+        super('This Sessions object is closed. Open a new one with Sessions.open().');
+    }
+}
+
+/** A short, single-line description of an error, for messages. */
+export function describeCause(cause: unknown): string {
+    if (cause instanceof Error) return cause.message.split('\n')[0] || cause.name;
+    return String(cause);
+}
