@@ -107,6 +107,27 @@ describe('binding in CheerioCrawler', () => {
         await sessions.close();
     });
 
+    it('binds context.sendRequest to the request\'s session, both ways', async () => {
+        const sessions = await Sessions.open();
+        sessions.addCookies('side', ['mine=1; Path=/'], site.url);
+        sessions.addCookies('elsewhere', ['theirs=1; Path=/'], site.url);
+        let echoed: Record<string, string> | undefined;
+        const crawler = new HttpCrawler(
+            withSessions(sessions, {
+                async requestHandler({ sendRequest }) {
+                    echoed = JSON.parse((await sendRequest({ url: `${site.url}/echo` })).body).cookies;
+                    await sendRequest({ url: `${site.url}/set?fromSide=2` });
+                },
+            }),
+            freshConfig(),
+        );
+        await crawler.run([{ url: `${site.url}/echo`, userData: { sessionId: 'side' } }]);
+        expect(echoed).toEqual({ mine: '1' });
+        expect(sessions.get('side', { format: 'dict' })).toEqual({ mine: '1', fromSide: '2' });
+        expect(sessions.get('elsewhere', { format: 'dict' })).toEqual({ theirs: '1' });
+        await sessions.close();
+    });
+
     it('presents the same generated identity on every request of a session without a profile', async () => {
         site.reset();
         const sessions = await Sessions.open();
@@ -275,6 +296,24 @@ describe('renewal', () => {
         expect(sessions.list()[0]!.failures).toBeGreaterThanOrEqual(10);
         await sessions.close();
         await failing.close();
+    });
+});
+
+describe('secrets', () => {
+    it('never puts proxy credentials into a renewal error', async () => {
+        const guarded = await startProxies(1, { auth: { username: 'bob', password: 'hunter2' } });
+        const wrongPassword = guarded.urls[0]!.replace('hunter2', 'wrong-secret');
+        const sessions = await Sessions.open({
+            profiles: [{ proxy: wrongPassword }],
+            renewal: { maxAttempts: 2, backoffMs: 1, maxBackoffMs: 1 },
+        });
+        const failure = await sessions.clear('x', { renewal: { url: `${site.url}/login` } }).catch((error: Error) => error);
+        expect(failure).toBeInstanceOf(SessionRenewalError);
+        expect((failure as Error).message).toMatch(/407/);
+        expect((failure as Error).message).not.toContain('wrong-secret');
+        expect(JSON.stringify(sessions.list())).not.toContain('wrong-secret');
+        await sessions.close();
+        await guarded.close();
     });
 });
 

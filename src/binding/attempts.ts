@@ -6,19 +6,26 @@ import type { Sessions } from '../core/sessions.js';
 /** The parts of a crawling context the binding reads and writes. */
 export interface BindableContext {
     request: { userData: Record<string, unknown> };
+    sendRequest?: (overrideOptions?: Record<PropertyKey, unknown>) => Promise<unknown>;
     sessions?: Sessions;
     proxyInfo?: ProxyInfo;
     [ATTEMPT]?: RequestAttempt;
 }
 
 /**
- * Starts a new attempt for the context's request (each retry is a new attempt) and exposes the sessions on the
- * context.
+ * Starts a new attempt for the context's request (each retry is a new attempt), exposes the sessions on the
+ * context and binds `context.sendRequest` to the request's session (each call is an attempt of its own, sent
+ * through the crawler's session-bound HTTP client).
  */
 export function beginAttempt(sessions: Sessions, context: BindableContext): RequestAttempt {
     const attempt: RequestAttempt = { sessionId: sessionIdOf(context.request.userData, sessions.defaultSessionId) };
     context.sessions = sessions;
     context[ATTEMPT] = attempt;
+    const sendRequest = context.sendRequest;
+    if (sendRequest) {
+        context.sendRequest = (overrideOptions = {}) =>
+            sendRequest({ ...overrideOptions, [ATTEMPT]: { sessionId: attempt.sessionId } satisfies RequestAttempt });
+    }
     return attempt;
 }
 

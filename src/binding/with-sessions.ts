@@ -59,6 +59,7 @@ export function withSessions<Options extends object | undefined>(
         ...user,
         useSessionPool: false,
         persistCookiesPerSession: false,
+        httpClient: new SessionBoundHttpClient(sessions, (user.httpClient as BaseHttpClient) ?? new GotScrapingHttpClient()),
         errorHandler: countingFailures(sessions, user.errorHandler),
         failedRequestHandler: countingFailures(sessions, user.failedRequestHandler),
     };
@@ -88,7 +89,6 @@ export function withSessions<Options extends object | undefined>(
         merged.requestHandler = bindingHandler(sessions, user.requestHandler, (context) => binding.saveCookies(context));
     } else {
         const httpHook = createHttpPreNavigationHook(sessions);
-        merged.httpClient = new SessionBoundHttpClient(sessions, (user.httpClient as BaseHttpClient) ?? new GotScrapingHttpClient());
         merged.preNavigationHooks = [
             async (context: AnyOptions, gotOptions: AnyOptions) => {
                 if (context.page) {

@@ -1,3 +1,5 @@
+import { maskCredentials } from '../profiles/redact.js';
+
 /**
  * Thrown to the requests waiting on a session whose renewal failed for good (after every retry).
  * The message names the session and the cause; it never contains cookie values or credentials.
@@ -29,8 +31,8 @@ export class SessionsClosedError extends Error {
     }
 }
 
-/** A short, single-line description of an error, for messages. */
+/** A short, single-line description of an error, for messages; credentials in URLs are masked. */
 export function describeCause(cause: unknown): string {
-    if (cause instanceof Error) return cause.message.split('\n')[0] || cause.name;
-    return String(cause);
+    const text = cause instanceof Error ? cause.message.split('\n')[0] || cause.name : String(cause);
+    return maskCredentials(text);
 }
