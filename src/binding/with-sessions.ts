@@ -1,4 +1,4 @@
-import { GotScrapingHttpClient, type BaseHttpClient } from 'crawlee';
+import { GotScrapingHttpClient, RetryRequestError, type BaseHttpClient } from 'crawlee';
 
 import { attemptStorage } from '../core/attempt.js';
 import type { Sessions } from '../core/sessions.js';
@@ -151,11 +151,14 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
     };
 }
 
-/** Wraps errorHandler/failedRequestHandler: records the failed attempt, runs the user's handler in its attempt. */
+/**
+ * Wraps errorHandler/failedRequestHandler: records the failed attempt (a deliberate `RetryRequestError`, e.g.
+ * after a renewal, is not a failure) and runs the user's handler in the attempt.
+ */
 function countingFailures(sessions: Sessions, userHandler: Handler | undefined) {
     return async function sessionCountingErrorHandler(context: AnyOptions, error: Error): Promise<void> {
         const attempt = attemptOf(context);
-        if (attempt) sessions.resolve(attempt.sessionId).counters.failures++;
+        if (attempt && !(error instanceof RetryRequestError)) sessions.resolve(attempt.sessionId).counters.failures++;
         if (userHandler) await runInAttempt(context, () => userHandler(context, error));
     };
 }

@@ -14,7 +14,7 @@ export interface SessionCounters {
     requests: number;
     /** Requests whose handler finished without error. */
     successes: number;
-    /** Request attempts that failed (handler error, network error, renewal error). */
+    /** Request attempts that failed (handler, network or renewal error; a `RetryRequestError` is not a failure). */
     failures: number;
     /** Completed renewals. */
     renewals: number;

@@ -1,4 +1,4 @@
-import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
 
 import { log as crawleeLog } from 'crawlee';
 import type { Cookie } from 'tough-cookie';
@@ -11,7 +11,6 @@ import { describeProfile } from '../profiles/redact.js';
 import {
     backoffDelay,
     runRenewalAttempt,
-    sleep,
     type Renewal,
     type RenewalRetryOptions,
 } from '../renewal/renewal.js';
@@ -291,7 +290,12 @@ export class Sessions {
         // Requests validated against the old generation reach Node's HTTP layer within the current macrotask;
         // then wait (bounded) until the server has answered them, so that the renewal reaches it after all of them.
         await nextMacrotask();
-        await Promise.race([Promise.allSettled([...session.inTransit]), sleep(FLUSH_WAIT_LIMIT_MS)]);
+        const limit = new AbortController();
+        await Promise.race([
+            Promise.allSettled([...session.inTransit]),
+            sleep(FLUSH_WAIT_LIMIT_MS, undefined, { signal: limit.signal }).catch(() => undefined),
+        ]);
+        limit.abort(); // a pending timer would keep the process alive for up to the limit
         await Promise.allSettled([...session.cookieHolders].map((holder) => holder.clearCookies()));
         if (!renewal) return;
 

@@ -1,5 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-
 import type { CookieJar } from 'tough-cookie';
 
 import type { Profile } from '../profiles/profile.js';
@@ -60,5 +58,3 @@ export function backoffDelay(retry: number, options: RenewalRetryOptions): numbe
     const ceiling = Math.min(options.maxBackoffMs, options.backoffMs * 2 ** (retry - 1));
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
-
-export { sleep };
