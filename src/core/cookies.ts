@@ -86,11 +86,6 @@ export function allCookies(jar: CookieJar): Cookie[] {
     return cookies;
 }
 
-/** Number of unexpired cookies in the jar. */
-export function countCookies(jar: CookieJar): number {
-    return allCookies(jar).length;
-}
-
 /** A name → value record; with several cookies of one name the most specific (first sent) wins. */
 export function cookiesToDict(cookies: readonly Cookie[]): Record<string, string> {
     const dict: Record<string, string> = {};

@@ -162,15 +162,18 @@ export class Sessions {
 
     /** Every session with its profile (credentials hidden), cookie count, generation, status and counters. */
     list(): SessionInfo[] {
-        return [...this.sessions.values()].map((session) => ({
-            id: session.id,
-            profile: this.profileOf(session) ? describeProfile(this.profileOf(session)!) : undefined,
-            profileIndex: session.profileIndex,
-            cookies: allCookies(session.jar).length,
-            generation: session.generation,
-            status: session.renewal ? 'renewing' : session.lastRenewalError ? 'failed' : 'ready',
-            ...session.counters,
-        }));
+        return [...this.sessions.values()].map((session) => {
+            const profile = this.profileOf(session);
+            return {
+                id: session.id,
+                profile: profile ? describeProfile(profile) : undefined,
+                profileIndex: session.profileIndex,
+                cookies: allCookies(session.jar).length,
+                generation: session.generation,
+                status: session.renewal ? 'renewing' : session.lastRenewalError ? 'failed' : 'ready',
+                ...session.counters,
+            };
+        });
     }
 
     /** Whether a session with this id exists. */
