@@ -125,8 +125,7 @@ export class BrowserBinding {
         }
         attempt.sentGeneration = session.generation;
         this.snapshots.set(attempt, new Map(cookies.map((cookie) => [cookieKey(cookie), cookieSignature(cookie)])));
-        session.counters.requests++;
-        session.counters.lastUsedAt = Date.now();
+        session.count('requests');
     };
 
     /**

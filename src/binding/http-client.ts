@@ -99,13 +99,12 @@ export class SessionBoundHttpClient implements BaseHttpClient {
             };
             const prepared = this.prepare(request, session, cookieFor(request.url), hooks);
             attempt.sentGeneration = generation;
-            session.counters.requests++;
-            session.counters.lastUsedAt = Date.now();
+            session.count('requests');
             try {
                 return await send(prepared, session, generation);
             } catch (error) {
                 if (!isStaleTransmission(error)) throw error;
-                session.counters.requests--;
+                session.count('requests', -1);
             }
         }
     }

@@ -147,7 +147,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
         }
         await attemptStorage.run(attempt, () => handler(context));
         await afterSuccess?.(context);
-        sessions.resolve(attempt.sessionId).counters.successes++;
+        sessions.resolve(attempt.sessionId).count('successes');
     };
 }
 
@@ -158,7 +158,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
 function countingFailures(sessions: Sessions, userHandler: Handler | undefined) {
     return async function sessionCountingErrorHandler(context: AnyOptions, error: Error): Promise<void> {
         const attempt = attemptOf(context);
-        if (attempt && !(error instanceof RetryRequestError)) sessions.resolve(attempt.sessionId).counters.failures++;
+        if (attempt && !(error instanceof RetryRequestError)) sessions.resolve(attempt.sessionId).count('failures');
         if (userHandler) await runInAttempt(context, () => userHandler(context, error));
     };
 }

@@ -1,7 +1,9 @@
-import type { CookieJar } from 'tough-cookie';
+import { CookieJar } from 'tough-cookie';
 
 import type { SessionIdentity } from '../profiles/identity.js';
-import { createJar } from './cookies.js';
+import { zeroCounters } from '../stores/merge.js';
+import { TrackingCookieStore } from '../stores/tracking-cookie-store.js';
+import type { StoredCounters } from '../stores/types.js';
 
 /** Something whose cookies must be wiped when its session is cleared: an open Playwright browser context. */
 export interface CookieHolder {
@@ -27,8 +29,10 @@ export interface SessionCounters {
  * @internal
  */
 export class BoundSession {
-    /** Cookie jar (tough-cookie, synchronous in-memory store). */
-    jar: CookieJar = createJar();
+    /** Cookie jar (tough-cookie, synchronous, tracking changed cookies for the store). */
+    jar: CookieJar;
+    /** The jar's store: which cookies changed since the last flush. */
+    cookieStore: TrackingCookieStore;
     /** Bumped by every clear; a response sent under an older generation is stale. */
     generation = 0;
     /** Index of the assigned profile in the profile list; undefined without profiles. */
@@ -37,7 +41,14 @@ export class BoundSession {
     identity: SessionIdentity | undefined;
     /** got-scraping's header session token for this generation (stable generated headers). */
     headerToken: object = {};
+    /** Totals as this process knows them (stored totals plus local increments). */
     readonly counters: SessionCounters = { requests: 0, successes: 0, failures: 0, renewals: 0 };
+    /** Increments not yet written to the store. */
+    pending: StoredCounters = zeroCounters();
+    /** The session was cleared into its current generation and the store has not been told yet. */
+    resetPending = false;
+    /** The last renewal error changed and the store has not been told yet. */
+    renewalErrorPending = false;
     /** Settles when the pending renewal ends; undefined when none is pending. */
     renewal: Promise<void> | undefined;
     /** Why the last renewal failed for good, if it did (no secrets). */
@@ -47,5 +58,35 @@ export class BoundSession {
     /** Open browser contexts currently holding this session's cookies. */
     readonly cookieHolders = new Set<CookieHolder>();
 
-    constructor(readonly id: string) {}
+    /**
+     * @param id The session id.
+     * @param onChange Called whenever the session changes in a way the store must learn (cookies, counters).
+     */
+    constructor(
+        readonly id: string,
+        private readonly onChange: (session: BoundSession) => void = () => undefined,
+    ) {
+        this.cookieStore = new TrackingCookieStore(() => this.onChange(this));
+        this.jar = new CookieJar(this.cookieStore, { looseMode: true });
+    }
+
+    /** Replaces the jar with an empty one (a clear); the next flush writes the session's full cookie set. */
+    emptyJar(): void {
+        this.cookieStore = new TrackingCookieStore(() => this.onChange(this));
+        this.jar = new CookieJar(this.cookieStore, { looseMode: true });
+        this.cookieStore.markAllDirty();
+    }
+
+    /** Counts an event (a transmitted request, a handled request, a failure, a renewal). */
+    count(counter: keyof StoredCounters, by = 1): void {
+        this.counters[counter] += by;
+        this.pending[counter] += by;
+        if (counter === 'requests' && by > 0) this.counters.lastUsedAt = Date.now();
+        this.onChange(this);
+    }
+
+    /** Notes that something the store keeps (other than cookies and counters) changed. */
+    touch(): void {
+        this.onChange(this);
+    }
 }

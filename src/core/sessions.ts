@@ -21,7 +21,6 @@ import {
     addCookiesToJar,
     allCookies,
     cookiesToDict,
-    createJar,
     type CookieFormat,
     type CookieInput,
 } from './cookies.js';
@@ -280,7 +279,7 @@ export class Sessions {
     private reset(session: BoundSession): void {
         const previous = session.profileIndex;
         session.generation++;
-        session.jar = createJar();
+        session.emptyJar();
         if (previous !== undefined) this.profilePool.release(previous);
         session.profileIndex = this.profilePool.acquire({ avoid: previous });
         session.identity = undefined;
@@ -314,11 +313,11 @@ export class Sessions {
                     jar: session.jar,
                     attempt,
                 });
-                session.counters.renewals++;
+                session.count('renewals');
                 this.log.debug(`Session "${session.id}" renewed (generation ${generation}).`);
                 return;
             } catch (error) {
-                session.jar = createJar();
+                session.emptyJar();
                 if (attempt >= this.retry.maxAttempts) {
                     const failure = new SessionRenewalError(session.id, attempt, error);
                     session.lastRenewalError = describeCause(error);

@@ -1,0 +1,88 @@
+import type { CookieKey, SessionDelta, SessionRecord, StoredCookie, StoredCounters } from './types.js';
+
+/** The identity of a stored cookie: domain, path and name. */
+export function cookieKeyOf(cookie: Pick<StoredCookie, 'key' | 'domain' | 'path'>): string {
+    return `${cookie.domain ?? ''}\t${cookie.path ?? '/'}\t${cookie.key}`;
+}
+
+/** The same identity, for a {@link CookieKey}. */
+export function cookieKeyString(key: CookieKey): string {
+    return `${key.domain}\t${key.path}\t${key.key}`;
+}
+
+/** Zero counters. */
+export function zeroCounters(): StoredCounters {
+    return { requests: 0, successes: 0, failures: 0, renewals: 0 };
+}
+
+/** Sums two counter sets. */
+export function addCounters(a: StoredCounters, b: StoredCounters): StoredCounters {
+    return {
+        requests: a.requests + b.requests,
+        successes: a.successes + b.successes,
+        failures: a.failures + b.failures,
+        renewals: a.renewals + b.renewals,
+    };
+}
+
+/**
+ * Applies one process's {@link SessionDelta} to the stored record (or creates it): the merge every store
+ * performs, inside its own atomicity (a row lock in MySQL, the single writer of the embedded store).
+ *
+ * - Counters always add up, whatever the generations.
+ * - A delta of the stored generation upserts and removes cookies per (domain, path, name): two processes
+ *   changing different cookies of one session both keep their change.
+ * - A delta of an older generation changes no cookies: they belong to a session that was cleared since.
+ * - A reset to a newer generation replaces cookies, profile and identity.
+ */
+export function applySessionDelta(stored: SessionRecord | undefined, delta: SessionDelta, now: number): SessionRecord {
+    if (!stored) {
+        return {
+            id: delta.id,
+            generation: delta.generation,
+            profileIndex: delta.assignment.profileIndex,
+            identity: delta.assignment.identity,
+            cookies: applyCookieChanges([], delta),
+            counters: { ...delta.counters },
+            lastUsedAt: delta.lastUsedAt,
+            lastRenewalError: delta.lastRenewalError ?? null,
+            updatedAt: now,
+        };
+    }
+    const record: SessionRecord = {
+        ...stored,
+        counters: addCounters(stored.counters, delta.counters),
+        lastUsedAt: maxOrNull(stored.lastUsedAt, delta.lastUsedAt),
+        updatedAt: now,
+    };
+    if (delta.generation > stored.generation) {
+        // Only a reset can move a session forward; a non-reset delta from the future means the record was
+        // deleted and re-created meanwhile: treat the delta as authoritative, like a reset.
+        record.generation = delta.generation;
+        record.profileIndex = delta.assignment.profileIndex;
+        record.identity = delta.assignment.identity;
+        record.cookies = applyCookieChanges([], delta);
+        if (delta.lastRenewalError !== undefined) record.lastRenewalError = delta.lastRenewalError;
+    } else if (delta.generation === stored.generation) {
+        record.cookies = applyCookieChanges(stored.cookies, delta);
+        record.identity ??= delta.assignment.identity;
+        record.profileIndex ??= delta.assignment.profileIndex;
+        if (delta.lastRenewalError !== undefined) record.lastRenewalError = delta.lastRenewalError;
+    }
+    return record;
+}
+
+function applyCookieChanges(cookies: readonly StoredCookie[], delta: SessionDelta): StoredCookie[] {
+    if (delta.upserts.length === 0 && delta.removals.length === 0) return [...cookies];
+    const byKey = new Map<string, StoredCookie>();
+    for (const cookie of cookies) byKey.set(cookieKeyOf(cookie), cookie);
+    for (const removal of delta.removals) byKey.delete(cookieKeyString(removal));
+    for (const cookie of delta.upserts) byKey.set(cookieKeyOf(cookie), cookie);
+    return [...byKey.values()];
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+    if (a === null) return b;
+    if (b === null) return a;
+    return Math.max(a, b);
+}

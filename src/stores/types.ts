@@ -1,0 +1,160 @@
+import type { SessionIdentity } from '../profiles/identity.js';
+
+/**
+ * A cookie as stores keep it: tough-cookie's `Cookie.toJSON()` shape (`key`, `value`, `domain`, `path`,
+ * `expires`, `hostOnly`, …). Round-trips through `Cookie.fromJSON()`.
+ */
+export type StoredCookie = Record<string, unknown> & { key: string; value: string; domain?: string | null; path?: string | null };
+
+/** Identifies one cookie within a session: RFC 6265 treats (domain, path, name) as the cookie's identity. */
+export interface CookieKey {
+    domain: string;
+    path: string;
+    key: string;
+}
+
+/** Per-session counters as stores keep them (totals across every process). */
+export interface StoredCounters {
+    requests: number;
+    successes: number;
+    failures: number;
+    renewals: number;
+}
+
+/** The durable state of one session, as every store returns it (decrypted). */
+export interface SessionRecord {
+    id: string;
+    /** Bumped by every clear; stores never let a record's generation go backwards. */
+    generation: number;
+    /** Index of the assigned profile in the profile list every process shares; null without profiles. */
+    profileIndex: number | null;
+    /** The identity the current generation presents; null until one was generated. */
+    identity: SessionIdentity | null;
+    /** The current generation's cookies. */
+    cookies: StoredCookie[];
+    counters: StoredCounters;
+    /** ms since the epoch; null if never used. */
+    lastUsedAt: number | null;
+    /** Why the last renewal failed for good (no secrets), or null. */
+    lastRenewalError: string | null;
+    /** ms since the epoch, set by the store on every write. */
+    updatedAt: number;
+}
+
+/**
+ * What one process changed in one session since its last flush. Stores merge deltas so that concurrent writers
+ * never silently drop each other's changes ({@link applySessionDelta} is the reference semantics):
+ *
+ * - counters are increments, added to the stored totals;
+ * - cookie upserts and removals are per (domain, path, name), applied only when the stored generation equals
+ *   `generation` (changes made under a generation that was cleared meanwhile belong to a dead session);
+ * - `reset` means the process cleared the session to `generation`: a stored record of an older generation is
+ *   replaced (cookies become exactly `upserts`, profile and identity become `assignment`).
+ */
+export interface SessionDelta {
+    id: string;
+    /** The generation the cookie changes were made under. */
+    generation: number;
+    /** True when this process cleared the session into `generation` (its cookies are then the full set). */
+    reset: boolean;
+    /** The profile and identity this process uses for the session; applied to new records and on reset. */
+    assignment: { profileIndex: number | null; identity: SessionIdentity | null };
+    upserts: StoredCookie[];
+    removals: CookieKey[];
+    /** Increments since the last flush. */
+    counters: StoredCounters;
+    lastUsedAt: number | null;
+    /** undefined: unchanged; null: cleared; a string: set. */
+    lastRenewalError?: string | null;
+}
+
+/** The answer of {@link SessionStore.beginRenewal}. */
+export type RenewalLease =
+    /** This process holds the lease and must renew the session, then call `completeRenewal` or `abandonRenewal`. */
+    | { granted: true }
+    /** Another process holds an unexpired lease; `record` is the current stored state. */
+    | { granted: false; reason: 'busy'; record: SessionRecord | undefined; leaseExpiresAt: number }
+    /** The stored generation is already past the one being cleared: adopt `record`, nothing to renew. */
+    | { granted: false; reason: 'advanced'; record: SessionRecord };
+
+/** One entry of a named collection (header rules, quick-login states, maintainer status, …). */
+export interface StoreEntry<T = unknown> {
+    key: string;
+    value: T;
+    /** ms since the epoch, set by the store. */
+    updatedAt: number;
+}
+
+/**
+ * Where sessions outlive a process. Two implementations ship: the embedded store (Crawlee's storage directory,
+ * one process) and MySQL (shared by every crawler process of a deployment). Every method may reject with a
+ * {@link StoreUnavailableError} when the backend cannot be reached; callers keep their state and retry.
+ */
+export interface SessionStore {
+    /** `embedded`, `mysql` or `memory`. */
+    readonly kind: string;
+    /** Where the data lives, for messages: never contains a password. */
+    readonly description: string;
+    /**
+     * True when other processes may write the same sessions (MySQL): the caller then reconciles what writes
+     * return, pulls changes and takes a renewal lease before renewing.
+     */
+    readonly shared: boolean;
+
+    /** Every stored session. */
+    loadAll(): Promise<SessionRecord[]>;
+    /** One stored session, or undefined. */
+    read(id: string): Promise<SessionRecord | undefined>;
+    /** Applies deltas (one batch, atomically per session) and returns the resulting records in the same order. */
+    write(deltas: readonly SessionDelta[]): Promise<SessionRecord[]>;
+    /** Deletes sessions; unknown ids are ignored. */
+    remove(ids: readonly string[]): Promise<void>;
+    /**
+     * Records changed since `cursor` (an opaque value from a previous call; undefined: start now and return
+     * nothing). Non-shared stores return no records.
+     */
+    changes(cursor: string | undefined): Promise<{ records: SessionRecord[]; cursor: string }>;
+
+    /** Asks for the right to renew session `id` out of `fromGeneration` (see {@link RenewalLease}). */
+    beginRenewal(id: string, fromGeneration: number, owner: string, leaseMs: number): Promise<RenewalLease>;
+    /** Extends a held lease; false when it was lost (expired and taken by another process). */
+    extendRenewal(id: string, owner: string, leaseMs: number): Promise<boolean>;
+    /**
+     * Commits a renewal: applies `delta` (a reset) and releases the lease, atomically. Returns the stored record;
+     * if the lease was lost meanwhile, the delta is not applied and the current record is returned.
+     */
+    completeRenewal(owner: string, delta: SessionDelta): Promise<SessionRecord>;
+    /** Releases a lease without changing the session (the renewal failed). */
+    abandonRenewal(id: string, owner: string): Promise<void>;
+
+    /** Every entry of a collection. */
+    listEntries<T = unknown>(collection: string): Promise<StoreEntry<T>[]>;
+    /** One entry, or undefined. */
+    getEntry<T = unknown>(collection: string, key: string): Promise<StoreEntry<T> | undefined>;
+    /** Creates or replaces an entry. With `secret`, the value is encrypted at rest when a secret is configured. */
+    putEntry(collection: string, key: string, value: unknown, options?: { secret?: boolean }): Promise<void>;
+    /** Deletes an entry; returns whether it existed. */
+    deleteEntry(collection: string, key: string): Promise<boolean>;
+
+    /** Releases connections and file handles. Pending writes must have been flushed by the caller. */
+    close(): Promise<void>;
+}
+
+/**
+ * Thrown by a store when its backend cannot be reached or failed (connection refused, lost connection, disk
+ * full). The message names the backend (never its password) and the cause.
+ */
+export class StoreUnavailableError extends Error {
+    override readonly name = 'StoreUnavailableError';
+    constructor(
+        message: string,
+        override readonly cause?: unknown,
+    ) {
+        super(message);
+    }
+}
+
+/** Thrown when a store's data cannot be decrypted with the configured secret, or is encrypted and none is set. */
+export class StoreSecretError extends Error {
+    override readonly name = 'StoreSecretError';
+}
