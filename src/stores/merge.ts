@@ -43,6 +43,7 @@ export function applySessionDelta(stored: SessionRecord | undefined, delta: Sess
             profileIndex: delta.assignment.profileIndex,
             identity: delta.assignment.identity,
             cookies: applyCookieChanges([], delta),
+            auth: delta.assignment.auth,
             counters: { ...delta.counters },
             lastUsedAt: delta.lastUsedAt,
             lastRenewalError: delta.lastRenewalError ?? null,
@@ -62,11 +63,13 @@ export function applySessionDelta(stored: SessionRecord | undefined, delta: Sess
         record.profileIndex = delta.assignment.profileIndex;
         record.identity = delta.assignment.identity;
         record.cookies = applyCookieChanges([], delta);
+        record.auth = delta.assignment.auth;
         if (delta.lastRenewalError !== undefined) record.lastRenewalError = delta.lastRenewalError;
     } else if (delta.generation === stored.generation) {
         record.cookies = applyCookieChanges(stored.cookies, delta);
         record.identity ??= delta.assignment.identity;
         record.profileIndex ??= delta.assignment.profileIndex;
+        record.auth ??= delta.assignment.auth;
         if (delta.lastRenewalError !== undefined) record.lastRenewalError = delta.lastRenewalError;
     }
     return record;

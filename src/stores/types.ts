@@ -13,6 +13,19 @@ export interface CookieKey {
     key: string;
 }
 
+/**
+ * What a login recipe extracted and applies to every later request of the session besides cookies, e.g.
+ * `Authorization: Bearer …` or an `api_key` query parameter.
+ */
+export interface SessionAuth {
+    /** Header name → value, added to every request of the session. */
+    headers: Record<string, string>;
+    /** Query parameter name → value, added to every request URL of the session. */
+    query: Record<string, string>;
+    /** Extracted values by name, with where each came from (e.g. `body:$.token`). */
+    values: Record<string, { value: string; source: string }>;
+}
+
 /** Per-session counters as stores keep them (totals across every process). */
 export interface StoredCounters {
     requests: number;
@@ -30,8 +43,10 @@ export interface SessionRecord {
     profileIndex: number | null;
     /** The identity the current generation presents; null until one was generated. */
     identity: SessionIdentity | null;
-    /** The current generation's cookies. */
+    /** The current generation's cookies (secret: sealed at rest when a secret is set). */
     cookies: StoredCookie[];
+    /** Values a login put on the session's requests besides cookies (secret: sealed at rest like cookies). */
+    auth: SessionAuth | null;
     counters: StoredCounters;
     /** ms since the epoch; null if never used. */
     lastUsedAt: number | null;
@@ -58,7 +73,7 @@ export interface SessionDelta {
     /** True when this process cleared the session into `generation` (its cookies are then the full set). */
     reset: boolean;
     /** The profile and identity this process uses for the session; applied to new records and on reset. */
-    assignment: { profileIndex: number | null; identity: SessionIdentity | null };
+    assignment: { profileIndex: number | null; identity: SessionIdentity | null; auth: SessionAuth | null };
     upserts: StoredCookie[];
     removals: CookieKey[];
     /** Increments since the last flush. */
