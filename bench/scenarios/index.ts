@@ -1,0 +1,12 @@
+/**
+ * Every benchmark scenario, in the order a full run executes them.
+ */
+import type { Scenario } from '../lib/types.js';
+import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
+
+/** The scenarios of `npm run bench`. */
+export const scenarios: readonly Scenario[] = [
+    overheadScenario,
+    overheadCheerioScenario,
+    overheadPlaywrightScenario,
+];

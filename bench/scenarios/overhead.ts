@@ -1,0 +1,263 @@
+/**
+ * overhead, overhead-cheerio, overhead-playwright: throughput of a crawl with bound sessions (withSessions:
+ * sessions bound per request, profiles, cookies) against the same crawl with plain Crawlee's SessionPool and
+ * `persistCookiesPerSession`, against a local site whose every page sets cookies.
+ */
+import { CheerioCrawler, HttpCrawler, PlaywrightCrawler } from 'crawlee';
+
+import { Sessions, chromiumLaunchArgs, defineProfiles, findChromiumExecutable, withSessions } from '../../src/index.js';
+import { startCookieSite, type CookieSite } from '../lib/cookie-site.js';
+import { expectHandled, freshConfig, quietCrawlee } from '../lib/crawlee.js';
+import { alternate } from '../lib/rounds.js';
+import { metricRow } from '../lib/rows.js';
+import { median, nowMs, ratioOf, round } from '../lib/stats.js';
+import { ScenarioSkipped, type BenchContext, type BenchSize, type Scenario, type ScenarioOutcome } from '../lib/types.js';
+
+type Kind = 'http' | 'cheerio' | 'playwright';
+
+interface OverheadParams {
+    /** Requests per measured crawl. */
+    requests: number;
+    /** Requests per warm-up crawl (not measured). */
+    warmupRequests: number;
+    /** Measured rounds per side. */
+    rounds: number;
+    /** Warm-up rounds per side. */
+    warmups: number;
+    /** Crawler concurrency (min = max, so the autoscaler does not add noise). */
+    concurrency: number;
+    /** Sessions the requests are spread over; the baseline's pool gets the same maximum size. */
+    sessions: number;
+}
+
+const SIZES: Record<Kind, Record<BenchSize, OverheadParams>> = {
+    http: {
+        tiny: { requests: 40, warmupRequests: 0, rounds: 1, warmups: 0, concurrency: 20, sessions: 20 },
+        quick: { requests: 600, warmupRequests: 300, rounds: 2, warmups: 1, concurrency: 20, sessions: 20 },
+        full: { requests: 3000, warmupRequests: 600, rounds: 5, warmups: 1, concurrency: 20, sessions: 20 },
+    },
+    cheerio: {
+        tiny: { requests: 40, warmupRequests: 0, rounds: 1, warmups: 0, concurrency: 20, sessions: 20 },
+        quick: { requests: 600, warmupRequests: 300, rounds: 2, warmups: 1, concurrency: 20, sessions: 20 },
+        full: { requests: 2000, warmupRequests: 500, rounds: 5, warmups: 1, concurrency: 20, sessions: 20 },
+    },
+    playwright: {
+        tiny: { requests: 6, warmupRequests: 0, rounds: 1, warmups: 0, concurrency: 2, sessions: 2 },
+        quick: { requests: 40, warmupRequests: 10, rounds: 2, warmups: 1, concurrency: 4, sessions: 4 },
+        full: { requests: 120, warmupRequests: 20, rounds: 3, warmups: 1, concurrency: 4, sessions: 4 },
+    },
+};
+
+const GOALS: Record<Kind, number> = { http: 1.0, cheerio: 0.95, playwright: 0.95 };
+
+const USER_AGENTS = [
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0',
+];
+
+/** One crawl's measurement. */
+interface CrawlSample {
+    ms: number;
+    requestsPerSecond: number;
+    /** Requests the site saw that carried a Cookie header. */
+    withCookies: number;
+}
+
+/** What a crawl needs besides its size. */
+interface CrawlSetup {
+    site: CookieSite;
+    params: OverheadParams;
+    executablePath?: string;
+}
+
+function requestsFor(site: CookieSite, count: number, label: string, sessions: number) {
+    return Array.from({ length: count }, (_, n) => ({
+        url: `${site.url}/${label}/${n}`,
+        userData: { sessionId: `s${n % sessions}` },
+    }));
+}
+
+/** Handler work that is the same on both sides: read what the crawler parsed. */
+function handlerFor(kind: Kind, onHandled: () => void) {
+    if (kind === 'http') {
+        return async ({ body }: { body: Buffer | string }) => {
+            if (body.length === 0) throw new Error('empty body');
+            onHandled();
+        };
+    }
+    if (kind === 'cheerio') {
+        return async ({ $ }: { $: (selector: string) => { length: number } }) => {
+            if ($('#items li').length !== 10) throw new Error('page not parsed');
+            onHandled();
+        };
+    }
+    return async ({ page }: { page: { title(): Promise<string> } }) => {
+        if (!(await page.title())) throw new Error('page has no title');
+        onHandled();
+    };
+}
+
+function crawlerClass(kind: Kind) {
+    return kind === 'http' ? HttpCrawler : kind === 'cheerio' ? CheerioCrawler : PlaywrightCrawler;
+}
+
+/** Options both sides share: same concurrency, no autoscaling, same browser, flags and browser recycling. */
+function commonOptions(kind: Kind, setup: CrawlSetup) {
+    const { concurrency } = setup.params;
+    const base = { maxConcurrency: concurrency, minConcurrency: concurrency, maxRequestRetries: 0 };
+    if (kind !== 'playwright') return base;
+    return {
+        ...base,
+        headless: true,
+        browserPoolOptions: { retireBrowserAfterPageCount: 100_000 },
+    };
+}
+
+async function crawlWithPlugin(kind: Kind, setup: CrawlSetup, count: number, label: string): Promise<CrawlSample> {
+    const { site, params } = setup;
+    const sessions = await Sessions.open({
+        profiles: defineProfiles(USER_AGENTS.map((userAgent) => ({ userAgent }))),
+    });
+    let handled = 0;
+    const options: Record<string, unknown> = {
+        ...commonOptions(kind, setup),
+        requestHandler: handlerFor(kind, () => handled++),
+    };
+    if (kind === 'playwright') {
+        // withSessions adds chromiumLaunchArgs, useIncognitoPages: true and useFingerprints: false itself.
+        options.launchContext = { launchOptions: { executablePath: setup.executablePath } };
+    }
+    const Crawler = crawlerClass(kind) as new (options: object, config: object) => { run(requests: object[]): Promise<unknown> };
+    const crawler = new Crawler(withSessions(sessions, options), freshConfig());
+    return measure(site, count, () => crawler.run(requestsFor(site, count, label, params.sessions)), () => handled, async () => {
+        await sessions.close();
+    });
+}
+
+async function crawlWithCrawleePool(kind: Kind, setup: CrawlSetup, count: number, label: string): Promise<CrawlSample> {
+    const { site, params } = setup;
+    let handled = 0;
+    const options: Record<string, unknown> = {
+        ...commonOptions(kind, setup),
+        useSessionPool: true,
+        persistCookiesPerSession: true,
+        sessionPoolOptions: { maxPoolSize: params.sessions },
+        requestHandler: handlerFor(kind, () => handled++),
+    };
+    if (kind === 'playwright') {
+        options.launchContext = {
+            useIncognitoPages: true,
+            launchOptions: { executablePath: setup.executablePath, args: [...chromiumLaunchArgs] },
+        };
+        options.browserPoolOptions = { ...(options.browserPoolOptions as object), useFingerprints: false };
+    }
+    const Crawler = crawlerClass(kind) as new (options: object, config: object) => { run(requests: object[]): Promise<unknown> };
+    const crawler = new Crawler(options, freshConfig());
+    return measure(site, count, () => crawler.run(requestsFor(site, count, label, params.sessions)), () => handled);
+}
+
+async function measure(
+    site: CookieSite,
+    count: number,
+    run: () => Promise<unknown>,
+    handled: () => number,
+    cleanup?: () => Promise<void>,
+): Promise<CrawlSample> {
+    site.reset();
+    const start = nowMs();
+    await run();
+    const ms = nowMs() - start;
+    await cleanup?.();
+    expectHandled('crawl', handled(), count);
+    return { ms, requestsPerSecond: (count / ms) * 1000, withCookies: site.requestsWithCookies };
+}
+
+async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioOutcome> {
+    quietCrawlee();
+    const params = SIZES[kind][context.size];
+    let executablePath: string | undefined;
+    if (kind === 'playwright') {
+        executablePath = findChromiumExecutable().path;
+        if (!executablePath) throw new ScenarioSkipped('no Chromium found (see README: Finding the browser)');
+    }
+    const site = await startCookieSite();
+    const setup: CrawlSetup = { site, params, executablePath };
+    let crawlNumber = 0;
+    try {
+        const samples = await alternate<CrawlSample>({
+            rounds: params.rounds,
+            warmups: params.warmups,
+            plugin: (r) => crawlWithPlugin(kind, setup, r < 0 ? params.warmupRequests : params.requests, `p${crawlNumber++}`),
+            baseline: (r) => crawlWithCrawleePool(kind, setup, r < 0 ? params.warmupRequests : params.requests, `b${crawlNumber++}`),
+            onRound: (side, r, sample) =>
+                context.progress(`${side} round ${r + 1}/${params.rounds}: ${sample.requestsPerSecond.toFixed(1)} req/s`),
+        });
+        const plugin = median(samples.plugin.map((s) => s.requestsPerSecond));
+        const baseline = median(samples.baseline.map((s) => s.requestsPerSecond));
+        const pairedRatios = samples.plugin.map((s, i) => round(s.requestsPerSecond / samples.baseline[i]!.requestsPerSecond, 3));
+        const crawler = kind === 'http' ? 'HttpCrawler' : kind === 'cheerio' ? 'CheerioCrawler' : 'PlaywrightCrawler';
+        const fairness =
+            kind === 'playwright'
+                ? ` Both sides launch the same Chromium (${executablePath}) with the same flags, one incognito context per page, no fingerprints.`
+                : '';
+        return {
+            rows: [
+                metricRow({
+                    metric: 'throughput',
+                    unit: 'req/s',
+                    plugin,
+                    baseline,
+                    goal: { on: 'ratio', op: '>=', value: GOALS[kind] },
+                    note:
+                        `${crawler}, ${params.requests} pages × ${params.rounds} rounds per side (ABBA), concurrency ` +
+                        `${params.concurrency}, ${params.sessions} sessions; baseline: Crawlee's SessionPool ` +
+                        `(maxPoolSize ${params.sessions}) + persistCookiesPerSession; medians.${fairness}`,
+                }),
+                metricRow({
+                    metric: 'crawl time',
+                    unit: 'ms',
+                    plugin: median(samples.plugin.map((s) => s.ms)),
+                    baseline: median(samples.baseline.map((s) => s.ms)),
+                }),
+            ],
+            details: {
+                params,
+                plugin: samples.plugin.map(roundSample),
+                baseline: samples.baseline.map(roundSample),
+                pairedRatios,
+                medianPairedRatio: round(median(pairedRatios), 3),
+                ratioOfMedians: round(ratioOf(plugin, baseline) ?? Number.NaN, 3),
+                ...(executablePath ? { chromium: executablePath } : {}),
+            },
+        };
+    } finally {
+        await site.close();
+    }
+}
+
+function roundSample(sample: CrawlSample): CrawlSample {
+    return { ms: round(sample.ms), requestsPerSecond: round(sample.requestsPerSecond), withCookies: sample.withCookies };
+}
+
+/** HttpCrawler: withSessions vs Crawlee's SessionPool with persistCookiesPerSession. Goal: ratio ≥ 1.0. */
+export const overheadScenario: Scenario = {
+    name: 'overhead',
+    description: 'HttpCrawler throughput: withSessions vs Crawlee SessionPool + persistCookiesPerSession',
+    run: (context) => runOverhead('http', context),
+};
+
+/** CheerioCrawler: the same comparison. Goal: ratio ≥ 0.95. */
+export const overheadCheerioScenario: Scenario = {
+    name: 'overhead-cheerio',
+    description: 'CheerioCrawler throughput: withSessions vs Crawlee SessionPool + persistCookiesPerSession',
+    run: (context) => runOverhead('cheerio', context),
+};
+
+/** PlaywrightCrawler: the same comparison with fewer pages, same Chromium and flags on both sides. Goal: ≥ 0.95. */
+export const overheadPlaywrightScenario: Scenario = {
+    name: 'overhead-playwright',
+    description: 'PlaywrightCrawler throughput: withSessions vs Crawlee SessionPool + persistCookiesPerSession',
+    run: (context) => runOverhead('playwright', context),
+};
