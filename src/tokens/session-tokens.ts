@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+
+import { Cookie, domainMatch, type CookieJar } from 'tough-cookie';
+
+import { allCookies, parseCookieHeader } from '../core/cookies.js';
+import { hostOfSite, normalizeSite, siteOf, TokenNames, type TokenNamesOptions } from './token-names.js';
+
+/**
+ * A session token rotated: a `Set-Cookie` received by a session replaced a token's value with a different one.
+ * Carries no token values (they are secrets), only short fingerprints to tell values apart.
+ */
+export interface TokenRotation {
+    sessionId: string;
+    /** `host:port` of the response. */
+    site: string;
+    /** The cookie name as the site spelled it, e.g. `PHPSESSID`. */
+    token: string;
+    /** The response URL without its query (a query may carry secrets). */
+    url: string;
+    /** How many rotations this session has seen on this site, this one included. */
+    rotations: number;
+    /** First 12 hex digits of the SHA-256 of the old and of the new value. */
+    previousFingerprint: string;
+    fingerprint: string;
+}
+
+/** Per-site activity of one session. */
+export interface SiteActivity {
+    site: string;
+    /** Requests transmitted to the site (every redirect hop counts). */
+    messages: number;
+    /** Token rotations seen on the site. */
+    rotations: number;
+}
+
+/** Options of {@link SessionTokens} (`Sessions.open({ tokens })`). */
+export interface SessionTokensOptions extends TokenNamesOptions {
+    /** Called for every token rotation (also emitted as the `rotation` event). @default undefined */
+    onRotation?: (rotation: TokenRotation) => void;
+}
+
+/** Cookies to match against sessions: a `Cookie` header, a name → value record, tough-cookie Cookies or pairs. */
+export type CookieSet =
+    | string
+    | Record<string, string>
+    | ReadonlyArray<Cookie | { name: string; value: string } | readonly [string, string]>;
+
+/** What the tracker needs from the sessions: their ids and their current cookie jars. */
+export interface TokenSource {
+    /** Every session id, in creation order. */
+    ids(): Iterable<string>;
+    /** The current jar of a session, or undefined when there is no such session. */
+    jarOf(id: string): CookieJar | undefined;
+}
+
+interface Activity {
+    messages: number;
+    rotations: number;
+}
+
+/**
+ * Session tokens tracked the way OWASP ZAP's HttpSessions does: which cookies identify a session on each site, what
+ * values each session holds for them, which session a cookie set belongs to, rotations of token values, the active
+ * session of a site, and per-site message counts.
+ *
+ * Token values are read from the session's cookie jar (the cookies a request to the site's host would carry,
+ * whatever their path), so they are never out of date. Emits `rotation` ({@link TokenRotation}).
+ */
+export class SessionTokens extends EventEmitter<{ rotation: [TokenRotation] }> {
+    /** Which cookie names are tokens on which site; change it with `add(site, name)` / `remove(site, name)`. */
+    readonly names: TokenNames;
+    private readonly activity = new Map<string, Map<string, Activity>>();
+    private readonly activeSessions = new Map<string, string>();
+    private readonly onRotation: ((rotation: TokenRotation) => void) | undefined;
+
+    constructor(
+        private readonly source: TokenSource,
+        options: SessionTokensOptions = {},
+    ) {
+        super();
+        this.names = new TokenNames(options);
+        this.onRotation = options.onRotation;
+    }
+
+    /**
+     * A session's token values on a site (cookie name as the site spelled it → value), or, without a site, on
+     * every site the session has sent requests to or is active on. Contains secrets: keep it out of logs.
+     */
+    tokensOf(id: string, site: string): Record<string, string>;
+    tokensOf(id: string): Record<string, Record<string, string>>;
+    tokensOf(id: string, site?: string): Record<string, string> | Record<string, Record<string, string>> {
+        const jar = this.source.jarOf(id);
+        if (site !== undefined) return jar ? this.valuesIn(jar, normalizeSite(site)) : {};
+        const sites = new Set(this.activity.get(id)?.keys());
+        for (const [activeSite, activeId] of this.activeSessions) if (activeId === id) sites.add(activeSite);
+        const result: Record<string, Record<string, string>> = {};
+        for (const each of sites) result[each] = jar ? this.valuesIn(jar, each) : {};
+        return result;
+    }
+
+    /**
+     * The session a cookie set belongs to on a site (OWASP ZAP's matching): for every token of the site, the
+     * session's value must equal the cookie's, or both must be absent; among the sessions that qualify, the one
+     * with the most equal values wins (ties: the oldest session). Undefined when none qualifies, or when the
+     * cookies carry no token of the site (ZAP would then pick any session without tokens; adopting cookies into an
+     * arbitrary empty session is never what a caller wants).
+     */
+    match(cookies: CookieSet, site: string): string | undefined {
+        const key = normalizeSite(site);
+        const wanted = new Map<string, string>();
+        for (const [name, value] of cookiePairs(cookies)) {
+            const lower = name.toLowerCase();
+            if (this.names.isToken(key, name) && !wanted.has(lower)) wanted.set(lower, value);
+        }
+        if (wanted.size === 0) return undefined;
+        let best: { id: string; score: number } | undefined;
+        for (const id of this.source.ids()) {
+            const jar = this.source.jarOf(id);
+            if (!jar) continue;
+            const held = lowerKeys(this.valuesIn(jar, key));
+            const score = matchScore(wanted, held);
+            if (score !== undefined && score > 0 && (!best || score > best.score)) best = { id, score };
+        }
+        return best?.id;
+    }
+
+    /** Makes `id` the active session of a site: requests to the site that name no session use it. */
+    activate(site: string, id: string): void {
+        this.activeSessions.set(normalizeSite(site), id);
+    }
+
+    /** Removes a site's active session; returns whether there was one. */
+    deactivate(site: string): boolean {
+        return this.activeSessions.delete(normalizeSite(site));
+    }
+
+    /** The active session of a site (given as `host:port` or a URL), if any. */
+    activeSession(site: string | URL): string | undefined {
+        if (this.activeSessions.size === 0) return undefined;
+        return this.activeSessions.get(normalizeSite(site));
+    }
+
+    /** Every site's active session. */
+    activeSessionsBySite(): Record<string, string> {
+        return Object.fromEntries(this.activeSessions);
+    }
+
+    /** Per-site message and rotation counts of a session. */
+    activityOf(id: string): SiteActivity[] {
+        return [...(this.activity.get(id) ?? [])].map(([site, counts]) => ({ site, ...counts }));
+    }
+
+    /** Counts one request of a session to a URL. */
+    countMessage(id: string, url: URL | string): void {
+        this.counts(id, siteOf(url)).messages++;
+    }
+
+    /**
+     * Stores a response's `Set-Cookie` headers into a session's jar through `store`, and records a rotation for
+     * every token whose value the response replaced with a different one.
+     */
+    observeSetCookie(id: string, jar: CookieJar, url: URL | string, setCookie: string | string[] | undefined, store: () => void): void {
+        const values = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
+        const site = values.length ? siteOf(url) : '';
+        const names = values.map((value) => value.slice(0, Math.max(0, value.indexOf('='))).trim()).filter((name) => name && this.names.isToken(site, name));
+        if (names.length === 0) {
+            store();
+            return;
+        }
+        const before = lowerKeys(this.valuesIn(jar, site));
+        store();
+        const after = lowerKeys(this.valuesIn(jar, site));
+        for (const name of new Set(names.map((each) => each.toLowerCase()))) {
+            const previous = before.get(name);
+            const current = after.get(name);
+            if (previous === undefined || current === undefined || previous === current) continue;
+            const counts = this.counts(id, site);
+            counts.rotations++;
+            const parsed = new URL(url);
+            const rotation: TokenRotation = {
+                sessionId: id,
+                site,
+                token: names.find((each) => each.toLowerCase() === name)!,
+                url: `${parsed.origin}${parsed.pathname}`,
+                rotations: counts.rotations,
+                previousFingerprint: fingerprint(previous),
+                fingerprint: fingerprint(current),
+            };
+            this.onRotation?.(rotation);
+            this.emit('rotation', rotation);
+        }
+    }
+
+    /** Forgets a session's counts and active-site assignments (e.g. when it is deleted). */
+    forget(id: string): void {
+        this.activity.delete(id);
+        for (const [site, activeId] of this.activeSessions) if (activeId === id) this.activeSessions.delete(site);
+    }
+
+    private counts(id: string, site: string): Activity {
+        let sites = this.activity.get(id);
+        if (!sites) this.activity.set(id, (sites = new Map()));
+        let counts = sites.get(site);
+        if (!counts) sites.set(site, (counts = { messages: 0, rotations: 0 }));
+        return counts;
+    }
+
+    /** Token cookies of the jar a request to the site's host would carry (any path); the most specific first. */
+    private valuesIn(jar: CookieJar, site: string): Record<string, string> {
+        const host = hostOfSite(site);
+        const values: Record<string, string> = {};
+        const seen = new Set<string>();
+        const cookies = allCookies(jar).sort((a, b) => (b.path?.length ?? 0) - (a.path?.length ?? 0));
+        for (const cookie of cookies) {
+            const domain = cookie.domain ?? '';
+            const sent = cookie.hostOnly ? domain === host : domainMatch(host, domain) === true;
+            const lower = cookie.key.toLowerCase();
+            if (!sent || seen.has(lower) || !this.names.isToken(site, cookie.key)) continue;
+            seen.add(lower);
+            values[cookie.key] = cookie.value;
+        }
+        return values;
+    }
+}
+
+/** undefined when the session does not qualify, else how many token values are equal. */
+function matchScore(wanted: ReadonlyMap<string, string>, held: ReadonlyMap<string, string>): number | undefined {
+    let score = 0;
+    for (const name of new Set([...wanted.keys(), ...held.keys()])) {
+        const want = wanted.get(name);
+        const have = held.get(name);
+        if (want === undefined || have === undefined) {
+            if (want !== have) return undefined;
+            continue;
+        }
+        if (want !== have) return undefined;
+        score++;
+    }
+    return score;
+}
+
+function cookiePairs(cookies: CookieSet): Array<[string, string]> {
+    if (typeof cookies === 'string') return parseCookieHeader(cookies);
+    if (Array.isArray(cookies)) {
+        return cookies.map((cookie): [string, string] => {
+            if (cookie instanceof Cookie) return [cookie.key, cookie.value];
+            if (Array.isArray(cookie)) return [String(cookie[0]), String(cookie[1])];
+            const { name, value } = cookie as { name: string; value: string };
+            return [name, value];
+        });
+    }
+    return Object.entries(cookies as Record<string, string>);
+}
+
+function lowerKeys(values: Record<string, string>): Map<string, string> {
+    return new Map(Object.entries(values).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+function fingerprint(value: string): string {
+    return createHash('sha256').update(value).digest('hex').slice(0, 12);
+}

@@ -1,0 +1,189 @@
+/**
+ * Cookie names that identify a server-side session, case-insensitive. OWASP ZAP's defaults, the random suffix
+ * IIS adds to `ASPSESSIONID` (`ASPSESSIONIDQQGQGQAB`), and the defaults of today's common frameworks. A name with
+ * `*` (any run of characters) or `?` (one character) is a pattern.
+ */
+export const DEFAULT_TOKEN_NAMES: readonly string[] = Object.freeze([
+    // OWASP ZAP
+    'asp.net_sessionid',
+    'aspsessionid',
+    'aspsessionid????????', // IIS: ASPSESSIONID + 8 random letters
+    'siteserver',
+    'cfid',
+    'cftoken',
+    'jsessionid',
+    'phpsessid',
+    'sessid',
+    'sid',
+    'viewstate',
+    'zenid',
+    // Frameworks
+    'connect.sid', // Express (express-session)
+    'express.sid',
+    'sails.sid',
+    'koa.sess',
+    'koa:sess',
+    'laravel_session',
+    '*_session', // Laravel (<app>_session), Rails (_<app>_session), CodeIgniter (ci_session)
+    '_session_id',
+    'ci_session',
+    'sessionid', // Django
+    'session', // Flask
+    'rack.session',
+    'play_session',
+    'cakephp',
+    '.aspnetcore.session',
+    '__session',
+]);
+
+/** Per-site changes to the token names, as given to {@link TokenNames}. */
+export interface SiteTokenConfig {
+    /** Extra token names (or patterns) for the site. @default [] */
+    add?: string[];
+    /** Names that are not tokens on this site even though a default (or pattern) says so. @default [] */
+    remove?: string[];
+}
+
+/** Options of {@link TokenNames}. */
+export interface TokenNamesOptions {
+    /** Replaces {@link DEFAULT_TOKEN_NAMES}. @default DEFAULT_TOKEN_NAMES */
+    defaults?: readonly string[];
+    /** Per-site additions and removals, keyed by site (`host:port` or a URL). @default {} */
+    sites?: Record<string, SiteTokenConfig>;
+}
+
+/**
+ * A site as OWASP ZAP has it: `host:port`, lower-case, the scheme's default port made explicit.
+ * Accepts `host:port`, `[v6]:port` or a URL (`https://example.com/x` → `example.com:443`).
+ * @throws TypeError for anything else (a bare host is refused: its port would be a guess).
+ */
+export function normalizeSite(site: string | URL): string {
+    if (site instanceof URL || /^[a-z][a-z0-9+.-]*:\/\//i.test(site)) {
+        const url = site instanceof URL ? site : new URL(site);
+        return siteOf(url);
+    }
+    const match = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+):(\d{1,5})$/i.exec(site.trim());
+    if (!match || Number(match[2]) > 65_535) {
+        throw new TypeError(`A site is "host:port" (e.g. example.com:443) or a URL; got ${JSON.stringify(site)}.`);
+    }
+    return `${match[1]!.toLowerCase()}:${Number(match[2])}`;
+}
+
+/** The site (`host:port`) of a URL. */
+export function siteOf(url: URL | string): string {
+    const parsed = typeof url === 'string' ? new URL(url) : url;
+    const port = parsed.port || (parsed.protocol === 'https:' || parsed.protocol === 'wss:' ? '443' : '80');
+    return `${parsed.hostname.toLowerCase()}:${port}`;
+}
+
+/** The host part of a site (`[::1]` for IPv6 becomes `::1`, as cookie domains have it). */
+export function hostOfSite(site: string): string {
+    const host = site.slice(0, site.lastIndexOf(':'));
+    return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+/** A compiled name list: exact lower-case names plus patterns. */
+class NameSet {
+    private readonly exact = new Set<string>();
+    private readonly patterns = new Map<string, RegExp>();
+
+    constructor(names: Iterable<string> = []) {
+        for (const name of names) this.add(name);
+    }
+
+    add(name: string): void {
+        const lower = validName(name);
+        if (/[*?]/.test(lower)) this.patterns.set(lower, patternOf(lower));
+        else this.exact.add(lower);
+    }
+
+    delete(name: string): void {
+        const lower = name.toLowerCase();
+        this.exact.delete(lower);
+        this.patterns.delete(lower);
+    }
+
+    has(lowerName: string): boolean {
+        if (this.exact.has(lowerName)) return true;
+        for (const pattern of this.patterns.values()) if (pattern.test(lowerName)) return true;
+        return false;
+    }
+
+    list(): string[] {
+        return [...this.exact, ...this.patterns.keys()];
+    }
+}
+
+/**
+ * Which cookie names are session tokens on which site: the defaults, plus per-site additions, minus per-site
+ * removals (ZAP's "site session tokens" and "overridden default tokens"). Names are case-insensitive.
+ */
+export class TokenNames {
+    private readonly defaults: NameSet;
+    private readonly added = new Map<string, NameSet>();
+    private readonly removed = new Map<string, Set<string>>();
+
+    constructor(options: TokenNamesOptions = {}) {
+        this.defaults = new NameSet(options.defaults ?? DEFAULT_TOKEN_NAMES);
+        for (const [site, config] of Object.entries(options.sites ?? {})) {
+            for (const name of config.add ?? []) this.add(site, name);
+            for (const name of config.remove ?? []) this.remove(site, name);
+        }
+    }
+
+    /** Whether a cookie name is a default token (any site). */
+    isDefault(name: string): boolean {
+        return this.defaults.has(name.toLowerCase());
+    }
+
+    /** Whether a cookie name is a session token on a site. */
+    isToken(site: string, name: string): boolean {
+        const key = normalizeSite(site);
+        const lower = name.toLowerCase();
+        if (this.removed.get(key)?.has(lower)) return false;
+        return this.defaults.has(lower) || (this.added.get(key)?.has(lower) ?? false);
+    }
+
+    /** Makes a name (or pattern) a token on a site (undoing an earlier removal of it). */
+    add(site: string, name: string): void {
+        const key = normalizeSite(site);
+        this.removed.get(key)?.delete(name.toLowerCase());
+        let names = this.added.get(key);
+        if (!names) this.added.set(key, (names = new NameSet()));
+        names.add(name);
+    }
+
+    /** Makes a name no token on a site, even if a default or pattern says it is. */
+    remove(site: string, name: string): void {
+        const key = normalizeSite(site);
+        const lower = validName(name);
+        this.added.get(key)?.delete(lower);
+        let names = this.removed.get(key);
+        if (!names) this.removed.set(key, (names = new Set()));
+        names.add(lower);
+    }
+
+    /** The token configuration of a site: the defaults, what was added and what was removed. */
+    describe(site: string): { defaults: string[]; added: string[]; removed: string[] } {
+        const key = normalizeSite(site);
+        return {
+            defaults: this.defaults.list(),
+            added: this.added.get(key)?.list() ?? [],
+            removed: [...(this.removed.get(key) ?? [])],
+        };
+    }
+}
+
+function validName(name: string): string {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200 || /[\s;=,\x00-\x1f\x7f]/.test(name)) {
+        throw new TypeError(`A session token name is a cookie name (1–200 characters, no spaces, ";", "=" or ","); got ${JSON.stringify(name)}.`);
+    }
+    return name.toLowerCase();
+}
+
+function patternOf(lowerPattern: string): RegExp {
+    const source = [...lowerPattern]
+        .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+        .join('');
+    return new RegExp(`^${source}$`);
+}
