@@ -127,6 +127,18 @@ describe.skipIf(!db.available)(db.suiteName('MySqlSessionStore'), () => {
             expect((await store.read('Alice'))!.counters.requests).toBe(2);
         });
 
+        it('writes batches larger than one statement', async () => {
+            const store = await open({ tablePrefix: newPrefix() });
+            const deltas = Array.from({ length: 1_234 }, (_, i) => delta(`s${String(i).padStart(4, '0')}`, { upserts: [cookie('c', 'x'.repeat(2_000))], counters: oneRequest }));
+            await store.write(deltas);
+            const again = await store.write(deltas);
+            expect(again.map((record) => record.id)).toEqual(deltas.map((d) => d.id));
+            expect(again.every((record) => record.counters.requests === 2 && record.cookies.length === 1)).toBe(true);
+            const all = await store.loadAll();
+            expect(all).toHaveLength(1_234);
+            expect(all.reduce((sum, record) => sum + record.counters.requests, 0)).toBe(2 * 1_234);
+        });
+
         it('stores, lists, replaces and deletes entries', async () => {
             const store = await open({ tablePrefix: newPrefix() });
             await store.putEntry('rules', 'b', { header: 'x-b' });
@@ -370,6 +382,22 @@ describe.skipIf(!db.available)(db.suiteName('MySqlSessionStore'), () => {
             expect(await mysqlQuery(`SELECT * FROM \`${prefix}_meta\` ORDER BY name`)).toEqual(meta);
             const reopened = await open({ tablePrefix: prefix, secret: SECRET });
             expect((await reopened.read('s'))!.cookies).toEqual([cookie('sid', 'v1')]);
+        });
+
+        it('starts encrypting a store kept in clear once a secret is given; clear records stay readable', async () => {
+            const prefix = newPrefix();
+            const clear = await open({ tablePrefix: prefix });
+            await clear.write([delta('old', { upserts: [cookie('sid', 'CLEAR-1')] })]);
+            await clear.close();
+            const [clearRow] = await mysqlQuery(`SELECT cookies FROM \`${prefix}_sessions\``);
+            expect(String(clearRow!.cookies)).toContain('CLEAR-1');
+
+            const encrypted = await open({ tablePrefix: prefix, secret: SECRET });
+            await encrypted.write([delta('new', { upserts: [cookie('sid', 'SEALED-2')] })]);
+            expect((await encrypted.loadAll()).map((record) => record.cookies[0]!.value)).toEqual(['SEALED-2', 'CLEAR-1']);
+            const [newRow] = await mysqlQuery(`SELECT cookies FROM \`${prefix}_sessions\` WHERE id = 'new'`);
+            expect(String(newRow!.cookies)).not.toContain('SEALED-2');
+            await expect(MySqlSessionStore.open({ url: db.url, tablePrefix: prefix })).rejects.toBeInstanceOf(StoreSecretError);
         });
 
         it('agrees on one key when several processes encrypt a new store at once', async () => {

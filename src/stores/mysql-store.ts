@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { log } from 'crawlee';
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
@@ -223,8 +222,9 @@ type Connection = PoolConnection;
  * - **Changes.** Every written row carries the revision of its transaction; revisions commit in order, so
  *   `changes(cursor)` returns exactly the rows written since the cursor.
  * - **Renewal leases** live in the session rows and expire by the database clock, so process clocks do not matter.
- * - **Secrets at rest.** With a secret, cookie lists, login values (`auth`) and secret entries are sealed with AES-256-GCM; the salt and
- *   a key check live in the meta table, so a wrong secret is detected at `open()` before anything is read or written.
+ * - **Secrets at rest.** With a secret, cookie lists, login values (`auth`) and secret entries are sealed with
+ *   AES-256-GCM; the salt and a key check live in the meta table, so a wrong secret is detected at `open()` before
+ *   anything is read or written. Ids, profile indexes, identities, counters and timestamps stay in clear.
  * - **Faults.** Calls reject with {@link StoreUnavailableError} (naming host, port and cause, never the password)
  *   when the server cannot be reached or stops answering (`queryTimeoutMs`); the pool reconnects by itself.
  *
@@ -239,7 +239,6 @@ export class MySqlSessionStore implements SessionStore {
     readonly shared = true;
     readonly description: string;
 
-    private readonly log = log.child({ prefix: 'MySqlSessionStore' });
     private readonly tables: MySqlTableNames;
     /** Connections whose session settings (time zone, isolation, lock wait) are set. */
     private readonly prepared = new WeakSet<object>();
@@ -309,12 +308,11 @@ export class MySqlSessionStore implements SessionStore {
         const connection = await this.pool.getConnection();
         try {
             await this.prepareConnection(connection);
-            const applied = await migrateMySqlSchema(connection, this.tables, {
+            await migrateMySqlSchema(connection, this.tables, {
                 lockName: migrationLockName(this.target.database, this.tablePrefix),
                 lockTimeoutSeconds: MIGRATION_LOCK_TIMEOUT_SECONDS,
                 run: (conn, sql, values, timeoutMs) => this.query(conn, sql, values, timeoutMs),
             });
-            if (applied.length > 0) this.log.debug(`Migrated ${this.description} to schema version ${applied.at(-1)}.`);
             this.box = await this.openEncryption(connection, secret);
         } finally {
             // A fresh session for everything else; this one may hold the migration lock if releasing it failed.
@@ -739,7 +737,6 @@ export class MySqlSessionStore implements SessionStore {
                 });
             } catch (error) {
                 if (!isConflict(error) || attempt >= CONFLICT_ATTEMPTS) throw error;
-                this.log.debug(`Transaction conflict (${errorCode(error)}), attempt ${attempt} of ${CONFLICT_ATTEMPTS}; retrying.`);
                 await sleep(Math.min(500, 10 * 2 ** attempt) * (0.5 + Math.random()));
             }
         }
