@@ -3,10 +3,12 @@
  */
 import type { Scenario } from '../lib/types.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
+import { renewalScenario } from './renewal.js';
 
 /** The scenarios of `npm run bench`. */
 export const scenarios: readonly Scenario[] = [
     overheadScenario,
     overheadCheerioScenario,
     overheadPlaywrightScenario,
+    renewalScenario,
 ];
