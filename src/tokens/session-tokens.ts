@@ -102,9 +102,10 @@ export class SessionTokens extends EventEmitter<{ rotation: [TokenRotation] }> {
     /**
      * The session a cookie set belongs to on a site (OWASP ZAP's matching): for every token of the site, the
      * session's value must equal the cookie's, or both must be absent; among the sessions that qualify, the one
-     * with the most equal values wins (ties: the oldest session). Undefined when none qualifies, or when the
-     * cookies carry no token of the site (ZAP would then pick any session without tokens; adopting cookies into an
-     * arbitrary empty session is never what a caller wants).
+     * with the most equal values wins, then the oldest session (under this rule qualifying sessions agree on every
+     * token, so in practice several sessions holding the same tokens resolve to the oldest). Undefined when none
+     * qualifies, or when the cookies carry no token of the site (ZAP would then pick any session without tokens;
+     * adopting cookies into an arbitrary empty session is never what a caller wants).
      */
     match(cookies: CookieSet, site: string): string | undefined {
         const key = normalizeSite(site);
