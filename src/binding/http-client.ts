@@ -119,10 +119,15 @@ export class SessionBoundHttpClient implements BaseHttpClient {
             deleteHeader(headers, name);
             headers[name] = value;
         }
+        for (const [name, value] of Object.entries(session.auth?.headers ?? {})) {
+            deleteHeader(headers, name.toLowerCase());
+            headers[name] = value;
+        }
         if (cookie) headers.cookie = cookie;
         const hooks = (request.hooks ?? {}) as Record<string, unknown[] | undefined>;
         return {
             ...request,
+            url: withAuthQuery(request.url, session.auth?.query),
             headers,
             proxyUrl: this.sessions.proxyUrlOf(session) ?? request.proxyUrl,
             sessionToken: session.headerToken,
@@ -186,6 +191,14 @@ function headerValue(headers: Headers | undefined, name: string): string | undef
         if (key.toLowerCase() === name && value !== undefined) return Array.isArray(value) ? value.join('; ') : value;
     }
     return undefined;
+}
+
+/** The URL with a login's query parameters set (replacing same-named ones). */
+function withAuthQuery(url: string | URL, query: Record<string, string> | undefined): string | URL {
+    if (!query || Object.keys(query).length === 0) return url;
+    const result = new URL(url);
+    for (const [key, value] of Object.entries(query)) result.searchParams.set(key, value);
+    return result.href;
 }
 
 function deleteHeader(headers: Headers, name: string): void {

@@ -3,6 +3,8 @@ import { GotScrapingHttpClient, RetryRequestError, type BaseHttpClient } from 'c
 import { attemptStorage } from '../core/attempt.js';
 import type { Sessions } from '../core/sessions.js';
 import { ConfigValidationError } from '../validation.js';
+import { SessionCheck } from '../acquisition/check.js';
+import { withSessionCheck } from '../acquisition/crawl-check.js';
 import { chromiumLaunchArgs, findChromiumExecutable } from '../browser/executable.js';
 import { attemptOf, runInAttempt } from './attempts.js';
 import { BrowserBinding } from './browser-hooks.js';
@@ -22,6 +24,13 @@ export interface WithSessionsSettings {
     crawler?: CrawlerKind;
     /** Chromium to launch (PlaywrightCrawler). Default: see the README's "Finding the browser". */
     executablePath?: string;
+    /**
+     * A validity check run on every response before the request handler (throttled per its `every`): when it
+     * finds the session logged out, the session is renewed through the check's renewal and the request retried
+     * without counting against `maxRequestRetries`. Create it with `createSessionCheck(check, { renewal })` or
+     * `loginCheck(recipe)`. Default: none.
+     */
+    check?: SessionCheck;
 }
 
 type AnyOptions = Record<string, any>;
@@ -54,6 +63,12 @@ export function withSessions<Options extends object | undefined>(
 ): Options {
     const user = (options ?? {}) as AnyOptions;
     refuseConflicts(user);
+    if (settings.check !== undefined && !(settings.check instanceof SessionCheck)) {
+        throw new ConfigValidationError('withSessions settings', [
+            { path: 'check', message: 'must be a SessionCheck: createSessionCheck(check, { renewal }) or loginCheck(recipe)' },
+        ]);
+    }
+    const requestHandler = settings.check ? withSessionCheck(sessions, settings.check, user.requestHandler) : user.requestHandler;
     const kind = settings.crawler ?? (BROWSER_OPTION_KEYS.some((key) => key in user) ? 'browser' : 'http');
     const merged: AnyOptions = {
         ...user,
@@ -86,7 +101,7 @@ export function withSessions<Options extends object | undefined>(
         };
         merged.proxyConfiguration = binding.proxyConfiguration();
         merged.preNavigationHooks = [binding.preNavigationHook, ...(user.preNavigationHooks ?? [])];
-        merged.requestHandler = bindingHandler(sessions, user.requestHandler, (context) => binding.saveCookies(context));
+        merged.requestHandler = bindingHandler(sessions, requestHandler, (context) => binding.saveCookies(context));
     } else {
         const httpHook = createHttpPreNavigationHook(sessions);
         merged.preNavigationHooks = [
@@ -101,7 +116,7 @@ export function withSessions<Options extends object | undefined>(
             },
             ...(user.preNavigationHooks ?? []),
         ];
-        merged.requestHandler = bindingHandler(sessions, user.requestHandler);
+        merged.requestHandler = bindingHandler(sessions, requestHandler);
     }
     return merged as Options;
 }

@@ -3,7 +3,7 @@ import { CookieJar } from 'tough-cookie';
 import type { SessionIdentity } from '../profiles/identity.js';
 import { zeroCounters } from '../stores/merge.js';
 import { TrackingCookieStore } from '../stores/tracking-cookie-store.js';
-import type { StoredCounters } from '../stores/types.js';
+import type { SessionAuth, StoredCounters } from '../stores/types.js';
 
 /** Something whose cookies must be wiped when its session is cleared: an open Playwright browser context. */
 export interface CookieHolder {
@@ -39,6 +39,8 @@ export class BoundSession {
     profileIndex: number | undefined;
     /** The identity presented by this generation; generated lazily. */
     identity: SessionIdentity | undefined;
+    /** Headers and query parameters a login put on every request of this generation (see SessionAuth). */
+    auth: SessionAuth | undefined;
     /** got-scraping's header session token for this generation (stable generated headers). */
     headerToken: object = {};
     /** Totals as this process knows them (stored totals plus local increments). */

@@ -312,6 +312,11 @@ export class Sessions {
                     http: this.httpClientOf(session),
                     jar: session.jar,
                     attempt,
+                    setAuth: (auth) => {
+                        if (session.generation !== generation) return;
+                        session.auth = auth;
+                        session.touch();
+                    },
                 });
                 session.count('renewals');
                 this.log.debug(`Session "${session.id}" renewed (generation ${generation}).`);

@@ -2,6 +2,7 @@ import type { CookieJar } from 'tough-cookie';
 
 import type { Profile } from '../profiles/profile.js';
 import type { SessionIdentity } from '../profiles/identity.js';
+import type { SessionAuth } from '../stores/types.js';
 import type { SessionHttpClient, SessionRequest } from './session-http.js';
 
 /** What a renewal function receives. */
@@ -20,6 +21,11 @@ export interface RenewalContext {
     jar: CookieJar;
     /** 1 for the first attempt, 2 for the first retry, … */
     attempt: number;
+    /**
+     * Gives the renewed session values to put on every later request besides cookies (e.g. an `Authorization`
+     * header or an `api_key` query parameter extracted by a login recipe). Replaces any earlier auth.
+     */
+    setAuth?(auth: SessionAuth): void;
 }
 
 /** Renews a session: any cookies it leaves in the jar form the renewed session. Throw to fail the attempt. */

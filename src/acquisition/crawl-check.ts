@@ -1,0 +1,58 @@
+import { RetryRequestError } from 'crawlee';
+
+import { attemptOf } from '../binding/attempts.js';
+import type { Sessions } from '../core/sessions.js';
+import { checkResponseOf, type SessionCheck } from './check.js';
+
+type Handler = (context: any, ...rest: any[]) => unknown;
+
+/** Where a request remembers how many times a check renewed its session (bounds a logged-out loop). */
+export const CHECK_RENEWALS_KEY = '__crawleeSessionsCheckRenewals';
+
+/** Renewals a check may trigger for one request before the request fails like any other error. */
+export const MAX_CHECK_RENEWALS_PER_REQUEST = 3;
+
+/** Thrown when a request's session is still logged out after {@link MAX_CHECK_RENEWALS_PER_REQUEST} renewals. */
+export class SessionCheckError extends Error {
+    override readonly name = 'SessionCheckError';
+}
+
+/**
+ * Wraps a request handler (or the crawler's router) so that each response is first judged by the check: when the
+ * session is logged out, the session is cleared and renewed through `check.renewal` (single flight, ahead of the
+ * queue) and the request is retried with a `RetryRequestError`, which does not count against `maxRequestRetries`.
+ *
+ * It must run inside the request's attempt (withSessions' handler wrapper), so that a logged-out response to a
+ * request sent before the last renewal joins that renewal instead of logging in again (ZAP's re-auth guard, done
+ * by `Sessions.clear`). A request whose session stays logged out after 3 renewals fails with
+ * {@link SessionCheckError} (counted as a failure, retried per `maxRequestRetries`).
+ */
+export function withSessionCheck(sessions: Sessions, check: SessionCheck, handler: Handler | undefined): Handler {
+    return async function sessionCheckedRequestHandler(context: Record<string, any>, ...rest: unknown[]): Promise<unknown> {
+        const attempt = attemptOf(context);
+        if (attempt) {
+            const session = sessions.resolve(attempt.sessionId);
+            const verdict = await check.verdict({
+                sessionId: session.id,
+                response: check.check.request ? undefined : await checkResponseOf(context),
+                http: sessions.httpClientOf(session),
+                auth: session.auth,
+            });
+            if (!verdict.valid) {
+                const userData = context.request.userData as Record<string, unknown>;
+                const renewals = Number(userData[CHECK_RENEWALS_KEY] ?? 0);
+                if (renewals >= MAX_CHECK_RENEWALS_PER_REQUEST) {
+                    throw new SessionCheckError(
+                        `Session "${session.id}" is still logged out after ${renewals} renewals for this request (${verdict.reason}).`,
+                    );
+                }
+                userData[CHECK_RENEWALS_KEY] = renewals + 1;
+                await sessions.clear(session.id, { renewal: check.renewal });
+                check.forget(session.id);
+                throw new RetryRequestError(`Session "${session.id}" was logged out (${verdict.reason}); renewed, retrying the request.`);
+            }
+        }
+        const target: Handler = handler ?? context.crawler.router;
+        return target(context, ...rest);
+    };
+}
