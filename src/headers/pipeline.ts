@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 import type { SessionStore } from '../stores/types.js';
 import type { HeaderTarget } from './conditions.js';
 import { HeaderRules, type HeaderRulesOptions } from './header-rules.js';
@@ -20,6 +22,12 @@ export interface HeaderPipelineOptions {
     cleanupIntervalMs?: number;
 }
 
+/** Zod schema of {@link HeaderPipelineOptions}, for `Sessions.open()`'s option validation. */
+export const headerPipelineOptionsSchema = z.strictObject({
+    refreshIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
+    cleanupIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
+});
+
 /**
  * What the pipeline changed in one request's headers: per lower-case name, the value before and after. Given back
  * on the next redirect hop, so that the changes are undone before the rules are evaluated for the new URL (an
@@ -31,7 +39,8 @@ export type AppliedHeaders = ReadonlyMap<string, { before: string | undefined; a
  * Computes the headers of one request of a session. The order, for every request and every redirect hop:
  *
  * 1. the request's own headers and the HTTP client's generated browser headers;
- * 2. the session's identity (profile User-Agent, Accept-Language, client hints), set by the binding;
+ * 2. the session's identity (profile User-Agent, Accept-Language, client hints), set by the binding, then the
+ *    headers a login extracted for the session (`Authorization: Bearer …`, maintainer);
  * 3. persistent header rules that match the request, lower priority first (higher priority wins), ties by
  *    creation time;
  * 4. the session's active, unexpired, in-scope session headers, in the same order; a session header overrides the
@@ -55,9 +64,18 @@ export class HeaderPipeline {
         this.sessionHeaders = new SessionHeaders(store, headersOptions);
     }
 
-    /** Loads rules and session headers once (later calls resolve at once). */
-    async ready(): Promise<void> {
-        await Promise.all([this.rules.ready(), this.sessionHeaders.ready()]);
+    private loaded: Promise<void> | undefined;
+
+    /** Loads rules and session headers once (later calls return the same settled promise; a failure is retried). */
+    ready(): Promise<void> {
+        this.loaded ??= Promise.all([this.rules.ready(), this.sessionHeaders.ready()]).then(
+            () => undefined,
+            (error: unknown) => {
+                this.loaded = undefined;
+                throw error;
+            },
+        );
+        return this.loaded;
     }
 
     /**

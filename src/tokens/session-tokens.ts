@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
 import { Cookie, domainMatch, type CookieJar } from 'tough-cookie';
+import { z } from 'zod';
 
 import { allCookies, parseCookieHeader } from '../core/cookies.js';
 import { hostOfSite, normalizeSite, siteOf, TokenNames, type TokenNamesOptions } from './token-names.js';
@@ -39,6 +40,26 @@ export interface SessionTokensOptions extends TokenNamesOptions {
     /** Called for every token rotation (also emitted as the `rotation` event). @default undefined */
     onRotation?: (rotation: TokenRotation) => void;
 }
+
+/** Zod schema of {@link SessionTokensOptions}, for `Sessions.open()`'s option validation. */
+export const sessionTokensOptionsSchema = z.strictObject({
+    defaults: z.array(z.string().min(1).max(200)).max(1000).optional(),
+    sites: z
+        .record(
+            z.string(),
+            z.strictObject({
+                add: z.array(z.string().min(1).max(200)).max(1000).optional(),
+                remove: z.array(z.string().min(1).max(200)).max(1000).optional(),
+            }),
+        )
+        .superRefine((sites, ctx) => {
+            for (const site of Object.keys(sites)) {
+                if (!isSite(site)) ctx.addIssue({ code: 'custom', path: [site], message: 'is not a site: write "host:port" or a URL' });
+            }
+        })
+        .optional(),
+    onRotation: z.custom<(rotation: TokenRotation) => void>((value) => typeof value === 'function', 'must be a function').optional(),
+});
 
 /** Cookies to match against sessions: a `Cookie` header, a name → value record, tough-cookie Cookies or pairs. */
 export type CookieSet =
@@ -252,6 +273,15 @@ function cookiePairs(cookies: CookieSet): Array<[string, string]> {
         });
     }
     return Object.entries(cookies as Record<string, string>);
+}
+
+function isSite(value: string): boolean {
+    try {
+        normalizeSite(value);
+        return true;
+    } catch {
+        return false;
+    }
 }
 
 function lowerKeys(values: Record<string, string>): Map<string, string> {
