@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
 import { log } from 'crawlee';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -7,7 +10,11 @@ import { describeRule, isSensitiveHeader, redactHeaders, redactHeaderValue } fro
 import type { ReplaceStrategy } from '../src/headers/rule.js';
 import { changedValue, type RequestHeaders } from '../src/headers/strategies.js';
 import { MemorySessionStore } from '../src/stores/memory-store.js';
+import { MySqlSessionStore } from '../src/stores/mysql-store.js';
 import { ConfigValidationError } from '../src/validation.js';
+import { mysqlForTests, mysqlQuery, useTablePrefixes } from './support/mysql.js';
+
+const execFileAsync = promisify(execFile);
 
 log.setLevel(log.LEVELS.OFF);
 
@@ -294,5 +301,71 @@ describe('redaction', () => {
         expect(store.secretFlags.get(`${HEADER_RULES_COLLECTION}/auth`)).toBe(true);
         expect(store.secretFlags.get(`${HEADER_RULES_COLLECTION}/marked`)).toBe(true);
         expect(store.secretFlags.get(`${HEADER_RULES_COLLECTION}/plain`)).toBe(false);
+    });
+});
+
+const mysqlDb = await mysqlForTests();
+
+describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('header rules in MySQL'), () => {
+    const newPrefix = useTablePrefixes();
+    const SECRET = 'header-rules-test-secret';
+
+    /** Runs `code` in a separate Node process (like the CLI or another crawler), with HeaderRules on the MySQL store. */
+    async function inOtherProcess(tablePrefix: string, code: string): Promise<string> {
+        const script = `
+            const { HeaderRules } = await import(${JSON.stringify(new URL('../src/headers/header-rules.ts', import.meta.url).pathname)});
+            const { MySqlSessionStore } = await import(${JSON.stringify(new URL('../src/stores/mysql-store.ts', import.meta.url).pathname)});
+            const store = await MySqlSessionStore.open({ url: ${JSON.stringify(mysqlDb.url)}, tablePrefix: ${JSON.stringify(tablePrefix)}, secret: ${JSON.stringify(SECRET)} });
+            const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+            try { ${code} } finally { await store.close(); }`;
+        const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+            cwd: new URL('..', import.meta.url).pathname,
+        });
+        return stdout;
+    }
+
+    it('shares rules between processes, and seals sensitive values at rest', async () => {
+        const tablePrefix = newPrefix();
+        const store = await MySqlSessionStore.open({ url: mysqlDb.url, tablePrefix, secret: SECRET });
+        const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+        try {
+            await rules.ready();
+            await rules.add({ name: 'local', header: 'X-Local', value: 'here', priority: 10 });
+            const listedThere = await inOtherProcess(
+                tablePrefix,
+                `await rules.add({ name: 'remote-auth', header: 'Authorization', value: 'Bearer remote-secret-token', match: { host: 'api.example.com' } });
+                 await rules.update('local', { priority: 60 });
+                 console.log(JSON.stringify(await rules.list()));`,
+            );
+            // The other process sees this one's rule, and lists its own with the value hidden.
+            const listed = JSON.parse(listedThere) as Array<{ name: string; value: string; priority: number }>;
+            expect(listed.map((rule) => [rule.name, rule.value, rule.priority])).toEqual([
+                ['remote-auth', 'Bearer ***', 50],
+                ['local', 'here', 60],
+            ]);
+            expect(listedThere).not.toContain('remote-secret-token');
+
+            expect(rules.loadedRules.map((rule) => rule.name)).toEqual(['local']);
+            await rules.refresh();
+            expect(rules.loadedRules.map((rule) => `${rule.name}:${rule.priority}`)).toEqual(['remote-auth:50', 'local:60']);
+            const applicable = rules.applicable({ url: new URL('https://api.example.com/x'), method: 'GET', sessionId: 's' });
+            expect(applicable.map((rule) => rule.value)).toEqual(['Bearer remote-secret-token', 'here']);
+
+            // At rest: the Authorization rule is sealed, the plain one is readable JSON.
+            const rows = await mysqlQuery(`SELECT entry_key, value, secret FROM \`${tablePrefix}_entries\` WHERE collection = ?`, [HEADER_RULES_COLLECTION]);
+            const byKey = new Map(rows.map((row) => [String(row.entry_key), row]));
+            expect(String(byKey.get('remote-auth')!.value)).toMatch(/^enc:v1:/);
+            expect(String(byKey.get('remote-auth')!.value)).not.toContain('remote-secret-token');
+            expect(Number(byKey.get('remote-auth')!.secret)).toBe(1);
+            expect(JSON.parse(String(byKey.get('local')!.value))).toMatchObject({ header: 'X-Local', value: 'here' });
+
+            // Removed in one process, gone in the other after its reload.
+            await inOtherProcess(tablePrefix, `await rules.remove('remote-auth');`);
+            await rules.refresh();
+            expect(rules.loadedRules.map((rule) => rule.name)).toEqual(['local']);
+        } finally {
+            rules.close();
+            await store.close();
+        }
     });
 });

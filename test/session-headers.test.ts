@@ -7,7 +7,9 @@ import { describeSessionHeader } from '../src/headers/redact.js';
 import { SESSION_HEADERS_COLLECTION, SessionHeaders, entryKey } from '../src/headers/session-headers.js';
 import type { RequestHeaders } from '../src/headers/strategies.js';
 import { MemorySessionStore } from '../src/stores/memory-store.js';
+import { MySqlSessionStore } from '../src/stores/mysql-store.js';
 import { ConfigValidationError } from '../src/validation.js';
+import { mysqlForTests, mysqlQuery, useTablePrefixes } from './support/mysql.js';
 
 log.setLevel(log.LEVELS.OFF);
 
@@ -212,5 +214,47 @@ describe('SessionHeaders', () => {
         expect(describeSessionHeader(auth).value).toBe('Bearer ***');
         expect(JSON.stringify(b.describeAll())).not.toContain('xyz');
         expect(JSON.stringify(b.describeAll())).not.toContain('"m"');
+    });
+});
+
+const mysqlDb = await mysqlForTests();
+
+describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('session headers in MySQL'), () => {
+    const newPrefix = useTablePrefixes();
+
+    it('expires and cleans up headers in MySQL, seen by a second store instance', async () => {
+        // Only Date is faked: the MySQL driver keeps its own real timers.
+        vi.useFakeTimers({ toFake: ['Date'] });
+        vi.setSystemTime(1_800_000_000_000);
+        const tablePrefix = newPrefix();
+        const secret = 'session-headers-test-secret';
+        const storeA = await MySqlSessionStore.open({ url: mysqlDb.url, tablePrefix, secret });
+        const storeB = await MySqlSessionStore.open({ url: mysqlDb.url, tablePrefix, secret });
+        const a = new SessionHeaders(storeA, noTimers);
+        const b = new SessionHeaders(storeB, noTimers);
+        try {
+            await a.set('s', { name: 'Authorization', value: 'Bearer mysql-secret', ttl: 60 });
+            await a.set('s', { name: 'X-Long', value: 'long', ttl: 3600 });
+            expect((await b.get('s')).map((header) => header.name)).toEqual(['Authorization', 'X-Long']);
+            const rows = async () =>
+                mysqlQuery(`SELECT entry_key, value FROM \`${tablePrefix}_entries\` WHERE collection = ?`, [SESSION_HEADERS_COLLECTION]);
+            const stored = await rows();
+            expect(stored).toHaveLength(2);
+            expect(stored.map((row) => String(row.value)).join()).not.toContain('mysql-secret');
+
+            vi.setSystemTime(1_800_000_061_000);
+            expect((await b.get('s')).map((header) => header.name)).toEqual(['X-Long']);
+            expect(b.applicable({ url: new URL('https://x.example/'), method: 'GET', sessionId: 's' }).map((h) => h.name)).toEqual(['x-long']);
+            expect(await b.cleanup()).toBe(1);
+            expect((await rows()).map((row) => String(row.entry_key))).toEqual([entryKey('s', 'X-Long')]);
+            // The first instance drops it from memory at its own cleanup (and never applied it after expiry anyway).
+            expect(await a.cleanup()).toBe(1);
+            expect((await a.get('s', { all: true })).map((header) => header.name)).toEqual(['X-Long']);
+        } finally {
+            a.close();
+            b.close();
+            await storeA.close();
+            await storeB.close();
+        }
     });
 });
