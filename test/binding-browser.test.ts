@@ -30,6 +30,7 @@ describe('binding in PlaywrightCrawler', () => {
     it('uses the profile proxy and user agent per session (header and navigator.userAgent) and the session cookies', async () => {
         site.reset();
         const sessions = await Sessions.open({
+            store: 'memory',
             profiles: defineProfiles(proxies.urls.map((proxy, i) => ({ proxy, userAgent: USER_AGENTS[i] }))),
         });
         // Log both sessions in over HTTP; the browser must then present the same identity to stay logged in.
@@ -74,7 +75,7 @@ describe('binding in PlaywrightCrawler', () => {
 
     it('saves cookies the page sets (also from the handler) and hands the session to a CheerioCrawler', async () => {
         site.reset();
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const browser = new PlaywrightCrawler(
             withSessions(sessions, {
                 headless: true,
@@ -110,7 +111,7 @@ describe('binding in PlaywrightCrawler', () => {
 
     it('renews an expired session from a browser handler and retries the page with the renewed cookies', async () => {
         const expiring = await startTestSite({ sessionLifetimeRequests: 3 });
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const states: string[] = [];
         const crawler = new PlaywrightCrawler(
             withSessions(sessions, {

@@ -41,7 +41,7 @@ function loginRenewal(user: string) {
 describe('binding in CheerioCrawler', () => {
     it('keeps concurrent sessions isolated, each on its own profile proxy and user agent', async () => {
         site.reset();
-        const sessions = await Sessions.open({ profiles: profiles() });
+        const sessions = await Sessions.open({ store: 'memory', profiles: profiles() });
         const ids = ['s1', 's2', 's3', 's4', 's5'];
         // Five new sessions on three profiles: least-used first, recycled round-robin.
         const assigned = ids.map((id) => sessions.getProfile(id)?.userAgent);
@@ -87,7 +87,7 @@ describe('binding in CheerioCrawler', () => {
     });
 
     it('keeps the cookies set on every redirect hop, in the bound session only', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         let seenOnLastHop: Record<string, string> | undefined;
         const crawler = new HttpCrawler(
             withSessions(sessions, {
@@ -108,7 +108,7 @@ describe('binding in CheerioCrawler', () => {
     });
 
     it('binds context.sendRequest to the request\'s session, both ways', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         sessions.addCookies('side', ['mine=1; Path=/'], site.url);
         sessions.addCookies('elsewhere', ['theirs=1; Path=/'], site.url);
         let echoed: Record<string, string> | undefined;
@@ -130,7 +130,7 @@ describe('binding in CheerioCrawler', () => {
 
     it('presents the same generated identity on every request of a session without a profile', async () => {
         site.reset();
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         await sessions.clear('plain', { renewal: loginRenewal('alice') });
         const states: string[] = [];
         const crawler = new CheerioCrawler(
@@ -155,7 +155,7 @@ describe('binding in CheerioCrawler', () => {
 describe('renewal', () => {
     it('at concurrency 100 on one expiring session: finishes, one login per expiry, no stale request', async () => {
         const expiring = await startTestSite({ sessionLifetimeRequests: 50 });
-        const sessions = await Sessions.open({ profiles: profiles() });
+        const sessions = await Sessions.open({ store: 'memory', profiles: profiles() });
         const total = 1000;
         let loggedIn = 0;
         const retriesOf = new Map<string, number>();
@@ -195,7 +195,7 @@ describe('renewal', () => {
     });
 
     it('runs one renewal for many concurrent clears, and gives a fresh profile each time', async () => {
-        const sessions = await Sessions.open({ profiles: profiles() });
+        const sessions = await Sessions.open({ store: 'memory', profiles: profiles() });
         let runs = 0;
         const profilesSeen: Array<string | undefined> = [];
         const renewal = async ({ http, profile }: { http: any; profile?: { proxy?: string } }) => {
@@ -233,7 +233,7 @@ describe('renewal', () => {
         });
         await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
         const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const handled: string[] = [];
         const crawler = new CheerioCrawler(
             withSessions(sessions, {
@@ -258,7 +258,7 @@ describe('renewal', () => {
 
     it('fails the waiting requests with a clear error when the renewal keeps failing, without hanging', async () => {
         const failing = await startTestSite({ failLogins: 1000 });
-        const sessions = await Sessions.open({ renewal: { maxAttempts: 3, backoffMs: 10, maxBackoffMs: 20 } });
+        const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 3, backoffMs: 10, maxBackoffMs: 20 } });
         const clearErrors: unknown[] = [];
         const failures: string[] = [];
         const crawler = new CheerioCrawler(
@@ -304,6 +304,7 @@ describe('secrets', () => {
         const guarded = await startProxies(1, { auth: { username: 'bob', password: 'hunter2' } });
         const wrongPassword = guarded.urls[0]!.replace('hunter2', 'wrong-secret');
         const sessions = await Sessions.open({
+            store: 'memory',
             profiles: [{ proxy: wrongPassword }],
             renewal: { maxAttempts: 2, backoffMs: 1, maxBackoffMs: 1 },
         });
@@ -319,7 +320,7 @@ describe('secrets', () => {
 
 describe('validation', () => {
     it('refuses crawler options that would undermine the binding, naming each field', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         let error: unknown;
         try {
             withSessions(sessions, { useSessionPool: true, persistCookiesPerSession: true, requestHandler: 'nope' } as object);
@@ -335,9 +336,9 @@ describe('validation', () => {
     });
 
     it('refuses bad Sessions options and bad profiles, naming the field', async () => {
-        await expect(Sessions.open({ renewal: { maxAttempts: 0 } })).rejects.toThrow(/renewal\.maxAttempts/);
-        await expect(Sessions.open({ profiles: [{ userAgent: 'ok' }, {} as never] })).rejects.toThrow(/\[1\]/);
-        await expect(Sessions.open({ nonsense: true } as never)).rejects.toThrow(/nonsense/);
-        await expect(Sessions.open({ profiles: [{ proxy: 'http://bob:hunter2@127.0.0.1' }] })).rejects.not.toThrow(/hunter2/);
+        await expect(Sessions.open({ store: 'memory', renewal: { maxAttempts: 0 } })).rejects.toThrow(/renewal\.maxAttempts/);
+        await expect(Sessions.open({ store: 'memory', profiles: [{ userAgent: 'ok' }, {} as never] })).rejects.toThrow(/\[1\]/);
+        await expect(Sessions.open({ store: 'memory', nonsense: true } as never)).rejects.toThrow(/nonsense/);
+        await expect(Sessions.open({ store: 'memory', profiles: [{ proxy: 'http://bob:hunter2@127.0.0.1' }] })).rejects.not.toThrow(/hunter2/);
     });
 });

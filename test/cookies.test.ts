@@ -35,7 +35,7 @@ describe('cookie values and rules', () => {
     });
 
     it('round-trips "=" in values through a crawl and applies path rules', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         sessions.addCookies('eq', ['pre=a=b; Path=/'], base);
         const crawler = new HttpCrawler(
             withSessions(sessions, { async requestHandler() {} }),

@@ -31,6 +31,28 @@ export class SessionsClosedError extends Error {
     }
 }
 
+/**
+ * Thrown when a new session is requested while the store has been unreachable for so long that the configured
+ * number of sessions with unwritten changes (`persistence.maxPendingSessions`) is reached. Existing sessions keep
+ * working; nothing already pending is dropped.
+ */
+export class StoreBacklogError extends Error {
+    override readonly name = 'StoreBacklogError';
+
+    constructor(
+        /** Where the store is (no password). */
+        readonly store: string,
+        /** Sessions waiting to be written. */
+        readonly pendingSessions: number,
+    ) {
+        super(
+            `The session ${store} is unreachable and ${pendingSessions} session(s) have unwritten changes, the limit ` +
+                '(persistence.maxPendingSessions). No new session is created until the store is back; raise the limit ' +
+                'or restore the store.',
+        );
+    }
+}
+
 /** A short, single-line description of an error, for messages; credentials in URLs are masked. */
 export function describeCause(cause: unknown): string {
     const text = cause instanceof Error ? cause.message.split('\n')[0] || cause.name : String(cause);

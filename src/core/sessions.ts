@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
 
 import { log as crawleeLog } from 'crawlee';
@@ -15,6 +17,13 @@ import {
     type RenewalRetryOptions,
 } from '../renewal/renewal.js';
 import { createSessionHttpClient, type SessionHttpClient } from '../renewal/session-http.js';
+import { openStore, type StoreChoice } from '../stores/open-store.js';
+import type { RenewalLease, SessionRecord, SessionStore } from '../stores/types.js';
+import type { HeaderRules } from '../headers/header-rules.js';
+import { HeaderPipeline, type AppliedHeaders, type HeaderPipelineOptions } from '../headers/pipeline.js';
+import type { SessionHeader, SessionHeaderInput, SessionHeaderPatch } from '../headers/rule.js';
+import type { GetSessionHeadersOptions } from '../headers/session-headers.js';
+import { SessionTokens, type CookieSet, type SessionTokensOptions } from '../tokens/session-tokens.js';
 import { parseWithZod } from '../validation.js';
 import { attemptStorage } from './attempt.js';
 import {
@@ -24,8 +33,10 @@ import {
     type CookieFormat,
     type CookieInput,
 } from './cookies.js';
-import { SessionRenewalError, SessionsClosedError, describeCause } from './errors.js';
+import { SessionRenewalError, SessionsClosedError, StoreBacklogError, describeCause } from './errors.js';
 import { BoundSession, type SessionCounters } from './session.js';
+import { loadStoredCookies, mergeStoredCookies, takeDelta } from './session-state.js';
+import { DEFAULT_PERSISTENCE, WriteBehind, type PersistenceOptions } from './write-behind.js';
 
 /** Options of {@link Sessions.open}. */
 export interface SessionsOptions {
@@ -39,6 +50,24 @@ export interface SessionsOptions {
     defaultSessionId?: string;
     /** Retry policy of failing renewals. Defaults: 3 attempts, 250 ms first backoff, 5 s at most. */
     renewal?: Partial<RenewalRetryOptions>;
+    /**
+     * Where sessions outlive the process (see {@link StoreChoice}). Default: MySQL when the environment variable
+     * `CRAWLEE_SESSIONS_MYSQL_URL` is set, else the embedded store (a named Crawlee key-value store in the
+     * storage directory).
+     */
+    store?: StoreChoice;
+    /**
+     * Encrypts cookie values, login values and secret entries at rest with AES-256-GCM. Default: the environment
+     * variable `CRAWLEE_SESSIONS_SECRET`; without either, they are stored in clear.
+     */
+    secret?: string;
+    /** Write-behind and multi-process tuning; see {@link PersistenceOptions} for each field and its default. */
+    persistence?: Partial<PersistenceOptions>;
+    /**
+     * Flush pending writes when the process receives SIGINT or SIGTERM (then let the signal take its usual
+     * course). Default true.
+     */
+    flushOnSignals?: boolean;
 }
 
 /** Options of {@link Sessions.clear}. */
@@ -91,7 +120,23 @@ const optionsSchema = z.strictObject({
             maxBackoffMs: z.number().min(0).max(3_600_000).optional(),
         })
         .optional(),
+    store: z.unknown().optional(),
+    secret: z.string().min(8, 'must be at least 8 characters long').optional(),
+    persistence: z
+        .strictObject({
+            flushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+            batchSize: z.number().int().min(1).max(100_000).optional(),
+            maxPendingSessions: z.number().int().min(1).optional(),
+            syncIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+            leaseMs: z.number().int().min(100).max(3_600_000).optional(),
+            closeTimeoutMs: z.number().int().min(0).max(3_600_000).optional(),
+        })
+        .optional(),
+    flushOnSignals: z.boolean().optional(),
 });
+
+/** Identifies this process in renewal leases of a shared store. */
+const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 /**
  * The sessions of a crawl: named cookie jars bound to requests through `request.userData.sessionId`, each paired
@@ -108,24 +153,76 @@ export class Sessions {
     private readonly retry: RenewalRetryOptions;
     private readonly log = crawleeLog.child({ prefix: 'Sessions' });
     private closed = false;
+    private readonly persistence: PersistenceOptions;
+    private readonly writeBehind: WriteBehind;
+    private syncTimer: NodeJS.Timeout | undefined;
+    private syncCursor: string | undefined;
+    private syncing = false;
+    private readonly signalHandler = (signal: NodeJS.Signals) => void this.onSignal(signal);
+    /** Signal listeners that existed before ours: libraries' passive ones (e.g. signal-exit), not the program's. */
+    private readonly listenersBefore = new Set<(...args: unknown[]) => void>();
+    private readonly exitHandler = () => void this.flush().catch(() => undefined);
+
+    /** Where the sessions are persisted. */
+    readonly store: SessionStore;
 
     /** The session of requests that name none. */
     readonly defaultSessionId: string;
     /** The profiles the sessions are paired with (validated, frozen). */
     readonly profiles: readonly Profile[];
 
-    private constructor(options: SessionsOptions) {
+    private constructor(options: SessionsOptions, store: SessionStore) {
         this.profiles = options.profiles ?? [];
         this.profilePool = new ProfilePool(this.profiles);
         this.defaultSessionId = options.defaultSessionId ?? 'default';
         this.retry = { maxAttempts: 3, backoffMs: 250, maxBackoffMs: 5000, ...options.renewal };
+        this.store = store;
+        this.persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
+        this.writeBehind = new WriteBehind(
+            store,
+            this.persistence,
+            this.log,
+            (session, record) => this.reconcile(session, record),
+            (session) => session.renewal !== undefined,
+        );
     }
 
-    /** Validates the options and opens the sessions. */
+    /**
+     * Validates the options, opens the store and resumes every stored session (cookies, profile, identity,
+     * generation, counters).
+     */
     static async open(options: SessionsOptions = {}): Promise<Sessions> {
         const parsed = parseWithZod(optionsSchema, options, 'options');
         const profiles = parsed.profiles ? defineProfiles(parsed.profiles as Profile[]) : undefined;
-        return new Sessions({ ...parsed, profiles });
+        const store = await openStore(options.store, parsed.secret);
+        const sessions = new Sessions({ ...parsed, store: undefined, profiles }, store);
+        try {
+            for (const record of await store.loadAll()) sessions.load(record);
+            if (store.shared) {
+                sessions.syncCursor = (await store.changes(undefined)).cursor;
+                sessions.scheduleSync();
+            }
+        } catch (error) {
+            await store.close().catch(() => undefined);
+            throw error;
+        }
+        if (parsed.flushOnSignals ?? true) {
+            for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+                for (const listener of process.listeners(signal)) sessions.listenersBefore.add(listener as (...args: unknown[]) => void);
+            }
+            process.on('SIGINT', sessions.signalHandler);
+            process.on('SIGTERM', sessions.signalHandler);
+        }
+        process.on('beforeExit', sessions.exitHandler);
+        return sessions;
+    }
+
+    /**
+     * Writes every pending change to the store now (changes are otherwise written behind the crawl, within
+     * `persistence.flushIntervalMs`). Rejects if the store cannot be reached; the changes are kept.
+     */
+    async flush(): Promise<void> {
+        await this.writeBehind.flush();
     }
 
     /**
@@ -207,6 +304,7 @@ export class Sessions {
         this.reset(session);
         const pending: Promise<void> = this.settle(session, options.renewal).finally(() => {
             if (session.renewal === pending) session.renewal = undefined;
+            session.touch(); // the write-behind holds a renewing session back: write it now
         });
         pending.catch(() => undefined); // waiters receive the error; an unobserved failure is logged, not thrown
         session.renewal = pending;
@@ -224,11 +322,31 @@ export class Sessions {
         }
     }
 
-    /** Closes the sessions. Pending renewals are awaited (they are bounded by their retry policy). */
+    /**
+     * Closes the sessions: awaits pending renewals (bounded by their retry policy), writes every pending change
+     * (retrying for up to `persistence.closeTimeoutMs` if the store is unreachable) and closes the store. Rejects
+     * if changes could not be written.
+     */
     async close(): Promise<void> {
         if (this.closed) return;
         this.closed = true;
+        clearTimeout(this.syncTimer);
+        process.off('SIGINT', this.signalHandler);
+        process.off('SIGTERM', this.signalHandler);
+        process.off('beforeExit', this.exitHandler);
         await Promise.allSettled([...this.sessions.values()].map((session) => session.renewal));
+        try {
+            await this.writeBehind.close();
+        } catch (error) {
+            const failure = new Error(
+                `${this.writeBehind.pendingSessions} session(s) could not be written to the session ${this.store.description}: ` +
+                    describeCause(error),
+            );
+            this.log.error(failure.message);
+            throw failure;
+        } finally {
+            await this.store.close().catch(() => undefined);
+        }
     }
 
     /**
@@ -242,11 +360,124 @@ export class Sessions {
             id === undefined ? (attemptStorage.getStore()?.sessionId ?? this.defaultSessionId) : parseSessionId(id);
         let session = this.sessions.get(sessionId);
         if (!session) {
-            session = new BoundSession(sessionId);
+            if (this.writeBehind.inOutage && this.writeBehind.pendingSessions >= this.persistence.maxPendingSessions) {
+                throw new StoreBacklogError(this.store.description, this.writeBehind.pendingSessions);
+            }
+            session = this.createSession(sessionId);
             session.profileIndex = this.profilePool.acquire();
-            this.sessions.set(sessionId, session);
+            this.identityOf(session);
+            session.touch();
         }
         return session;
+    }
+
+    private createSession(id: string): BoundSession {
+        const session = new BoundSession(id, (changed) => this.writeBehind.markDirty(changed));
+        this.sessions.set(id, session);
+        return session;
+    }
+
+    /** Creates a session from its stored record (at open, or when another process created it). */
+    private load(record: SessionRecord): BoundSession {
+        const session = this.createSession(record.id);
+        this.assign(session, record);
+        Object.assign(session.counters, record.counters, { lastUsedAt: record.lastUsedAt ?? undefined });
+        session.lastRenewalError = record.lastRenewalError ?? undefined;
+        return session;
+    }
+
+    /** Gives a session the generation, profile, identity, auth and cookies of a stored record. */
+    private assign(session: BoundSession, record: SessionRecord): void {
+        if (session.profileIndex !== undefined) this.profilePool.release(session.profileIndex);
+        const index = record.profileIndex ?? undefined;
+        session.profileIndex = index !== undefined && this.profilePool.restore(index) ? index : this.profilePool.acquire();
+        session.generation = record.generation;
+        session.identity = record.identity ?? undefined;
+        session.auth = record.auth ?? undefined;
+        session.headerToken = {};
+        loadStoredCookies(session, record.cookies);
+    }
+
+    /**
+     * Brings a session up to date with what the store returned or reported: a newer generation (renewed by
+     * another process) is adopted whole; the same generation merges other processes' cookie changes.
+     */
+    private reconcile(session: BoundSession, record: SessionRecord): void {
+        if (!this.store.shared && record.generation <= session.generation) return;
+        const pending = session.pending;
+        Object.assign(session.counters, {
+            requests: record.counters.requests + pending.requests,
+            successes: record.counters.successes + pending.successes,
+            failures: record.counters.failures + pending.failures,
+            renewals: record.counters.renewals + pending.renewals,
+        });
+        if (record.generation > session.generation) {
+            this.adopt(session, record);
+        } else if (record.generation === session.generation) {
+            mergeStoredCookies(session, record);
+            session.identity ??= record.identity ?? undefined;
+            session.auth ??= record.auth ?? undefined;
+        }
+    }
+
+    /** Adopts a renewal made by another process: nothing of the old generation is sent from now on. */
+    private adopt(session: BoundSession, record: SessionRecord): void {
+        const holders = [...session.cookieHolders];
+        session.emptyJar();
+        session.cookieStore.takeDirty();
+        session.resetPending = false;
+        this.assign(session, record);
+        session.lastRenewalError = record.lastRenewalError ?? undefined;
+        void Promise.allSettled(holders.map((holder) => holder.clearCookies()));
+        this.log.debug(`Session "${session.id}" was renewed by another process (generation ${record.generation}).`);
+    }
+
+    private scheduleSync(): void {
+        if (this.closed || this.persistence.syncIntervalMs === 0) return;
+        this.syncTimer = setTimeout(() => void this.syncOnce().finally(() => this.scheduleSync()), this.persistence.syncIntervalMs);
+        this.syncTimer.unref();
+    }
+
+    /** Pulls the changes other processes made to a shared store. */
+    private async syncOnce(): Promise<void> {
+        if (this.syncing || this.closed) return;
+        this.syncing = true;
+        try {
+            const { records, cursor } = await this.store.changes(this.syncCursor);
+            this.syncCursor = cursor;
+            for (const record of records) {
+                const session = this.sessions.get(record.id);
+                if (!session) this.load(record);
+                else if (!session.renewal) this.reconcile(session, record);
+            }
+        } catch {
+            // An outage is reported by the write-behind; pulling resumes when the store is back.
+        } finally {
+            this.syncing = false;
+        }
+    }
+
+    /**
+     * Flushes on SIGINT/SIGTERM, then lets the signal take its course. If the program (or a running crawler) has
+     * its own handler, that handler decides what happens; otherwise the signal is raised again, so the process
+     * ends as it would have without this handler: passive library listeners such as signal-exit only act when they
+     * are alone, and this handler was not.
+     */
+    private async onSignal(signal: NodeJS.Signals): Promise<void> {
+        const programHandles = process
+            .listeners(signal)
+            .some((listener) => listener !== this.signalHandler && !this.listenersBefore.has(listener as (...args: unknown[]) => void));
+        process.off('SIGINT', this.signalHandler);
+        process.off('SIGTERM', this.signalHandler);
+        const limit = new AbortController();
+        try {
+            await Promise.race([this.flush(), sleep(this.persistence.closeTimeoutMs, undefined, { signal: limit.signal })]);
+        } catch (error) {
+            this.log.error(`Pending session changes could not be written on ${signal}: ${describeCause(error)}`);
+        } finally {
+            limit.abort();
+        }
+        if (!programHandles) process.kill(process.pid, signal);
     }
 
     /** @internal The profile of a session's current generation. */
@@ -283,8 +514,12 @@ export class Sessions {
         if (previous !== undefined) this.profilePool.release(previous);
         session.profileIndex = this.profilePool.acquire({ avoid: previous });
         session.identity = undefined;
+        session.auth = undefined;
         session.headerToken = {};
         session.lastRenewalError = undefined;
+        session.resetPending = true;
+        session.renewalErrorPending = true;
+        this.identityOf(session);
     }
 
     /** Everything a clear does after its synchronous part: flush, wipe browser contexts, renew with retries. */
@@ -299,8 +534,63 @@ export class Sessions {
         ]);
         limit.abort(); // a pending timer would keep the process alive for up to the limit
         await Promise.allSettled([...session.cookieHolders].map((holder) => holder.clearCookies()));
-        if (!renewal) return;
+        if (this.store.shared) await this.settleShared(session, renewal);
+        else if (renewal) await this.renew(session, renewal);
+    }
 
+    /**
+     * A clear in a store shared with other processes: exactly one process renews a generation. It takes the
+     * session's renewal lease; a process that cannot, waits for the holder and adopts its result, or takes over
+     * once the lease expires (its holder died). Without the store (outage), the process renews alone.
+     */
+    private async settleShared(session: BoundSession, renewal: Renewal | undefined): Promise<void> {
+        const fromGeneration = session.generation - 1;
+        const pollMs = Math.min(500, Math.max(50, Math.round(this.persistence.leaseMs / 10)));
+        for (;;) {
+            let lease: RenewalLease;
+            try {
+                lease = await this.store.beginRenewal(session.id, fromGeneration, PROCESS_OWNER, this.persistence.leaseMs);
+            } catch (error) {
+                this.log.warning(
+                    `Cannot coordinate the renewal of session "${session.id}" through the session ${this.store.description} ` +
+                        `(${describeCause(error)}); renewing in this process alone.`,
+                );
+                if (renewal) await this.renew(session, renewal);
+                return;
+            }
+            if (lease.granted) break;
+            if (lease.reason === 'advanced') {
+                this.adopt(session, lease.record);
+                return;
+            }
+            await sleep(pollMs);
+        }
+
+        const heartbeat = setInterval(() => {
+            this.store.extendRenewal(session.id, PROCESS_OWNER, this.persistence.leaseMs).catch(() => undefined);
+        }, Math.max(50, Math.round(this.persistence.leaseMs / 3)));
+        heartbeat.unref();
+        try {
+            if (renewal) await this.renew(session, renewal);
+        } catch (error) {
+            await this.store.abandonRenewal(session.id, PROCESS_OWNER).catch(() => undefined);
+            throw error;
+        } finally {
+            clearInterval(heartbeat);
+        }
+        const taken = takeDelta(session);
+        try {
+            const record = await this.store.completeRenewal(PROCESS_OWNER, taken.delta);
+            if (record.generation > session.generation || !sameAssignment(session, record)) this.adopt(session, record);
+            else this.reconcile(session, record);
+        } catch (error) {
+            taken.restore(); // written by the write-behind once the store is back
+            this.log.warning(`Renewal of session "${session.id}" could not be saved yet: ${describeCause(error)}`);
+        }
+    }
+
+    /** Runs a renewal with retries and backoff. */
+    private async renew(session: BoundSession, renewal: Renewal): Promise<void> {
         const generation = session.generation;
         for (let attempt = 1; ; attempt++) {
             try {
@@ -326,6 +616,7 @@ export class Sessions {
                 if (attempt >= this.retry.maxAttempts) {
                     const failure = new SessionRenewalError(session.id, attempt, error);
                     session.lastRenewalError = describeCause(error);
+                    session.renewalErrorPending = true;
                     this.log.warning(failure.message);
                     throw failure;
                 }
@@ -335,6 +626,175 @@ export class Sessions {
             }
         }
     }
+
+    // --- Header rules, session headers and tokens ---
+    // Header rules and session headers live in the store's entries (collections `header-rules`, `session-headers`),
+    // so every process sharing the store applies the same ones; token tracking is per process.
+
+    /**
+     * Options of the header pipeline and of token tracking (`Sessions.open({ headers, tokens })`); read when they
+     * are first used.
+     */
+    private headerSettings: { headers?: HeaderPipelineOptions; tokens?: SessionTokensOptions } = {};
+    private headerPipelineInstance: HeaderPipeline | undefined;
+    private tokenTrackerInstance: SessionTokens | undefined;
+
+    /**
+     * Persistent header rules, shared through the store: `add`, `update`, `enable`, `disable`, `remove`, `list`,
+     * `get`, `refresh`. They apply to every request of every session they match (see {@link HeaderPipeline} for the
+     * order in which headers are computed).
+     */
+    get headerRules(): HeaderRules {
+        return this.headerPipeline.rules;
+    }
+
+    /**
+     * OWASP ZAP-style token tracking: which cookies are session tokens per site (`tokenTracker.names.add(site,
+     * name)`, `.remove(site, name)`), rotation events (`tokenTracker.on('rotation', …)`), per-site activity
+     * (`tokenTracker.activityOf(id)`).
+     */
+    get tokenTracker(): SessionTokens {
+        this.tokenTrackerInstance ??= new SessionTokens(
+            { ids: () => this.sessions.keys(), jarOf: (id) => this.sessions.get(id)?.jar },
+            this.headerSettings.tokens,
+        );
+        return this.tokenTrackerInstance;
+    }
+
+    /**
+     * Attaches a header to a session for `ttl` seconds (60–86400, default 3600), or updates the session's header of
+     * that name (same id, `updatedAt` bumped, expiry re-armed). Applies from the session's next request on.
+     * `id` defaults to the current request's session inside a handler.
+     */
+    async setHeader(id: string | number | undefined, header: SessionHeaderInput): Promise<SessionHeader> {
+        return this.headerPipeline.sessionHeaders.set(this.headerSessionId(id), header);
+    }
+
+    /** {@link setHeader} for several headers: all are validated before any is set. */
+    async setHeaders(id: string | number | undefined, headers: readonly SessionHeaderInput[]): Promise<SessionHeader[]> {
+        return this.headerPipeline.sessionHeaders.setMany(this.headerSessionId(id), headers);
+    }
+
+    /** Changes some fields of a session's header; a `ttl` re-arms its expiry from now. */
+    async updateHeader(id: string | number | undefined, name: string, patch: SessionHeaderPatch): Promise<SessionHeader> {
+        return this.headerPipeline.sessionHeaders.update(this.headerSessionId(id), name, patch);
+    }
+
+    /**
+     * A session's headers, values included: the active, unexpired ones, or with `{ all: true }` every one (expired
+     * and inactive too, until the cleanup deletes them). For display, pass each through `describeSessionHeader()`.
+     */
+    async getHeaders(id?: string | number, options: GetSessionHeadersOptions = {}): Promise<SessionHeader[]> {
+        return this.headerPipeline.sessionHeaders.get(this.headerSessionId(id), options);
+    }
+
+    /** Removes one header of a session; returns whether it existed. */
+    async removeHeader(id: string | number | undefined, name: string): Promise<boolean> {
+        return this.headerPipeline.sessionHeaders.remove(this.headerSessionId(id), name);
+    }
+
+    /** Removes every header of a session; returns how many there were. */
+    async clearHeaders(id?: string | number): Promise<number> {
+        return this.headerPipeline.sessionHeaders.clear(this.headerSessionId(id));
+    }
+
+    /**
+     * A session's token values (secrets: keep them out of logs) on a site (`host:port` or a URL): cookie name →
+     * value; without a site, per site for every site the session sent requests to or is active on.
+     */
+    tokens(id: string | number | undefined, site: string): Record<string, string>;
+    tokens(id?: string | number): Record<string, Record<string, string>>;
+    tokens(id?: string | number, site?: string): Record<string, string> | Record<string, Record<string, string>> {
+        const sessionId = this.headerSessionId(id);
+        return site === undefined ? this.tokenTracker.tokensOf(sessionId) : this.tokenTracker.tokensOf(sessionId, site);
+    }
+
+    /**
+     * The session whose token values on `site` match a cookie set (OWASP ZAP's algorithm: equal values, or both
+     * absent, for every token of the site; the most equal values wins), e.g. to adopt cookies captured elsewhere.
+     * Undefined when no session matches.
+     */
+    match(cookies: CookieSet, site: string): string | undefined {
+        return this.tokenTracker.match(cookies, site);
+    }
+
+    /** Makes a session the active session of a site: requests to the site that name no session use it. */
+    activate(site: string, id: string | number): void {
+        this.tokenTracker.activate(site, parseSessionId(id));
+    }
+
+    /** Removes a site's active session (its requests that name no session use the default session again). */
+    deactivate(site: string): boolean {
+        return this.tokenTracker.deactivate(site);
+    }
+
+    /** The active session of a site, if any. */
+    activeSession(site: string): string | undefined {
+        return this.tokenTracker.activeSession(site);
+    }
+
+    /** The session id a header/token method means (without creating the session): the current request's by default. */
+    private headerSessionId(id: string | number | undefined): string {
+        if (this.closed) throw new SessionsClosedError();
+        return id === undefined ? (attemptStorage.getStore()?.sessionId ?? this.defaultSessionId) : parseSessionId(id);
+    }
+
+    /** @internal The header pipeline (rules and session headers on the sessions' store), created on first use. */
+    get headerPipeline(): HeaderPipeline {
+        this.headerPipelineInstance ??= new HeaderPipeline(this.store, {
+            ...this.headerSettings.headers,
+            isClosed: () => this.closed,
+        });
+        return this.headerPipelineInstance;
+    }
+
+    /** @internal The session of a request to `url` that names none: the site's active session, else the default. */
+    sessionIdForUrl(url: string | undefined): string {
+        if (!url || !this.tokenTrackerInstance) return this.defaultSessionId;
+        try {
+            return this.tokenTrackerInstance.activeSession(url) ?? this.defaultSessionId;
+        } catch {
+            return this.defaultSessionId; // not an http(s) URL
+        }
+    }
+
+    /** @internal Resolves once rules and session headers have been loaded from the store. */
+    headersReady(): Promise<void> {
+        return this.headerPipeline.ready();
+    }
+
+    /**
+     * @internal Applies rules and session headers to a request's headers at transmission (after the identity, before
+     * the cookies); `previous` is what the previous redirect hop returned. Counts the message for the site.
+     */
+    applyRequestHeaders(
+        session: BoundSession,
+        headers: Record<string, string | string[] | undefined>,
+        url: URL,
+        method: string,
+        previous?: AppliedHeaders,
+    ): AppliedHeaders {
+        this.tokenTracker.countMessage(session.id, url);
+        return this.headerPipeline.apply(headers, { url, method: method.toUpperCase(), sessionId: session.id }, previous);
+    }
+
+    /** @internal Stores a response's Set-Cookie headers through `store`, recording token rotations. */
+    storeResponseCookies(session: BoundSession, url: string, setCookie: string | string[] | undefined, store: () => void): void {
+        this.tokenTracker.observeSetCookie(session.id, session.jar, url, setCookie, store);
+    }
+
+    /** @internal Stops the header reload and cleanup timers (they also stop by themselves once closed). */
+    closeHeaders(): void {
+        this.headerPipelineInstance?.close();
+    }
+}
+
+function sameAssignment(session: BoundSession, record: SessionRecord): boolean {
+    return (
+        record.generation === session.generation &&
+        (record.profileIndex ?? undefined) === session.profileIndex &&
+        record.identity?.userAgent === session.identity?.userAgent
+    );
 }
 
 function parseSessionId(id: string | number): string {

@@ -7,8 +7,8 @@ import type { RenewalLease, SessionDelta, SessionRecord, SessionStore, StoreEntr
  * reduced to one process: leases are always granted.
  */
 export class MemorySessionStore implements SessionStore {
-    readonly kind = 'memory';
-    readonly description = 'memory (not persisted)';
+    readonly kind: string = 'memory';
+    readonly description: string = 'memory (not persisted)';
     readonly shared = false;
     private readonly records = new Map<string, SessionRecord>();
     private readonly collections = new Map<string, Map<string, StoreEntry>>();

@@ -33,7 +33,7 @@ export function addCounters(a: StoredCounters, b: StoredCounters): StoredCounter
  * - A delta of the stored generation upserts and removes cookies per (domain, path, name): two processes
  *   changing different cookies of one session both keep their change.
  * - A delta of an older generation changes no cookies: they belong to a session that was cleared since.
- * - A reset to a newer generation replaces cookies, profile and identity.
+ * - A reset to a newer (or the same) generation replaces cookies, profile, identity and auth.
  */
 export function applySessionDelta(stored: SessionRecord | undefined, delta: SessionDelta, now: number): SessionRecord {
     if (!stored) {
@@ -56,9 +56,9 @@ export function applySessionDelta(stored: SessionRecord | undefined, delta: Sess
         lastUsedAt: maxOrNull(stored.lastUsedAt, delta.lastUsedAt),
         updatedAt: now,
     };
-    if (delta.generation > stored.generation) {
-        // Only a reset can move a session forward; a non-reset delta from the future means the record was
-        // deleted and re-created meanwhile: treat the delta as authoritative, like a reset.
+    if (delta.generation > stored.generation || (delta.reset && delta.generation === stored.generation)) {
+        // A reset replaces the session's state (re-applying one is harmless). A non-reset delta from the future
+        // means the record was deleted and re-created meanwhile: it is authoritative too.
         record.generation = delta.generation;
         record.profileIndex = delta.assignment.profileIndex;
         record.identity = delta.assignment.identity;

@@ -1,0 +1,117 @@
+import { Cookie } from 'tough-cookie';
+
+import { addCounters, cookieKeyOf, zeroCounters } from '../stores/merge.js';
+import type { CookieKey, SessionDelta, SessionRecord, StoredCookie } from '../stores/types.js';
+import type { BoundSession } from './session.js';
+
+/** A delta taken from a session, and how to give it back if writing it failed. */
+export interface TakenDelta {
+    delta: SessionDelta;
+    /** Puts the taken changes back into the session, to be written by a later flush. */
+    restore(): void;
+}
+
+/**
+ * Takes what changed in a session since the last flush (cookies by key, counter increments, a reset) as a
+ * {@link SessionDelta}; the session starts collecting the next delta right away.
+ */
+export function takeDelta(session: BoundSession): TakenDelta {
+    const store = session.cookieStore;
+    const dirty = store.takeDirty();
+    const upserts: StoredCookie[] = [];
+    const removals: CookieKey[] = [];
+    const cookies = allStoredCookies(session);
+    if (dirty === 'all') {
+        upserts.push(...cookies);
+    } else if (dirty.size > 0) {
+        const current = new Map(cookies.map((cookie) => [cookieKeyOf(cookie), cookie]));
+        for (const key of dirty) {
+            const cookie = current.get(key);
+            if (cookie) upserts.push(cookie);
+            else removals.push(parseCookieKey(key));
+        }
+    }
+    const counters = session.pending;
+    session.pending = zeroCounters();
+    const reset = session.resetPending;
+    session.resetPending = false;
+    const renewalErrorChanged = session.renewalErrorPending;
+    session.renewalErrorPending = false;
+    const delta: SessionDelta = {
+        id: session.id,
+        generation: session.generation,
+        reset,
+        assignment: { profileIndex: session.profileIndex ?? null, identity: session.identity ?? null, auth: session.auth ?? null },
+        upserts,
+        removals,
+        counters,
+        lastUsedAt: session.counters.lastUsedAt ?? null,
+        lastRenewalError: renewalErrorChanged ? (session.lastRenewalError ?? null) : undefined,
+    };
+    return {
+        delta,
+        restore() {
+            // Only if the session was not reset meanwhile: changes of a cleared generation are worthless.
+            if (session.generation === delta.generation) store.restoreDirty(dirty);
+            session.pending = addCounters(session.pending, counters);
+            session.resetPending ||= reset;
+            session.renewalErrorPending ||= renewalErrorChanged;
+        },
+    };
+}
+
+/** Whether a session has anything the store has not seen. */
+export function hasChanges(session: BoundSession): boolean {
+    const { pending } = session;
+    return (
+        session.cookieStore.isDirty ||
+        session.resetPending ||
+        session.renewalErrorPending ||
+        pending.requests !== 0 ||
+        pending.successes !== 0 ||
+        pending.failures !== 0 ||
+        pending.renewals !== 0
+    );
+}
+
+/**
+ * Makes a session's cookies equal to a stored record's, without recording the change as the process's own:
+ * cookies changed locally since the last flush keep their local state (they will be written next).
+ */
+export function mergeStoredCookies(session: BoundSession, record: SessionRecord): void {
+    const store = session.cookieStore;
+    const remote = new Map(record.cookies.map((cookie) => [cookieKeyOf(cookie), cookie]));
+    store.silently(() => {
+        for (const local of allStoredCookies(session)) {
+            const key = cookieKeyOf(local);
+            if (!remote.has(key) && !store.isKeyDirty(key)) {
+                store.removeCookie(local.domain ?? null, local.path ?? null, local.key, () => undefined);
+            }
+        }
+        for (const [key, json] of remote) {
+            if (store.isKeyDirty(key)) continue;
+            const cookie = Cookie.fromJSON(json);
+            if (cookie) store.putCookie(cookie, () => undefined);
+        }
+    });
+}
+
+/** Fills an empty jar with a record's cookies, silently. */
+export function loadStoredCookies(session: BoundSession, cookies: readonly StoredCookie[]): void {
+    session.cookieStore.silently(() => {
+        for (const json of cookies) {
+            const cookie = Cookie.fromJSON(json);
+            if (cookie) session.cookieStore.putCookie(cookie, () => undefined);
+        }
+    });
+}
+
+/** Every cookie of the session (expired ones included: expiry is applied when cookies are read), as JSON. */
+function allStoredCookies(session: BoundSession): StoredCookie[] {
+    return (session.jar.serializeSync()?.cookies ?? []) as StoredCookie[];
+}
+
+function parseCookieKey(key: string): CookieKey {
+    const [domain = '', path = '/', name = ''] = key.split('\t');
+    return { domain, path, key: name };
+}

@@ -1,0 +1,173 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { Log } from 'crawlee';
+
+import { describeCause } from './errors.js';
+import type { SessionRecord, SessionStore } from '../stores/types.js';
+import type { BoundSession } from './session.js';
+import { hasChanges, takeDelta, type TakenDelta } from './session-state.js';
+
+/** Options of the write-behind persistence (`Sessions.open({ persistence })`). */
+export interface PersistenceOptions {
+    /** How long changes may wait before they are written, in ms. Default 1000. */
+    flushIntervalMs: number;
+    /** Sessions per store write; a flush writes several batches if needed. Default 500. */
+    batchSize: number;
+    /**
+     * How many sessions with unwritten changes may accumulate while the store is unreachable before new sessions
+     * are refused (existing sessions keep working: their changes are coalesced in place). Default 100 000.
+     */
+    maxPendingSessions: number;
+    /** How often a shared store (MySQL) is asked for changes made by other processes, in ms. Default 1000. */
+    syncIntervalMs: number;
+    /** How long a renewal lease in a shared store lasts before another process may take over, in ms. Default 30 000. */
+    leaseMs: number;
+    /** How long `close()` keeps retrying to write pending changes to an unreachable store, in ms. Default 10 000. */
+    closeTimeoutMs: number;
+}
+
+/** Default {@link PersistenceOptions}. */
+export const DEFAULT_PERSISTENCE: PersistenceOptions = {
+    flushIntervalMs: 1000,
+    batchSize: 500,
+    maxPendingSessions: 100_000,
+    syncIntervalMs: 1000,
+    leaseMs: 30_000,
+    closeTimeoutMs: 10_000,
+};
+
+const MAX_RETRY_DELAY_MS = 30_000;
+
+/**
+ * Writes session changes behind the crawl: sessions are marked dirty on the hot path (a Set insertion), and a
+ * timer writes them in batches. Changes of one session are coalesced (latest cookies, summed counters), so the
+ * backlog during a store outage is bounded by the number of sessions, not by the number of requests. A failed
+ * write keeps everything and retries with backoff; an outage is reported once, and its end once.
+ */
+export class WriteBehind {
+    private readonly dirty = new Set<BoundSession>();
+    private timer: NodeJS.Timeout | undefined;
+    private flushing: Promise<void> | undefined;
+    private failures = 0;
+    private outageSince: number | undefined;
+    private closed = false;
+
+    constructor(
+        private readonly store: SessionStore,
+        private readonly options: PersistenceOptions,
+        private readonly log: Log,
+        /** Applies what the store returned for a written session (shared stores: other processes' changes). */
+        private readonly reconcile: (session: BoundSession, record: SessionRecord) => void,
+        /** Sessions with a renewal under way are written when it ends, not before. */
+        private readonly isRenewing: (session: BoundSession) => boolean,
+    ) {}
+
+    /** Number of sessions with unwritten changes. */
+    get pendingSessions(): number {
+        return this.dirty.size;
+    }
+
+    /** Whether the store is currently failing. */
+    get inOutage(): boolean {
+        return this.outageSince !== undefined;
+    }
+
+    /** Records that a session changed. Cheap: called on every request. */
+    markDirty(session: BoundSession): void {
+        this.dirty.add(session);
+        if (this.closed) return;
+        if (this.dirty.size >= this.options.batchSize && !this.flushing && this.failures === 0) {
+            this.schedule(0);
+        } else if (!this.timer) {
+            this.schedule(this.options.flushIntervalMs);
+        }
+    }
+
+    /** Writes every pending change now; rejects if the store failed (the changes are kept). */
+    async flush(): Promise<void> {
+        while (this.flushing) await this.flushing.catch(() => undefined);
+        const run = this.writeAll();
+        this.flushing = run;
+        try {
+            await run;
+        } finally {
+            this.flushing = undefined;
+        }
+    }
+
+    /** Stops the timer and writes what is pending, retrying for up to `closeTimeoutMs`. */
+    async close(): Promise<void> {
+        this.closed = true;
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        const deadline = Date.now() + this.options.closeTimeoutMs;
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await this.flush();
+                return;
+            } catch (error) {
+                if (Date.now() >= deadline) throw error;
+                await sleep(Math.min(200 * 2 ** attempt, Math.max(0, deadline - Date.now())));
+            }
+        }
+    }
+
+    private schedule(delay: number): void {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.flush().catch(() => undefined);
+        }, delay);
+        this.timer.unref();
+    }
+
+    private async writeAll(): Promise<void> {
+        const sessions = [...this.dirty].filter((session) => !this.isRenewing(session));
+        for (const session of sessions) this.dirty.delete(session);
+        const taken: Array<[BoundSession, TakenDelta]> = [];
+        for (const session of sessions) {
+            if (hasChanges(session)) taken.push([session, takeDelta(session)]);
+        }
+        let written = 0;
+        try {
+            for (let start = 0; start < taken.length; start += this.options.batchSize) {
+                const batch = taken.slice(start, start + this.options.batchSize);
+                const records = await this.store.write(batch.map(([, t]) => t.delta));
+                records.forEach((record, index) => this.reconcile(batch[index]![0], record));
+                written += batch.length;
+            }
+        } catch (error) {
+            for (const [session, t] of taken.slice(written)) {
+                t.restore();
+                this.dirty.add(session);
+            }
+            this.onFailure(error);
+            throw error;
+        }
+        this.onSuccess(written);
+        if (this.dirty.size > 0 && !this.closed) this.schedule(this.options.flushIntervalMs);
+    }
+
+    private onFailure(error: unknown): void {
+        this.failures++;
+        if (this.outageSince === undefined) {
+            this.outageSince = Date.now();
+            this.log.warning(
+                `Cannot write to the session ${this.store.description}: ${describeCause(error)}. The crawl goes on from ` +
+                    `memory; the changes of ${this.dirty.size} session(s) are kept and will be written when it is back.`,
+            );
+        }
+        if (!this.closed) {
+            this.schedule(Math.min(MAX_RETRY_DELAY_MS, this.options.flushIntervalMs * 2 ** Math.min(this.failures, 10)));
+        }
+    }
+
+    private onSuccess(written: number): void {
+        if (this.outageSince !== undefined) {
+            const seconds = Math.round((Date.now() - this.outageSince) / 1000);
+            this.log.info(`The session ${this.store.description} is back after ${seconds} s; wrote ${written} session(s).`);
+        }
+        this.outageSince = undefined;
+        this.failures = 0;
+    }
+}
