@@ -217,6 +217,8 @@ export interface ScheduledJobOptions {
     runOnStart?: boolean;
     /** Called when a run throws (the schedule goes on). Default: the error is ignored. */
     onError?: (error: unknown) => void;
+    /** Called whenever the next run is (re)computed, with its instant or undefined when there is none. Default none. */
+    onScheduled?: (nextRunAt: number | undefined) => void;
 }
 
 /** The longest delay `setTimeout` accepts; longer waits are re-armed in steps. */
@@ -231,6 +233,7 @@ export class ScheduledJob {
     private readonly times: ScheduleTimes;
     private readonly runOnStart: boolean;
     private readonly onError: (error: unknown) => void;
+    private readonly onScheduled: (nextRunAt: number | undefined) => void;
     private timer: NodeJS.Timeout | undefined;
     private startedAt: number | undefined;
     private due: number | undefined;
@@ -256,6 +259,7 @@ export class ScheduledJob {
         this.times = 'kind' in schedule ? compileSchedule(schedule) : schedule;
         this.runOnStart = options.runOnStart ?? false;
         this.onError = options.onError ?? (() => undefined);
+        this.onScheduled = options.onScheduled ?? (() => undefined);
     }
 
     /** What the schedule is, in words. */
@@ -279,6 +283,7 @@ export class ScheduledJob {
         this.startedAt = Date.now();
         this.due = this.times.first(this.startedAt, this.runOnStart);
         this.arm();
+        this.onScheduled(this.due);
     }
 
     /** Stops the schedule, aborts the running job's signal and waits for it to return. */
@@ -321,6 +326,7 @@ export class ScheduledJob {
             // already due and runs at once; any later ones that also passed are covered by that single run.
             this.due = this.times.next(startedRunAt, this.startedAt!);
             this.arm();
+            if (!this.stopped) this.onScheduled(this.due);
         });
     }
 }

@@ -1,0 +1,519 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+
+import { log as crawleeLog } from 'crawlee';
+import { Cookie, CookieJar, MemoryCookieStore } from 'tough-cookie';
+
+import { SessionCheck, type CheckOutcome } from '../acquisition/check.js';
+import { LoginError, isNetworkError } from '../acquisition/errors.js';
+import { performLogin, type LoginOptions, type LoginTarget } from '../acquisition/renewal.js';
+import { allCookies } from '../core/cookies.js';
+import { describeCause } from '../core/errors.js';
+import { createIdentity, type SessionIdentity } from '../profiles/identity.js';
+import type { Profile } from '../profiles/profile.js';
+import { createSessionHttpClient } from '../renewal/session-http.js';
+import { cookieKeyOf, zeroCounters } from '../stores/merge.js';
+import { openStore } from '../stores/open-store.js';
+import type { CookieKey, SessionAuth, SessionDelta, SessionRecord, SessionStore, StoredCookie } from '../stores/types.js';
+import { RetriesExhaustedError, retryWithBackoff } from './backoff.js';
+import { defineMaintainerConfig, type MaintainedRecipe, type MaintainerConfig, type MaintainerConfigInput } from './config.js';
+import { ConcurrencyQueue, LoginQueues } from './login-queues.js';
+import { ScheduledJob } from './schedule.js';
+import { MAINTAINER_STATUS_COLLECTION, statusKey, type MaintainerStatusRow } from './status.js';
+
+/** Identifies this maintainer in renewal leases of a shared store. */
+const LEASE_OWNER = `maintainer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+/** One configured recipe at run time. */
+interface Entry {
+    readonly config: MaintainedRecipe;
+    readonly job: ScheduledJob;
+    readonly rows: Map<string, MaintainerStatusRow>;
+    /** Runs of this recipe, one after the other: a scheduled run and `runNow()` never overlap. */
+    chain: Promise<void>;
+}
+
+/** A successful login, ready to be stored. */
+interface Acquired {
+    jar: CookieJar;
+    auth: SessionAuth | undefined;
+    identity: SessionIdentity;
+    quick: boolean;
+}
+
+/**
+ * Keeps the sessions of every configured recipe fresh in a session store, so that crawler processes elsewhere only
+ * read them (Session-Maintainer, without a message broker).
+ *
+ * On each run of a recipe's schedule, every session of the recipe is checked with the recipe's check, and only the
+ * sessions that fail it (or have nothing stored) are re-acquired; recipes without a check re-acquire every session
+ * on every run. A refresh:
+ *
+ * - logs in into a fresh cookie jar, through the session's profile, in the queue of the recipe's mode (browser
+ *   logins and HTTP logins have separate concurrency limits);
+ * - retries logins that could not reach the site with exponential backoff and jitter, and gives up after
+ *   `retry.maxAttempts`;
+ * - stores the result as the session's next generation only when the login succeeded and left cookies or
+ *   extracted values: a failed or empty refresh never replaces what is stored (it only records the error);
+ * - takes the session's renewal lease, so that it never races a crawler process renewing the same session.
+ *
+ * Each check and refresh is reported in one log line (no secrets), and {@link Maintainer.status} (also kept in the
+ * store, for `crawlee-sessions status`) tells where every session stands.
+ *
+ * ```ts
+ * const maintainer = await Maintainer.open({
+ *     store: { mysql: 'mysql://user:pass@db:3306/sessions' },
+ *     recipes: [{ recipe: shopLogin, sessions: ['alice', 'bob'], schedule: { kind: 'interval', everyMs: 900_000 } }],
+ * });
+ * maintainer.start();
+ * // … later
+ * await maintainer.stop();
+ * ```
+ */
+export class Maintainer {
+    private readonly log = crawleeLog.child({ prefix: 'Maintainer' });
+    private readonly entries: Entry[];
+    private readonly queues: LoginQueues;
+    private readonly checks: ConcurrencyQueue;
+    private readonly abort = new AbortController();
+    private nextProfile = 0;
+    private started = false;
+    private stopped = false;
+
+    private constructor(
+        /** The validated configuration. */
+        readonly config: MaintainerConfig,
+        /** The store the sessions are kept in. */
+        readonly store: SessionStore,
+        private readonly ownsStore: boolean,
+    ) {
+        this.queues = new LoginQueues({ browser: config.concurrency.browserLogins, http: config.concurrency.httpLogins });
+        this.checks = new ConcurrencyQueue('checks', config.concurrency.checks);
+        this.entries = config.recipes.map((recipe) => {
+            const entry: Entry = {
+                config: recipe,
+                rows: new Map(),
+                chain: Promise.resolve(),
+                job: new ScheduledJob(recipe.schedule, () => this.runEntry(entry), {
+                    runOnStart: recipe.runOnStart,
+                    onError: (error) => this.log.error(`Run of recipe "${recipe.recipe.name}" failed: ${describeCause(error)}`),
+                    onScheduled: (nextRunAt) => this.onScheduled(entry, nextRunAt),
+                }),
+            };
+            for (const session of recipe.sessions) entry.rows.set(session, initialRow(recipe, session, entry.job.description));
+            return entry;
+        });
+    }
+
+    /**
+     * Validates the configuration (see `defineMaintainerConfig`), opens its store and returns a maintainer that is
+     * not running yet: call {@link start}, or {@link runNow} for a single pass.
+     */
+    static async open(config: MaintainerConfigInput | MaintainerConfig): Promise<Maintainer> {
+        const validated = defineMaintainerConfig(config as MaintainerConfigInput);
+        const given = validated.store;
+        const isInstance = typeof given === 'object' && given !== null && typeof (given as SessionStore).write === 'function';
+        const store = await openStore(given, validated.secret);
+        const maintainer = new Maintainer(validated, store, !isInstance);
+        await maintainer.restoreRows();
+        return maintainer;
+    }
+
+    /** The recipes' sessions, in configuration order. */
+    get sessions(): Array<{ recipe: string; session: string }> {
+        return this.entries.flatMap((entry) => entry.config.sessions.map((session) => ({ recipe: entry.config.recipe.name, session })));
+    }
+
+    /** The most logins that ran at once so far, per queue. */
+    get peakLogins(): { browser: number; http: number } {
+        return { browser: this.queues.browser.peak, http: this.queues.http.peak };
+    }
+
+    /** Starts every recipe's schedule. */
+    start(): void {
+        if (this.stopped) throw new Error('This maintainer was stopped; open a new one.');
+        if (this.started) return;
+        this.started = true;
+        for (const entry of this.entries) entry.job.start();
+        const summary = this.entries.map((entry) => `${entry.config.recipe.name} (${entry.config.sessions.length} session(s), ${entry.job.description})`);
+        this.log.info(`Maintaining ${summary.join(', ')} in the session ${this.store.description}.`);
+    }
+
+    /**
+     * Runs one recipe now (or every recipe, without a name), outside its schedule, and resolves when it is done. A
+     * run of the same recipe already under way finishes first: runs of one recipe never overlap.
+     */
+    async runNow(recipe?: string): Promise<void> {
+        const entries = recipe === undefined ? this.entries : this.entries.filter((entry) => entry.config.recipe.name === recipe);
+        if (entries.length === 0) throw new Error(`No recipe named "${recipe}" is maintained.`);
+        await Promise.all(entries.map((entry) => this.runEntry(entry)));
+    }
+
+    /** One row per maintained session: recipe, session, last check, state, last refresh, next run, failures. */
+    status(): MaintainerStatusRow[] {
+        return this.entries.flatMap((entry) =>
+            [...entry.rows.values()].map((row) => ({ ...row, nextRunAt: this.stopped ? null : (entry.job.nextRunAt ?? null) })),
+        );
+    }
+
+    /**
+     * Stops the schedules, cuts short the waits between login retries, waits for the checks and logins under way,
+     * records the final status and closes the store (if the maintainer opened it).
+     */
+    async stop(): Promise<void> {
+        if (this.stopped) return;
+        this.stopped = true;
+        this.abort.abort();
+        await Promise.all(this.entries.map((entry) => entry.job.stop()));
+        await Promise.all(this.entries.map((entry) => entry.chain));
+        await Promise.all(this.entries.flatMap((entry) => [...entry.rows.values()].map((row) => this.saveRow(entry, row))));
+        if (this.ownsStore) await this.store.close();
+        this.log.info('Stopped.');
+    }
+
+    private runEntry(entry: Entry): Promise<void> {
+        const run = entry.chain.then(() => this.maintainRecipe(entry));
+        entry.chain = run.catch(() => undefined);
+        return run;
+    }
+
+    private async maintainRecipe(entry: Entry): Promise<void> {
+        if (this.stopped) return;
+        await Promise.all(entry.config.sessions.map((session) => this.maintainSession(entry, session)));
+    }
+
+    /** Checks one session and refreshes it if it needs it. */
+    private async maintainSession(entry: Entry, session: string): Promise<void> {
+        const { recipe } = entry.config;
+        const row = entry.rows.get(session)!;
+        const label = `${recipe.name}/${session}`;
+        let record: SessionRecord | undefined;
+        try {
+            record = await this.store.read(session);
+        } catch (error) {
+            this.update(entry, row, { state: 'check-error', lastCheckAt: Date.now(), lastCheck: `store unavailable: ${describeCause(error)}` });
+            this.log.warning(`check ${label}: the session ${this.store.description} cannot be read (${describeCause(error)}); left as it is.`);
+            return;
+        }
+
+        let reason: string;
+        if (!record || isEmpty(record)) {
+            reason = 'nothing stored';
+        } else if (entry.config.refresh === 'always') {
+            reason = 'refreshed on every run';
+        } else {
+            this.update(entry, row, { state: 'checking' });
+            let outcome: CheckOutcome;
+            try {
+                const stored = record;
+                outcome = await this.checks.run(() => this.check(entry, stored));
+            } catch (error) {
+                this.update(entry, row, { state: 'check-error', lastCheckAt: Date.now(), lastCheck: `error: ${describeCause(error)}` });
+                this.log.warning(`check ${label}: could not be sent (${describeCause(error)}); left as it is.`);
+                return;
+            }
+            const verdict = outcome.valid ? 'valid' : 'invalid';
+            this.update(entry, row, { lastCheckAt: Date.now(), lastCheck: `${verdict}: ${outcome.reason}`, generation: record.generation });
+            this.log.info(`check ${label}: ${verdict} (${outcome.reason})${outcome.valid ? '' : '; refreshing'}.`);
+            if (outcome.valid) {
+                this.update(entry, row, { state: 'valid' });
+                return;
+            }
+            reason = 'check failed';
+        }
+        await this.refresh(entry, row, record, reason);
+    }
+
+    /** Sends the recipe's check with a stored session, and writes back cookies the answer changed. */
+    private async check(entry: Entry, record: SessionRecord): Promise<CheckOutcome> {
+        const profile = this.profileAt(record.profileIndex);
+        const identity = record.identity ?? createIdentity(profile);
+        const jar = jarOf(record.cookies);
+        const http = createSessionHttpClient({ jar, identity, proxyUrl: profile?.proxy, headerToken: {} });
+        const outcome = await new SessionCheck(entry.config.recipe.check!).run(http, record.auth ?? undefined);
+        await this.writeBackCookies(record, jar);
+        return outcome;
+    }
+
+    /** Stores cookies a check's answer set or removed (a rotated session cookie), within the same generation. */
+    private async writeBackCookies(record: SessionRecord, jar: CookieJar): Promise<void> {
+        const before = new Map(record.cookies.map((cookie) => [cookieKeyOf(cookie), cookie]));
+        const after = serializeJar(jar);
+        const afterKeys = new Set(after.map(cookieKeyOf));
+        const upserts = after.filter((cookie) => {
+            const old = before.get(cookieKeyOf(cookie));
+            return !old || old.value !== cookie.value || old.expires !== cookie.expires;
+        });
+        const removals: CookieKey[] = record.cookies
+            .filter((cookie) => !afterKeys.has(cookieKeyOf(cookie)))
+            .map((cookie) => ({ domain: cookie.domain ?? '', path: cookie.path ?? '/', key: cookie.key }));
+        if (upserts.length === 0 && removals.length === 0) return;
+        await this.store
+            .write([{ ...sameGenerationDelta(record), upserts, removals }])
+            .catch((error: unknown) => this.log.debug(`Cookies changed by the check of "${record.id}" could not be stored: ${describeCause(error)}`));
+    }
+
+    /** Re-acquires one session, and stores the result only if the login succeeded. */
+    private async refresh(entry: Entry, row: MaintainerStatusRow, record: SessionRecord | undefined, reason: string): Promise<void> {
+        const { recipe } = entry.config;
+        const session = row.session;
+        const label = `${recipe.name}/${session}`;
+        const fromGeneration = record?.generation ?? 0;
+        this.update(entry, row, { state: 'refreshing' });
+
+        try {
+            const lease = await this.store.beginRenewal(session, fromGeneration, LEASE_OWNER, this.config.leaseMs);
+            if (!lease.granted) {
+                const generation = lease.record?.generation ?? null;
+                this.update(entry, row, { state: 'busy', generation });
+                this.log.info(
+                    `refresh ${label}: skipped, ${lease.reason === 'advanced' ? `another process renewed it meanwhile (generation ${generation})` : 'another process is renewing it'}.`,
+                );
+                return;
+            }
+        } catch (error) {
+            this.fail(entry, row, `the session ${this.store.description} is unavailable: ${describeCause(error)}`, 1, record);
+            return;
+        }
+
+        const heartbeat = setInterval(() => {
+            this.store.extendRenewal(session, LEASE_OWNER, this.config.leaseMs).catch(() => undefined);
+        }, Math.max(1000, Math.round(this.config.leaseMs / 3)));
+        heartbeat.unref();
+        let attempts = 0;
+        try {
+            const profileIndex = record?.profileIndex ?? this.pickProfileIndex();
+            const profile = this.profileAt(profileIndex);
+            // Sites may bind a login to the client's identity: keep the session's identity unless its profile changed.
+            const identity = record?.identity && record.profileIndex === profileIndex ? record.identity : createIdentity(profile);
+            const { value: acquired, attempts: made } = await retryWithBackoff(
+                (attempt) => {
+                    attempts = attempt;
+                    return this.queues.of(recipe.mode).run(() => this.login(entry, session, profile, identity, fromGeneration + 1, attempt));
+                },
+                {
+                    ...this.config.retry,
+                    isRetryable: isNetworkError,
+                    signal: this.abort.signal,
+                    onRetry: (attempt, delay, error) =>
+                        this.log.info(`refresh ${label}: attempt ${attempt} could not reach the site (${describeCause(error)}); retrying in ${delay} ms.`),
+                },
+            );
+            const delta: SessionDelta = {
+                id: session,
+                generation: fromGeneration + 1,
+                reset: true,
+                assignment: { profileIndex: profileIndex ?? null, identity: acquired.identity, auth: acquired.auth ?? null },
+                upserts: serializeJar(acquired.jar),
+                removals: [],
+                counters: { ...zeroCounters(), renewals: 1 },
+                lastUsedAt: null,
+                lastRenewalError: null,
+            };
+            const stored = await this.store.completeRenewal(LEASE_OWNER, delta);
+            if (stored.generation !== delta.generation) {
+                this.update(entry, row, { state: 'busy', generation: stored.generation });
+                this.log.warning(`refresh ${label}: the lease was lost while logging in; the session another process stored is kept.`);
+                return;
+            }
+            this.update(entry, row, {
+                state: 'refreshed',
+                lastRefreshAt: Date.now(),
+                lastError: null,
+                failures: 0,
+                generation: stored.generation,
+            });
+            this.log.info(
+                `refresh ${label}: ok (${reason}; ${recipe.mode} login${acquired.quick ? ' restored by quick login' : ''}, ` +
+                    `${made} attempt(s), generation ${stored.generation}, ${stored.cookies.length} cookie(s)${describeAuth(acquired.auth)}).`,
+            );
+        } catch (error) {
+            await this.store.abandonRenewal(session, LEASE_OWNER).catch(() => undefined);
+            const cause = error instanceof RetriesExhaustedError ? error.cause : error;
+            this.fail(entry, row, describeCause(cause), error instanceof RetriesExhaustedError ? error.attempts : Math.max(1, attempts), record);
+        } finally {
+            clearInterval(heartbeat);
+        }
+    }
+
+    /** One login attempt into a fresh jar. */
+    private async login(
+        entry: Entry,
+        session: string,
+        profile: Profile | undefined,
+        identity: SessionIdentity,
+        generation: number,
+        attempt: number,
+    ): Promise<Acquired> {
+        const { recipe } = entry.config;
+        const jar = new CookieJar(new MemoryCookieStore(), { looseMode: true });
+        let auth: SessionAuth | undefined;
+        const target: LoginTarget = {
+            sessionId: session,
+            generation,
+            profile,
+            identity,
+            http: createSessionHttpClient({ jar, identity, proxyUrl: profile?.proxy, headerToken: {} }),
+            jar,
+            attempt,
+            setAuth: (value) => {
+                auth = value;
+            },
+        };
+        const outcome = await performLogin(recipe, target, this.loginOptions(entry));
+        auth ??= outcome.auth;
+        if (allCookies(jar).length === 0 && !hasValues(auth)) {
+            throw new LoginError('extraction', recipe.name, 'the login left no cookies and extracted no values: there is nothing to store');
+        }
+        return { jar, auth, identity, quick: outcome.quick };
+    }
+
+    private loginOptions(entry: Entry): LoginOptions {
+        return {
+            ...(entry.config.credentials ? { credentials: { ...entry.config.credentials } } : {}),
+            ...(entry.config.quickLogin ? { quickLogin: { store: this.store } } : {}),
+            ...(this.config.executablePath ? { executablePath: this.config.executablePath } : {}),
+        };
+    }
+
+    /** Records a failed refresh: the stored session (if any) keeps its values; only the error is stored with it. */
+    private fail(entry: Entry, row: MaintainerStatusRow, message: string, attempts: number, record: SessionRecord | undefined): void {
+        const label = `${entry.config.recipe.name}/${row.session}`;
+        this.update(entry, row, { state: 'failed', lastError: message, failures: row.failures + 1, generation: record?.generation ?? null });
+        this.log.warning(
+            `refresh ${label}: failed after ${attempts} attempt(s): ${message}; ` +
+                (record && !isEmpty(record) ? 'the stored session is kept.' : 'nothing is stored for it.'),
+        );
+        if (record) {
+            void this.store
+                .write([{ ...sameGenerationDelta(record), lastRenewalError: message }])
+                .catch((error: unknown) => this.log.debug(`The refresh error of "${record.id}" could not be stored: ${describeCause(error)}`));
+        }
+    }
+
+    private profileAt(index: number | null | undefined): Profile | undefined {
+        return index === null || index === undefined ? undefined : this.config.profiles[index];
+    }
+
+    /** The next profile in turn for a session that has none yet; null without profiles. */
+    private pickProfileIndex(): number | null {
+        if (this.config.profiles.length === 0) return null;
+        return this.nextProfile++ % this.config.profiles.length;
+    }
+
+    private update(entry: Entry, row: MaintainerStatusRow, changes: Partial<MaintainerStatusRow>): void {
+        Object.assign(row, changes, { updatedAt: Date.now() });
+        if (changes.state !== 'checking' && changes.state !== 'refreshing') void this.saveRow(entry, row);
+    }
+
+    private onScheduled(entry: Entry, nextRunAt: number | undefined): void {
+        for (const row of entry.rows.values()) {
+            row.nextRunAt = nextRunAt ?? null;
+            void this.saveRow(entry, row);
+        }
+    }
+
+    /** Writes a status row to the store, for `crawlee-sessions status`; failures are only logged. */
+    private async saveRow(entry: Entry, row: MaintainerStatusRow): Promise<void> {
+        const value: MaintainerStatusRow = { ...row, nextRunAt: this.stopped ? null : (entry.job.nextRunAt ?? null) };
+        await this.store
+            .putEntry(MAINTAINER_STATUS_COLLECTION, statusKey(row.recipe, row.session), value)
+            .catch((error: unknown) => this.log.debug(`Status of ${row.recipe}/${row.session} could not be stored: ${describeCause(error)}`));
+    }
+
+    /** Picks up the status rows a previous run stored, and deletes those of sessions no longer maintained. */
+    private async restoreRows(): Promise<void> {
+        let stored: MaintainerStatusRow[];
+        try {
+            stored = (await this.store.listEntries<MaintainerStatusRow>(MAINTAINER_STATUS_COLLECTION)).map((entry) => entry.value);
+        } catch (error) {
+            this.log.debug(`Stored status rows could not be read: ${describeCause(error)}`);
+            return;
+        }
+        const current = new Map(this.entries.flatMap((entry) => [...entry.rows.values()].map((row) => [statusKey(row.recipe, row.session), row])));
+        for (const old of stored) {
+            const key = statusKey(old.recipe, old.session);
+            const row = current.get(key);
+            if (!row) {
+                await this.store.deleteEntry(MAINTAINER_STATUS_COLLECTION, key).catch(() => undefined);
+                continue;
+            }
+            Object.assign(row, {
+                lastCheckAt: old.lastCheckAt ?? null,
+                lastCheck: old.lastCheck ?? null,
+                lastRefreshAt: old.lastRefreshAt ?? null,
+                lastError: old.lastError ?? null,
+                failures: old.failures ?? 0,
+                generation: old.generation ?? null,
+            });
+        }
+    }
+}
+
+function initialRow(recipe: MaintainedRecipe, session: string, schedule: string): MaintainerStatusRow {
+    return {
+        recipe: recipe.recipe.name,
+        session,
+        mode: recipe.recipe.mode,
+        state: 'pending',
+        lastCheckAt: null,
+        lastCheck: null,
+        lastRefreshAt: null,
+        lastError: null,
+        nextRunAt: null,
+        failures: 0,
+        generation: null,
+        schedule,
+        updatedAt: Date.now(),
+    };
+}
+
+/** Whether a stored session holds nothing a request could use. */
+function isEmpty(record: SessionRecord): boolean {
+    return record.cookies.length === 0 && !hasValues(record.auth ?? undefined);
+}
+
+function hasValues(auth: SessionAuth | undefined): boolean {
+    return !!auth && (Object.keys(auth.values).length > 0 || Object.keys(auth.headers).length > 0 || Object.keys(auth.query).length > 0);
+}
+
+/** A delta that changes nothing by itself, at the record's generation (cookies and auth untouched). */
+function sameGenerationDelta(record: SessionRecord): SessionDelta {
+    return {
+        id: record.id,
+        generation: record.generation,
+        reset: false,
+        assignment: { profileIndex: record.profileIndex, identity: record.identity, auth: record.auth },
+        upserts: [],
+        removals: [],
+        counters: zeroCounters(),
+        lastUsedAt: null,
+    };
+}
+
+/** A jar holding stored cookies. */
+function jarOf(cookies: readonly StoredCookie[]): CookieJar {
+    const store = new MemoryCookieStore();
+    for (const json of cookies) {
+        const cookie = Cookie.fromJSON(json);
+        if (cookie) void store.putCookie(cookie);
+    }
+    return new CookieJar(store, { looseMode: true });
+}
+
+function serializeJar(jar: CookieJar): StoredCookie[] {
+    return (jar.serializeSync()?.cookies ?? []) as StoredCookie[];
+}
+
+/** `, auth: 1 header, 1 query parameter (token)` — names only. */
+function describeAuth(auth: SessionAuth | undefined): string {
+    if (!auth) return '';
+    const parts: string[] = [];
+    const headers = Object.keys(auth.headers);
+    const query = Object.keys(auth.query);
+    if (headers.length) parts.push(`header(s) ${headers.join(', ')}`);
+    if (query.length) parts.push(`query parameter(s) ${query.join(', ')}`);
+    const values = Object.keys(auth.values);
+    if (values.length) parts.push(`value(s) ${values.join(', ')}`);
+    return parts.length ? `, ${parts.join('; ')}` : '';
+}
