@@ -5,7 +5,7 @@ import type { Sessions } from '../core/sessions.js';
 
 /** The parts of a crawling context the binding reads and writes. */
 export interface BindableContext {
-    request: { userData: Record<string, unknown> };
+    request: { userData: Record<string, unknown>; url?: string };
     sendRequest?: (overrideOptions?: Record<PropertyKey, unknown>) => Promise<unknown>;
     sessions?: Sessions;
     proxyInfo?: ProxyInfo;
@@ -18,7 +18,9 @@ export interface BindableContext {
  * through the crawler's session-bound HTTP client).
  */
 export function beginAttempt(sessions: Sessions, context: BindableContext): RequestAttempt {
-    const attempt: RequestAttempt = { sessionId: sessionIdOf(context.request.userData, sessions.defaultSessionId) };
+    // A request that names no session uses its site's active session (sessions.activate), else the default one.
+    const fallback = sessions.sessionIdForUrl(context.request.url);
+    const attempt: RequestAttempt = { sessionId: sessionIdOf(context.request.userData, fallback) };
     context.sessions = sessions;
     context[ATTEMPT] = attempt;
     const sendRequest = context.sendRequest;

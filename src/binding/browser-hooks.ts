@@ -53,7 +53,7 @@ export class BrowserBinding {
         return new ProxyConfiguration({
             newUrlFunction: (_crawleeSessionId, options) => {
                 const userData = options?.request?.userData as Record<string, unknown> | undefined;
-                const sessionId = sessionIdOf(userData, this.sessions.defaultSessionId);
+                const sessionId = sessionIdOf(userData, this.sessions.sessionIdForUrl(options?.request?.url));
                 return `http://${encodeURIComponent(sessionId)}@${BINDING_HOST}:9`;
             },
         });
@@ -123,6 +123,9 @@ export class BrowserBinding {
         if (session.generation !== binding.generation) {
             throw new RetryRequestError(`Session "${session.id}" was cleared while its page was being prepared; retrying.`);
         }
+        await this.sessions.headersReady();
+        await this.routeHeaders(context.page, session.id);
+        this.sessions.tokenTracker.countMessage(session.id, context.request.url ?? context.page.url());
         attempt.sentGeneration = session.generation;
         this.snapshots.set(attempt, new Map(cookies.map((cookie) => [cookieKey(cookie), cookieSignature(cookie)])));
         session.count('requests');
@@ -158,6 +161,28 @@ export class BrowserBinding {
             }
         }
         this.snapshots.delete(attempt);
+    }
+
+    /**
+     * Applies header rules and session headers to every request the page makes (navigations, subresources, XHR),
+     * through a Playwright route that falls back to any route registered later. Not registered when no rule is
+     * loaded and the session has no header, so that plain crawls keep the browser's cache and speed.
+     */
+    private async routeHeaders(page: Page, sessionId: string): Promise<void> {
+        const pipeline = this.sessions.headerPipeline;
+        if (pipeline.isIdle(sessionId)) return;
+        await page.route('**/*', async (route) => {
+            const request = route.request();
+            const headers: Record<string, string> = request.headers();
+            let url: URL;
+            try {
+                url = new URL(request.url());
+            } catch {
+                return route.fallback();
+            }
+            const applied = pipeline.apply(headers, { url, method: request.method().toUpperCase(), sessionId });
+            return applied.size === 0 ? route.fallback() : route.fallback({ headers });
+        });
     }
 
     private hold(session: BoundSession, browserContext: BrowserContext, page: Page): void {

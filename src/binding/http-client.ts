@@ -6,6 +6,7 @@ import { ATTEMPT, type RequestAttempt } from '../core/attempt.js';
 import { mergeCookieHeaders, storeSetCookieHeaders } from '../core/cookies.js';
 import type { BoundSession } from '../core/session.js';
 import type { Sessions } from '../core/sessions.js';
+import type { AppliedHeaders } from '../headers/pipeline.js';
 
 /** Thrown inside got when a session was cleared between a request's preparation and its transmission. */
 class StaleTransmissionError extends Error {
@@ -16,6 +17,7 @@ type Headers = Record<string, string | string[] | undefined>;
 type RequestFunction = (...args: unknown[]) => unknown;
 type GotLikeOptions = {
     url: URL | string;
+    method?: string;
     headers: Headers;
     getRequestFunction(): RequestFunction | undefined;
     request: RequestFunction | undefined;
@@ -78,6 +80,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
     ): Promise<R> {
         const explicitCookie = headerValue(request.headers, 'cookie');
         const originalHost = new URL(request.url).host;
+        await this.sessions.headersReady();
         for (;;) {
             const session = this.sessions.resolve(attempt.sessionId);
             await this.sessions.whenUsable(session);
@@ -87,9 +90,13 @@ export class SessionBoundHttpClient implements BaseHttpClient {
                     session.jar.getCookieStringSync(url),
                     new URL(url).host === originalHost ? explicitCookie : undefined,
                 );
+            let appliedHeaders: AppliedHeaders | undefined; // what rules and session headers changed on the previous hop
             const hooks: TransmissionHooks = {
                 beforeRequest: (options) => {
                     if (session.generation !== generation) throw new StaleTransmissionError();
+                    // Identity headers are in place (prepare); rules and session headers come next, cookies last.
+                    const hopUrl = new URL(options.url);
+                    appliedHeaders = this.sessions.applyRequestHeaders(session, options.headers, hopUrl, options.method ?? 'GET', appliedHeaders);
                     const cookie = cookieFor(options.url);
                     if (cookie) options.headers.cookie = cookie;
                     else delete options.headers.cookie;
@@ -141,7 +148,8 @@ export class SessionBoundHttpClient implements BaseHttpClient {
 
     private storeCookies(session: BoundSession, generation: number, response: ResponseHeadersOf): void {
         if (session.generation !== generation) return;
-        storeSetCookieHeaders(session.jar, response.headers['set-cookie'], response.url);
+        const setCookie = response.headers['set-cookie'];
+        this.sessions.storeResponseCookies(session, response.url, setCookie, () => storeSetCookieHeaders(session.jar, setCookie, response.url));
     }
 }
 
