@@ -9,7 +9,8 @@
  *
  * Protected pages accept a `sid` cookie, a bearer token or an `api_key` query parameter, and say "logged out" in
  * different ways: a body marker (`/account`, `/page/<n>`), 401 (`/strict/<n>`, `/api/*`), 403 (`/forbidden/<n>`)
- * or a redirect to `/login` (`/members/<n>`). A login can expire after a number of protected requests.
+ * or a redirect to `/login` (`/members/<n>`). A login can expire after a number of protected requests. A protected
+ * request with `?delay=<ms>` is judged on arrival; its headers are sent at once and its body that much later.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -229,6 +230,16 @@ export async function startLoginSite(options: LoginSiteOptions = {}): Promise<Lo
         if (!isProtected) return html(res, 404, '<p>not found</p>');
         const { via, login } = authenticate(req, url);
         protectedRequests.push({ path, via, loggedIn: !!login, login: login?.number });
+        // `?delay=<ms>`: the answer is decided on arrival and its headers sent at once; the body comes later.
+        const delay = Math.min(Number(url.searchParams.get('delay') ?? 0), 5_000);
+        if (delay > 0) {
+            const end = res.end.bind(res) as (...args: unknown[]) => void;
+            res.end = ((...args: unknown[]) => {
+                res.flushHeaders();
+                setTimeout(() => end(...args), delay);
+                return res;
+            }) as typeof res.end;
+        }
         if (path.startsWith('/api/')) {
             return login ? json(res, 200, { state: 'logged-in', user, login: login.number, path }) : json(res, 401, { error: 'unauthorized' });
         }
