@@ -1,0 +1,212 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+import { Configuration, HttpCrawler, Logger, LogLevel, log } from 'crawlee';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Sessions, withSessions } from '../src/index.js';
+import { MySqlSessionStore } from '../src/stores/mysql-store.js';
+import { mysqlForTests, mysqlQuery, useTablePrefixes } from './support/mysql.js';
+import { canRunPrivateMariaDb, startPrivateMariaDb } from './support/private-mariadb.js';
+import { startTestSite, type TestSite } from './support/site.js';
+
+log.setLevel(log.LEVELS.OFF);
+
+const mysqlDb = await mysqlForTests();
+
+/** Collects what the plugin logs (messages only), to count warnings. */
+class CapturingLogger extends Logger {
+    readonly lines: Array<{ level: LogLevel; message: string }> = [];
+    override _log(level: LogLevel, message: string): void {
+        this.lines.push({ level, message });
+    }
+}
+
+interface CrawlerResult {
+    loggedIn: number;
+    clears: number;
+    failed: number;
+    generation: number;
+}
+
+/** Starts `test/fixtures/mysql-crawler.ts` as a separate process. */
+function startCrawler(args: Record<string, unknown>): { child: ChildProcess; opened: Promise<void>; done: Promise<CrawlerResult> } {
+    // One node process (not the tsx launcher, which runs the script in a child): kill -9 must hit the crawler itself.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/mysql-crawler.ts', JSON.stringify(args)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let opened!: () => void;
+    const openedPromise = new Promise<void>((resolve) => (opened = resolve));
+    const done = new Promise<CrawlerResult>((resolve, reject) => {
+        const lines = createInterface({ input: child.stdout! });
+        lines.on('line', (line) => {
+            if (line === 'OPEN') opened();
+            if (line.startsWith('DONE ')) resolve(JSON.parse(line.slice(5)) as CrawlerResult);
+        });
+        child.on('exit', (code, signal) => reject(new Error(`crawler exited (${signal ?? code}) without DONE`)));
+    });
+    done.catch(() => undefined);
+    return { child, opened: openedPromise, done };
+}
+
+describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Sessions on MySQL'), () => {
+    const newPrefix = useTablePrefixes();
+    let site: TestSite;
+
+    beforeAll(async () => {
+        site = await startTestSite();
+    });
+
+    afterAll(async () => {
+        await site?.close();
+    });
+
+    it('resumes sessions from MySQL in a new Sessions: cookies, identity, generation, counters, and stays logged in', async () => {
+        site.reset();
+        const store = { mysql: { url: mysqlDb.url, tablePrefix: newPrefix() } };
+        const first = await Sessions.open({ store });
+        for (const id of ['a', 'b', 'c']) {
+            await first.clear(id, { renewal: { url: `${site.url}/login`, form: { user: 'alice', password: 'secret' } } });
+        }
+        const crawl = async (sessions: Sessions, tag: string) => {
+            const states: string[] = [];
+            const crawler = new HttpCrawler(
+                withSessions(sessions, {
+                    async requestHandler({ body }) {
+                        states.push(/id="state">([^<]*)/.exec(String(body))?.[1] ?? '?');
+                    },
+                }),
+                new Configuration({ persistStorage: false, purgeOnStart: true }),
+            );
+            await crawler.run(['a', 'b', 'c'].map((id) => ({ url: `${site.url}/page/1?${tag}=${id}`, userData: { sessionId: id } })));
+            return states;
+        };
+        expect(await crawl(first, 'first')).toEqual(Array(3).fill('logged-in'));
+        const before = first.list().sort((x, y) => x.id.localeCompare(y.id));
+        const cookiesBefore = first.get('a', { format: 'dict' });
+        await first.close();
+
+        const second = await Sessions.open({ store });
+        const after = second.list().sort((x, y) => x.id.localeCompare(y.id));
+        expect(after.map(({ lastUsedAt, ...row }) => row)).toEqual(before.map(({ lastUsedAt, ...row }) => row));
+        expect(second.get('a', { format: 'dict' })).toEqual(cookiesBefore);
+        site.reset();
+        expect(await crawl(second, 'second')).toEqual(Array(3).fill('logged-in'));
+        expect(site.logins).toBe(0);
+        await second.close();
+    });
+
+    it('4 crawler processes sharing one expiring session: exactly one login per expiry, no failed request', async () => {
+        const expiring = await startTestSite({ sessionLifetimeRequests: 25 });
+        try {
+            const tablePrefix = newPrefix();
+            const crawlers = [0, 1, 2, 3].map((n) =>
+                startCrawler({
+                    mysqlUrl: mysqlDb.url,
+                    tablePrefix,
+                    siteUrl: expiring.url,
+                    sessionId: 'shared',
+                    pages: [n * 50, n * 50 + 50],
+                    concurrency: 5,
+                    leaseMs: 10_000,
+                }),
+            );
+            const results = await Promise.all(crawlers.map((crawler) => crawler.done));
+            for (const result of results) {
+                expect(result.failed).toBe(0);
+                expect(result.loggedIn).toBe(50);
+            }
+            // 200 logged-in pages at 25 pages per login: 8 logins, however the processes interleave. A second
+            // login for the same expiry would abandon a live session and push the count above 8.
+            expect(expiring.logins).toBe(8);
+            // Every process had to deal with expiries, not just one of them.
+            expect(results.filter((result) => result.clears > 0).length).toBeGreaterThan(1);
+            const [row] = await mysqlQuery(`SELECT generation, renewals, lease_owner FROM \`${tablePrefix}_sessions\` WHERE id = 'shared'`);
+            expect(row).toMatchObject({ generation: 8, renewals: 8, lease_owner: null });
+        } finally {
+            await expiring.close();
+        }
+    });
+
+    it('when the renewing process is killed (kill -9), another process takes over after the lease expires', async () => {
+        const slow = await startTestSite({ loginDelayMs: 3000 });
+        try {
+            const tablePrefix = newPrefix();
+            const common = { mysqlUrl: mysqlDb.url, tablePrefix, siteUrl: slow.url, sessionId: 'fragile', concurrency: 2, leaseMs: 1000 };
+            const doomed = startCrawler({ ...common, pages: [0, 1] });
+            await doomed.opened;
+            while (slow.loginAttempts < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+            const [leased] = await mysqlQuery(`SELECT lease_owner FROM \`${tablePrefix}_sessions\` WHERE id = 'fragile'`);
+            expect(leased?.lease_owner).toBeTruthy(); // the doomed process holds the lease while it logs in
+            doomed.child.kill('SIGKILL');
+            await doomed.done.catch(() => undefined);
+
+            const survivor = startCrawler({ ...common, pages: [1, 11] });
+            const result = await survivor.done;
+            expect(result).toMatchObject({ failed: 0, loggedIn: 10, generation: 1 });
+            expect(slow.loginAttempts).toBe(2);
+            const [row] = await mysqlQuery(`SELECT generation, renewals, lease_owner FROM \`${tablePrefix}_sessions\` WHERE id = 'fragile'`);
+            expect(row).toMatchObject({ generation: 1, renewals: 1, lease_owner: null });
+        } finally {
+            await slow.close();
+        }
+    });
+});
+
+describe.skipIf(!canRunPrivateMariaDb())('Sessions when MySQL is stopped and started mid-crawl', () => {
+    it('the crawl completes from memory, warns once, and the final state in MySQL equals the in-memory state', async () => {
+        const db = await startPrivateMariaDb();
+        const site = await startTestSite();
+        const capture = new CapturingLogger({});
+        const original = log.getOptions();
+        log.setOptions({ logger: capture, level: LogLevel.INFO });
+        try {
+            const sessions = await Sessions.open({
+                store: { mysql: { url: db.url, connectTimeoutMs: 1000 } },
+                persistence: { flushIntervalMs: 50, syncIntervalMs: 100 },
+            });
+            let handled = 0;
+            let restart: Promise<void> | undefined;
+            const crawler = new HttpCrawler(
+                withSessions(sessions, {
+                    maxConcurrency: 5,
+                    async requestHandler({ request }) {
+                        handled++;
+                        if (handled === 60) await db.stop(); // the server goes away mid-crawl…
+                        if (handled === 180) restart = db.start(); // …and comes back later
+                        void request;
+                    },
+                }),
+                new Configuration({ persistStorage: false, purgeOnStart: true }),
+            );
+            const stats = await crawler.run(
+                Array.from({ length: 300 }, (_, n) => ({ url: `${site.url}/set?name=c${n % 7}&value=v${n}`, userData: { sessionId: `s${n % 6}` } })),
+            );
+            await restart;
+            expect(stats.requestsFailed).toBe(0);
+            expect(handled).toBe(300);
+            const memory = sessions.list().sort((a, b) => a.id.localeCompare(b.id));
+            const cookies = Object.fromEntries(memory.map((row) => [row.id, sessions.get(row.id, { format: 'dict' })]));
+            await sessions.close(); // flushes what accumulated during the outage
+
+            const outageWarnings = capture.lines.filter((line) => line.level === LogLevel.WARNING && /Cannot write/.test(line.message));
+            expect(outageWarnings).toHaveLength(1);
+            expect(capture.lines.some((line) => /is back after/.test(line.message))).toBe(true);
+
+            const store = await MySqlSessionStore.open({ url: db.url });
+            const stored = (await store.loadAll()).sort((a, b) => a.id.localeCompare(b.id));
+            await store.close();
+            expect(stored.map((record) => record.id)).toEqual(memory.map((row) => row.id));
+            stored.forEach((record, index) => {
+                const row = memory[index]!;
+                expect(record.counters).toEqual({ requests: row.requests, successes: row.successes, failures: row.failures, renewals: row.renewals });
+                expect(Object.fromEntries(record.cookies.map((cookie) => [cookie.key, cookie.value]))).toEqual(cookies[record.id]);
+            });
+            expect(memory.reduce((sum, row) => sum + row.requests, 0)).toBe(300);
+        } finally {
+            log.setOptions({ logger: original.logger, level: LogLevel.OFF });
+            await site.close();
+            await db.destroy();
+        }
+    });
+});
