@@ -9,7 +9,51 @@ export { Sessions } from './core/sessions.js';
 export type { SessionsOptions, ClearOptions, GetCookiesOptions, CookiesIn, SessionInfo } from './core/sessions.js';
 export type { SessionCounters } from './core/session.js';
 export type { CookieFormat, CookieInput, CookieInit } from './core/cookies.js';
-export { SessionRenewalError, SessionsClosedError } from './core/errors.js';
+export { SessionRenewalError, SessionsClosedError, StoreBacklogError } from './core/errors.js';
+export type { PersistenceOptions } from './core/write-behind.js';
+
+export { openStore, MYSQL_URL_ENV } from './stores/open-store.js';
+export type { StoreChoice, MySqlStoreChoice } from './stores/open-store.js';
+export { EmbeddedSessionStore } from './stores/embedded-store.js';
+export type { EmbeddedStoreOptions } from './stores/embedded-store.js';
+export { MySqlSessionStore } from './stores/mysql-store.js';
+export type { MySqlStoreOptions } from './stores/mysql-store.js';
+export { MemorySessionStore } from './stores/memory-store.js';
+export { SECRET_ENV } from './stores/secrets.js';
+export { StoreUnavailableError, StoreSecretError } from './stores/types.js';
+export type {
+    SessionStore,
+    SessionRecord,
+    SessionDelta,
+    SessionAuth,
+    StoredCookie,
+    StoredCounters,
+    CookieKey,
+    RenewalLease,
+    StoreEntry,
+} from './stores/types.js';
+
+export { HeaderRules, HeaderRuleError } from './headers/header-rules.js';
+export type { HeaderRulesOptions, ListRulesOptions } from './headers/header-rules.js';
+export { SessionHeaders } from './headers/session-headers.js';
+export type { SessionHeadersOptions, GetSessionHeadersOptions } from './headers/session-headers.js';
+export type { HeaderPipelineOptions } from './headers/pipeline.js';
+export { isSensitiveHeader, describeRule, describeSessionHeader } from './headers/redact.js';
+export type {
+    HeaderRule,
+    HeaderRuleInput,
+    HeaderRulePatch,
+    MatchCondition,
+    MatchConditionInput,
+    ReplaceStrategy,
+    SessionHeader,
+    SessionHeaderInput,
+    SessionHeaderPatch,
+    HeaderScope,
+} from './headers/rule.js';
+export { SessionTokens } from './tokens/session-tokens.js';
+export type { TokenRotation, SiteActivity, SessionTokensOptions, CookieSet } from './tokens/session-tokens.js';
+export { TokenNames, DEFAULT_TOKEN_NAMES, normalizeSite } from './tokens/token-names.js';
 
 export { withSessions } from './binding/with-sessions.js';
 export type { WithSessionsSettings, CrawlerKind } from './binding/with-sessions.js';

@@ -20,10 +20,10 @@ import { createSessionHttpClient, type SessionHttpClient } from '../renewal/sess
 import { openStore, type StoreChoice } from '../stores/open-store.js';
 import type { RenewalLease, SessionRecord, SessionStore } from '../stores/types.js';
 import type { HeaderRules } from '../headers/header-rules.js';
-import { HeaderPipeline, type AppliedHeaders, type HeaderPipelineOptions } from '../headers/pipeline.js';
+import { HeaderPipeline, headerPipelineOptionsSchema, type AppliedHeaders, type HeaderPipelineOptions } from '../headers/pipeline.js';
 import type { SessionHeader, SessionHeaderInput, SessionHeaderPatch } from '../headers/rule.js';
 import type { GetSessionHeadersOptions } from '../headers/session-headers.js';
-import { SessionTokens, type CookieSet, type SessionTokensOptions } from '../tokens/session-tokens.js';
+import { SessionTokens, sessionTokensOptionsSchema, type CookieSet, type SessionTokensOptions } from '../tokens/session-tokens.js';
 import { parseWithZod } from '../validation.js';
 import { attemptStorage } from './attempt.js';
 import {
@@ -63,6 +63,10 @@ export interface SessionsOptions {
     secret?: string;
     /** Write-behind and multi-process tuning; see {@link PersistenceOptions} for each field and its default. */
     persistence?: Partial<PersistenceOptions>;
+    /** Header rules and session headers: refresh and cleanup intervals (see {@link HeaderPipelineOptions}). */
+    headers?: HeaderPipelineOptions;
+    /** Session token names per site, as OWASP ZAP tracks them (see {@link SessionTokensOptions}). */
+    tokens?: SessionTokensOptions;
     /**
      * Flush pending writes when the process receives SIGINT or SIGTERM (then let the signal take its usual
      * course). Default true.
@@ -133,6 +137,8 @@ const optionsSchema = z.strictObject({
         })
         .optional(),
     flushOnSignals: z.boolean().optional(),
+    headers: headerPipelineOptionsSchema.optional(),
+    tokens: sessionTokensOptionsSchema.optional(),
 });
 
 /** Identifies this process in renewal leases of a shared store. */
@@ -177,6 +183,7 @@ export class Sessions {
         this.defaultSessionId = options.defaultSessionId ?? 'default';
         this.retry = { maxAttempts: 3, backoffMs: 250, maxBackoffMs: 5000, ...options.renewal };
         this.store = store;
+        this.headerSettings = { headers: options.headers, tokens: options.tokens };
         this.persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
         this.writeBehind = new WriteBehind(
             store,
@@ -330,6 +337,7 @@ export class Sessions {
     async close(): Promise<void> {
         if (this.closed) return;
         this.closed = true;
+        this.closeHeaders();
         clearTimeout(this.syncTimer);
         process.off('SIGINT', this.signalHandler);
         process.off('SIGTERM', this.signalHandler);
