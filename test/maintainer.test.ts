@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -5,19 +6,25 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { log, Logger, LogLevel } from 'crawlee';
+import { CheerioCrawler, Configuration, log, Logger, LogLevel } from 'crawlee';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { defineLogin, type LoginRecipe, type LoginRecipeInput } from '../src/acquisition/recipe.js';
 import { findChromiumExecutable } from '../src/browser/executable.js';
+import { withSessions } from '../src/binding/with-sessions.js';
+import { Sessions } from '../src/core/sessions.js';
 import { RetriesExhaustedError, retryWithBackoff } from '../src/maintainer/backoff.js';
 import { runMaintainerCli, runMaintainCommand } from '../src/maintainer/cli.js';
 import { defineMaintainerConfig, type MaintainerConfigInput } from '../src/maintainer/config.js';
 import { Maintainer } from '../src/maintainer/maintainer.js';
 import { formatStatusTable, type MaintainerStatusRow } from '../src/maintainer/status.js';
+import { defineProfiles } from '../src/profiles/profile.js';
 import { MemorySessionStore } from '../src/stores/memory-store.js';
+import { MySqlSessionStore } from '../src/stores/mysql-store.js';
 import type { SessionRecord } from '../src/stores/types.js';
 import { ConfigValidationError } from '../src/validation.js';
+import { mysqlForTests, mysqlQuery, useTablePrefixes } from './support/mysql.js';
+import { startTestSite } from './support/site.js';
 
 const PASSWORD = 'pw-Zq81xK';
 
@@ -324,6 +331,47 @@ describe('Maintainer', () => {
         for (const id of ['h1', 'b1', 'b2']) expect(site.sessions.get(sidOf(await store.read(id))!)).toBe(true);
     });
 
+    it('stores sessions that crawlers elsewhere use as they are, with the identity the site bound them to', async () => {
+        const boundSite = await startTestSite(); // binds each login to the client's IP, User-Agent and Accept-Language
+        try {
+            const profiles = defineProfiles([{ userAgent: 'UA-One/1.0 (test)' }, { userAgent: 'UA-Two/2.0 (test)' }]);
+            const store = new MemorySessionStore();
+            const recipe = defineLogin({
+                name: 'wiki',
+                credentials: { user: 'alice', password: 'secret' },
+                steps: [{ url: `${boundSite.url}/login`, method: 'POST', form: { user: '{{user}}', password: '{{password}}' } }],
+                check: {
+                    request: { url: `${boundSite.url}/whoami` },
+                    indicators: [{ in: 'header', header: 'x-session-state', text: 'logged-in', means: 'valid' }],
+                },
+            });
+            const maintainer = await open({ store, profiles, recipes: [{ recipe, sessions: ['w1', 'w2'], schedule: { kind: 'once' } }] });
+            await maintainer.runNow();
+            expect(boundSite.logins).toBe(2);
+
+            // A crawler opening the same store finds both sessions logged in and never logs in itself.
+            const sessions = await Sessions.open({ store, profiles });
+            const seen: string[][] = [];
+            const crawler = new CheerioCrawler(
+                withSessions(sessions, {
+                    async requestHandler({ request, $ }) {
+                        seen.push([request.userData.sessionId as string, $('#state').text(), $('#ua').text()]);
+                    },
+                }),
+                new Configuration({ persistStorage: false, purgeOnStart: true }),
+            );
+            await crawler.run(['w1', 'w2'].map((id) => ({ url: `${boundSite.url}/whoami`, uniqueKey: id, userData: { sessionId: id } })));
+            await sessions.close();
+            expect(seen.sort()).toEqual([
+                ['w1', 'logged-in', 'UA-One/1.0 (test)'],
+                ['w2', 'logged-in', 'UA-Two/2.0 (test)'],
+            ]);
+            expect(boundSite.logins).toBe(2);
+        } finally {
+            await boundSite.close();
+        }
+    });
+
     it('reports a status table without secrets', async () => {
         const store = new MemorySessionStore();
         const maintainer = await open({
@@ -342,6 +390,148 @@ describe('Maintainer', () => {
         // The rows are kept in the store too, for `crawlee-sessions status` in another process.
         const stored = await store.listEntries<MaintainerStatusRow>('maintainer-status');
         expect(stored.map((entry) => [entry.value.session, entry.value.state])).toEqual([['t1', 'refreshed']]);
+    });
+});
+
+const mysqlDb = await mysqlForTests();
+
+describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Maintainer and crawlers sharing MySQL'), () => {
+    const newPrefix = useTablePrefixes();
+
+    it('leaves a session alone while a crawler renews it, and a crawler adopts the maintainer’s refresh', async () => {
+        const prefix = newPrefix();
+        const store = { mysql: { url: mysqlDb.url, tablePrefix: prefix } };
+        const maintainer = await Maintainer.open({
+            store,
+            recipes: [{ recipe: httpRecipe(site), sessions: ['m1'], schedule: { kind: 'once' } }],
+            retry: FAST_RETRY,
+        });
+        const sessions = await Sessions.open({ store, persistence: { syncIntervalMs: 100 } });
+        try {
+            await maintainer.runNow();
+            const first = await maintainer.store.read('m1');
+            expect(first!.generation).toBe(1);
+            await until(() => sessions.get('m1', { format: 'dict' }).sid === sidOf(first), 'the crawler sees the maintained session');
+
+            // A crawler renews m1 (slowly) while the maintainer runs: the maintainer finds the lease taken and skips it.
+            site.expire(sidOf(first)!);
+            let release!: () => void;
+            const released = new Promise<void>((done) => (release = done));
+            const crawlerRenewal = sessions.clear('m1', {
+                renewal: async ({ http }) => {
+                    await released;
+                    await http.request({ url: `${site.url}/login`, form: { user: 'alice', password: PASSWORD, via: 'crawler' } });
+                },
+            });
+            await until(async () => {
+                const rows = await mysqlQuery(`SELECT lease_owner FROM \`${prefix}_sessions\` WHERE id = 'm1'`);
+                return rows[0]?.lease_owner != null;
+            }, 'the crawler holds the renewal lease');
+            const attempts = site.attempts;
+            await maintainer.runNow();
+            expect(row(maintainer, 'm1').state).toBe('busy');
+            expect(site.attempts).toBe(attempts);
+            release();
+            await crawlerRenewal;
+            await maintainer.runNow();
+            expect(row(maintainer, 'm1')).toMatchObject({ state: 'valid', generation: 2 });
+
+            // The maintainer refreshes m1 (slowly) and a crawler clearing it meanwhile adopts that refresh.
+            site.expire(sessions.get('m1', { format: 'dict' }).sid!);
+            site.loginDelayMs = 500;
+            const loginsBefore = site.logins;
+            const attemptsBefore = site.attempts;
+            const refreshing = maintainer.runNow();
+            await until(() => site.attempts > attemptsBefore, 'the maintainer is logging in');
+            await sessions.clear('m1', { renewal: { url: `${site.url}/login`, form: { user: 'alice', password: PASSWORD, via: 'crawler' } } });
+            await refreshing;
+            expect(site.logins - loginsBefore).toBe(1);
+            const stored = await maintainer.store.read('m1');
+            expect(stored!.generation).toBe(3);
+            expect(sessions.get('m1', { format: 'dict' }).sid).toBe(sidOf(stored));
+            expect(row(maintainer, 'm1').state).toBe('refreshed');
+        } finally {
+            await sessions.close();
+            await maintainer.stop();
+        }
+    });
+});
+
+describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('crawlee-sessions maintain as a process'), () => {
+    const newPrefix = useTablePrefixes();
+
+    it('runs until SIGINT, then stops cleanly; status reads the table from the shared store', async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'maintainer-process-'));
+        const root = resolve(import.meta.dirname, '..');
+        const prefix = newPrefix();
+        const store = { mysql: { url: mysqlDb.url, tablePrefix: prefix } };
+        try {
+            const configPath = join(dir, 'sessions.config.ts');
+            await writeFile(
+                configPath,
+                `import { defineLogin } from ${JSON.stringify(join(root, 'src/acquisition/recipe.ts'))};
+import { defineMaintainerConfig } from ${JSON.stringify(join(root, 'src/maintainer/config.ts'))};
+export default defineMaintainerConfig({
+    store: ${JSON.stringify(store)},
+    recipes: [{
+        recipe: defineLogin({
+            name: 'proc-shop',
+            credentials: { user: 'alice', password: { env: 'MAINTAINER_TEST_PASSWORD' } },
+            steps: [{ url: '${site.url}/login', method: 'POST', form: { user: '{{user}}', password: '{{password}}' } }],
+            check: { request: { url: '${site.url}/whoami' }, indicators: [{ in: 'body', text: 'logged-in', means: 'valid' }] },
+        }),
+        sessions: ['p1'],
+        schedule: { kind: 'cron', expression: '*/5 * * * *', timeZone: 'UTC' },
+    }],
+});
+`,
+            );
+            const runner = join(dir, 'cli.mts'); // an ES module: it awaits at top level
+            await writeFile(
+                runner,
+                `import { runMaintainerCli } from ${JSON.stringify(join(root, 'src/maintainer/cli.ts'))};\n` +
+                    'process.exitCode = await runMaintainerCli(process.argv.slice(2));\n',
+            );
+            const child = spawn(process.execPath, ['--import', 'tsx', runner, 'maintain', '--config', configPath], {
+                cwd: root,
+                env: { ...process.env, MAINTAINER_TEST_PASSWORD: PASSWORD, CRAWLEE_LOG_LEVEL: 'INFO' },
+                stdio: ['ignore', 'pipe', 'pipe'],
+            });
+            let output = '';
+            child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+            child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+            let exitCode: number | null | undefined;
+            const exited = new Promise<number | null>((done) =>
+                child.on('exit', (code) => {
+                    exitCode = code;
+                    done(code);
+                }),
+            );
+
+            const reader = await MySqlSessionStore.open({ url: mysqlDb.url, tablePrefix: prefix });
+            try {
+                await until(
+                    async () => exitCode !== undefined || sidOf(await reader.read('p1').catch(() => undefined)) !== undefined,
+                    'p1 is stored',
+                    45_000,
+                );
+                expect(exitCode, output).toBeUndefined();
+            } finally {
+                await reader.close();
+            }
+            child.kill('SIGINT');
+            expect(await exited).toBe(0);
+            expect(output).toMatch(/refresh proc-shop\/p1: ok \(nothing stored; http login, 1 attempt\(s\), generation 1, 1 cookie\(s\)\)/);
+            expect(output).toContain('Stopped.');
+            expect(output).not.toContain(PASSWORD);
+
+            const printed: string[] = [];
+            const io = { stdout: (text: string) => printed.push(text), stderr: (text: string) => printed.push(text) };
+            expect(await runMaintainerCli(['status', '--config', configPath], io)).toBe(0);
+            expect(printed.join('')).toMatch(/\nproc-shop\s+p1\s+-\s+refreshed\s+\d{4}-.*\s+-\s+0\n/);
+        } finally {
+            await rm(dir, { recursive: true, force: true });
+        }
     });
 });
 

@@ -73,7 +73,14 @@ export async function runMaintainCommand(options: MaintainCommandOptions = {}, i
         }
     }
 
-    const stopped = new Promise<void>((resolve) => {
+    try {
+        maintainer.start();
+    } catch (error) {
+        stderr(`${describeFailure(error)}\n`);
+        await maintainer.stop().catch(() => undefined);
+        return 1;
+    }
+    await new Promise<void>((resolve) => {
         const keepAlive = setInterval(() => undefined, 2 ** 30); // the schedule's timers do not hold the process
         let stopping = false;
         const stop = () => {
@@ -100,13 +107,6 @@ export async function runMaintainCommand(options: MaintainCommandOptions = {}, i
         if (io.signal?.aborted) stop();
         else io.signal?.addEventListener('abort', stop);
     });
-    try {
-        maintainer.start();
-    } catch (error) {
-        stderr(`${describeFailure(error)}\n`);
-        return 1;
-    }
-    await stopped;
     return 0;
 }
 

@@ -278,7 +278,7 @@ export class Maintainer {
 
         const heartbeat = setInterval(() => {
             this.store.extendRenewal(session, LEASE_OWNER, this.config.leaseMs).catch(() => undefined);
-        }, Math.max(1000, Math.round(this.config.leaseMs / 3)));
+        }, Math.max(250, Math.round(this.config.leaseMs / 3)));
         heartbeat.unref();
         let attempts = 0;
         try {
