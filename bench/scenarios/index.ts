@@ -3,6 +3,7 @@
  */
 import type { Scenario } from '../lib/types.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
+import { memoryScenario } from './memory.js';
 import { renewalScenario } from './renewal.js';
 
 /** The scenarios of `npm run bench`. */
@@ -11,4 +12,5 @@ export const scenarios: readonly Scenario[] = [
     overheadCheerioScenario,
     overheadPlaywrightScenario,
     renewalScenario,
+    memoryScenario,
 ];
