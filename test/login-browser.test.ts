@@ -1,4 +1,4 @@
-import { CheerioCrawler, Configuration, log } from 'crawlee';
+import { CheerioCrawler, Configuration, PlaywrightCrawler, log } from 'crawlee';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -6,6 +6,7 @@ import {
     LoginError,
     acquire,
     defineLogin,
+    loginCheck,
     loginRenewal,
     type LoginState,
 } from '../src/acquisition/index.js';
@@ -187,6 +188,49 @@ describe('browser-mode login recipes', () => {
         expect(again.quick).toBe(true);
         expect(site.apiLoginPosts).toBe(posts);
         expect(again.auth.headers.Authorization).toBe(`Bearer ${state?.values.token?.value}`);
+    });
+
+    it('renews a session a PlaywrightCrawler finds logged out, and retries the page', async () => {
+        const short = await startLoginSite({ sessionLifetimeRequests: 3 });
+        try {
+            const recipe = defineLogin({
+                name: 'form-http',
+                credentials: { user: 'alice', password: { env: PASSWORD_ENV } },
+                steps: [
+                    { url: `${short.url}/login`, extract: [{ name: 'csrf', from: { formField: 'csrf' } }] },
+                    { url: `${short.url}/login`, method: 'POST', form: { user: '{{user}}', password: '{{password}}', csrf: '{{csrf}}' } },
+                ],
+                check: { indicators: [{ in: 'body', text: 'Please sign in', means: 'invalid' }] },
+            });
+            const sessions = await Sessions.open();
+            const states: string[] = [];
+            const failed: string[] = [];
+            const crawler = new PlaywrightCrawler(
+                withSessions(
+                    sessions,
+                    {
+                        maxConcurrency: 1,
+                        maxRequestRetries: 0,
+                        async requestHandler({ page }) {
+                            states.push(await page.locator('#state').innerText());
+                        },
+                        failedRequestHandler({ request }, error) {
+                            failed.push(`${request.url}: ${error.message}`);
+                        },
+                    },
+                    { crawler: 'browser', check: loginCheck(recipe) },
+                ),
+                freshConfig(),
+            );
+            await crawler.run(Array.from({ length: 5 }, (_, n) => ({ url: `${short.url}/page/${n}`, userData: { sessionId: 'pw' } })));
+            expect(failed).toEqual([]);
+            expect(states).toEqual(Array(5).fill('logged-in'));
+            // Each login lives 3 requests, one of which is the redirect to /account after the POST.
+            expect(short.formLoginPosts).toBe(3);
+            await sessions.close();
+        } finally {
+            await short.close();
+        }
     });
 
     it('scrubs the password from an error thrown by the login function', async () => {

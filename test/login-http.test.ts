@@ -176,6 +176,26 @@ describe('HTTP-mode login recipes', () => {
         await sessions.close();
     });
 
+    it('puts an extracted token into the session as a cookie', async () => {
+        const sessions = await Sessions.open();
+        const recipe = apiRecipe({ apply: { cookies: [{ name: 'token', value: '{{token}}', url: site.url }] }, check: undefined });
+        await sessions.clear('cookied', { renewal: loginRenewal(recipe) });
+        expect(sessions.get('cookied', { format: 'dict' }).token).toMatch(/^tok-/);
+        const states: string[] = [];
+        const crawler = new CheerioCrawler(
+            withSessions(sessions, {
+                async requestHandler({ $ }) {
+                    states.push($('#state').text());
+                },
+            }),
+            freshConfig(),
+        );
+        await crawler.run([{ url: `${site.url}/page/1`, userData: { sessionId: 'cookied' } }]);
+        expect(states).toEqual(['logged-in']);
+        expect(site.protectedRequests.at(-1)?.via).toBe('cookie');
+        await sessions.close();
+    });
+
     it('retries network errors with backoff, and gives up after the bound', async () => {
         const flaky = await startLoginSite({ dropLogins: 2 });
         try {

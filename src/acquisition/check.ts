@@ -4,7 +4,7 @@ import type { Renewal } from '../renewal/renewal.js';
 import type { SessionHttpClient } from '../renewal/session-http.js';
 import type { SessionAuth } from '../stores/types.js';
 import { parseWithZod } from '../validation.js';
-import { renderRequest, requestTemplateSchema, templateUses, type RequestTemplate } from './request-template.js';
+import { renderRequest, requestTemplateSchema, type RequestTemplate } from './request-template.js';
 
 /**
  * One pattern that tells whether a response is logged in: where to look, what to look for (literal text, a
@@ -151,11 +151,6 @@ export function defineCheck(input: ValidityCheckInput): ValidityCheck {
     return markValidated(Object.freeze(parseWithZod(checkSchema, input, 'check') as ValidityCheckInput));
 }
 
-/** The template names a check's request uses. */
-export function checkTemplateNames(check: ValidityCheckInput): string[] {
-    return check.request ? [...new Set(templateUses(check.request).map((use) => use.name))] : [];
-}
-
 /** Judges a response with a check's indicators (no throttle). */
 export function evaluateCheck(check: ValidityCheck, response: CheckResponse): CheckOutcome {
     const hits = check.indicators.filter((indicator) => indicatorMatches(indicator, response));
@@ -288,6 +283,10 @@ export class SessionCheck {
             next.pending = this.run(input.http, input.auth);
             try {
                 return { ...(await next.pending), checked: true };
+            } catch (error) {
+                // The check could not be sent (e.g. a network error): check again next time.
+                if (this.state.get(input.sessionId) === next) this.state.delete(input.sessionId);
+                throw error;
             } finally {
                 next.pending = undefined;
             }

@@ -219,8 +219,7 @@ export function sourcesOf(rule: ExtractRule): ExtractSource[] {
  * Extracts one value: tries the rule's sources in order, each over the exchanges newest first (or over the
  * cookies or storage it names); the first non-empty hit wins and records where it came from.
  */
-export function extractValue(rule: ExtractRule, evidence: ExtractionEvidence): ExtractedValue | undefined {
-    const parsed = new ParsedBodies();
+export function extractValue(rule: ExtractRule, evidence: ExtractionEvidence, parsed = new ParsedBodies()): ExtractedValue | undefined {
     for (const source of sourcesOf(rule)) {
         const found = extractFromSource(source, evidence, parsed);
         if (found) return found;
@@ -238,8 +237,9 @@ export function extractAll(
     into: Record<string, ExtractedValue>,
 ): { missing: string[] } {
     const missing: string[] = [];
+    const parsed = new ParsedBodies();
     for (const rule of rules) {
-        const found = extractValue(rule, evidence);
+        const found = extractValue(rule, evidence, parsed);
         if (found) into[rule.name] = found;
         else if (!rule.optional) missing.push(rule.name);
     }
@@ -256,8 +256,8 @@ export function describeMissing(rules: readonly ExtractRule[], names: readonly s
         .join(', ');
 }
 
-/** Parsed forms of response bodies, computed once per extraction. */
-class ParsedBodies {
+/** Parsed forms of response bodies, computed once per extraction. @internal */
+export class ParsedBodies {
     private readonly json = new Map<CapturedExchange, { value: unknown } | undefined>();
     private readonly html = new Map<CapturedExchange, ReturnType<typeof load>>();
 

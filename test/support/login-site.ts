@@ -7,9 +7,9 @@
  * - `GET /app`: a single-page app whose JavaScript signs in through `/api/login`, keeps the token in localStorage
  *   and the key in sessionStorage, then calls `/api/me` with `Authorization: Bearer …`.
  *
- * Protected pages accept a `sid` cookie, a bearer token or an `api_key` query parameter, and say "logged out" in
- * different ways: a body marker (`/account`, `/page/<n>`), 401 (`/strict/<n>`, `/api/*`), 403 (`/forbidden/<n>`)
- * or a redirect to `/login` (`/members/<n>`). A login can expire after a number of protected requests. A protected
+ * Protected pages accept a `sid` cookie, a bearer token (as a header or a `token` cookie) or an `api_key` query
+ * parameter, and say "logged out" in different ways: a body marker (`/account`, `/page/<n>`), 401 (`/strict/<n>`,
+ * `/api/*`), 403 (`/forbidden/<n>`) or a redirect to `/login` (`/members/<n>`). A login can expire after a number of protected requests. A protected
  * request with `?delay=<ms>` is judged on arrival; its headers are sent at once and its body that much later.
  */
 import { randomBytes } from 'node:crypto';
@@ -147,7 +147,7 @@ export async function startLoginSite(options: LoginSiteOptions = {}): Promise<Lo
         const candidates: Array<[AuthVia, Login | undefined]> = [
             ['bearer', bearer ? byToken.get(bearer) : undefined],
             ['query', byApiKey.get(url.searchParams.get('api_key') ?? '')],
-            ['cookie', bySid.get(cookiesOf(req).sid ?? '')],
+            ['cookie', bySid.get(cookiesOf(req).sid ?? '') ?? byToken.get(cookiesOf(req).token ?? '')],
         ];
         const presented = candidates.filter(([, login]) => login);
         const live = presented.find(([, login]) => !login!.expired);
