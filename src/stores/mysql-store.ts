@@ -212,15 +212,38 @@ interface LeaseRow extends SessionRow {
 
 type Connection = PoolConnection;
 
+type FormatValues = Parameters<typeof mysql.format>[1];
+
+/** One SQL statement and the values of its `?` placeholders. */
+type Statement = [sql: string, values?: unknown[]];
+
+/** The statements of one transaction (see `MySqlSessionStore.transaction`). */
+interface Transaction {
+    /**
+     * Sends `statements` in one round trip and returns one result per statement. The first call also starts
+     * the transaction; with `commit`, the transaction commits in the same round trip.
+     */
+    run(statements: readonly Statement[], options?: { commit?: boolean }): Promise<unknown[]>;
+}
+
+/** Throws unless the statement of `takeRevision()` found the sequence's row. */
+function checkRevisionTaken(result: unknown): void {
+    if ((result as ResultSetHeader).affectedRows !== 1) throw new Error('The revision row is missing from the meta table.');
+}
+
+/** The SQL expression `LAST_INSERT_ID()` as a value of a formatted statement: the revision just taken. */
+const LAST_INSERT_ID = { toSqlString: () => 'LAST_INSERT_ID()' };
+
 /**
  * A session store in MySQL (or MariaDB), shared by every crawler process of a deployment.
  *
- * - **No lost updates.** `write()` runs one transaction per batch: it takes the next value of a global revision
- *   sequence (a row lock that also orders the transactions), locks the batch's rows (`SELECT … FOR UPDATE`),
- *   merges each delta with {@link applySessionDelta} and writes the results back with multi-row upserts.
- *   Deadlocks and lock wait timeouts are retried.
- * - **Changes.** Every written row carries the revision of its transaction; revisions commit in order, so
- *   `changes(cursor)` returns exactly the rows written since the cursor.
+ * - **No lost updates.** `write()` runs one transaction per batch: it locks the batch's rows in id order
+ *   (creating placeholders for new ones, then `SELECT … FOR UPDATE`), merges each delta with
+ *   {@link applySessionDelta}, and writes the results back with multi-row upserts. Deadlocks and lock wait
+ *   timeouts are retried. Two round trips for a batch of up to 500 sessions.
+ * - **Changes.** Every transaction that writes takes the next value of a global revision sequence in the round
+ *   trip that commits it (a row lock held only while the server runs that round trip), and stamps it on its rows.
+ *   Revisions thus commit in order, and `changes(cursor)` returns exactly the rows written since the cursor.
  * - **Renewal leases** live in the session rows and expire by the database clock, so process clocks do not matter.
  * - **Secrets at rest.** With a secret, cookie lists, login values (`auth`) and secret entries are sealed with
  *   AES-256-GCM; the salt and a key check live in the meta table, so a wrong secret is detected at `open()` before
@@ -280,6 +303,8 @@ export class MySqlSessionStore implements SessionStore {
             enableKeepAlive: true,
             supportBigNumbers: true,
             charset: 'utf8mb4',
+            // Transactions send several statements per round trip; every value is escaped by mysql.format.
+            multipleStatements: true,
         });
         const store = new MySqlSessionStore(
             pool,
@@ -366,20 +391,23 @@ export class MySqlSessionStore implements SessionStore {
         if (deltas.length === 0) return [];
         for (const delta of deltas) checkLength('session id', delta.id);
         return this.call('writing sessions', () =>
-            this.transaction(async (connection) => {
-                const revision = await this.nextRevision(connection);
+            this.transaction(async (tx) => {
+                // Sorted, so that concurrent batches lock shared rows in the same order.
                 const ids = [...new Set(deltas.map((delta) => delta.id))].sort();
-                const current = await this.lockRecords(connection, ids);
+                const current = new Map<string, SessionRecord | undefined>();
+                for (const chunk of chunks(ids, ROWS_PER_STATEMENT)) {
+                    const [, rows] = await tx.run([this.ensureRows(chunk), this.lockRows(chunk)]);
+                    for (const row of rows as SessionRow[]) current.set(row.id, row.lease_only ? undefined : this.decodeRecord(row));
+                }
                 const now = Date.now();
                 const results = deltas.map((delta) => {
                     const record = applySessionDelta(current.get(delta.id), delta, now);
                     current.set(delta.id, record);
                     return record;
                 });
-                await this.upsertRecords(
-                    connection,
+                await this.commitRecords(
+                    tx,
                     ids.map((id) => current.get(id)!),
-                    revision,
                 );
                 return results.map((record) => structuredClone(record));
             }),
@@ -425,25 +453,26 @@ export class MySqlSessionStore implements SessionStore {
         checkLength('session id', id);
         checkLength('lease owner', owner);
         return this.call('taking a renewal lease', () =>
-            this.transaction(async (connection): Promise<RenewalLease> => {
-                // Makes sure the row exists and locks it, without the gap locks of a locking read of a missing row.
-                await this.query(
-                    connection,
-                    `INSERT INTO \`${this.tables.sessions}\` (id, lease_only, generation, cookies, revision, updated_at)
-                     VALUES (?, 1, ?, '[]', 0, ?) ON DUPLICATE KEY UPDATE id = id`,
-                    [id, fromGeneration, Date.now()],
-                );
-                const row = await this.lockLeaseRow(connection, id);
+            this.transaction(async (tx): Promise<RenewalLease> => {
+                const [, rows] = await tx.run([
+                    this.ensureRows([id]),
+                    [
+                        `SELECT ${RECORD_COLUMNS}, lease_owner, lease_expires_at - ${DB_NOW_MS} AS lease_remaining_ms
+                         FROM \`${this.tables.sessions}\` WHERE id = ? FOR UPDATE`,
+                        [id],
+                    ],
+                ]);
+                const row = (rows as LeaseRow[])[0];
+                if (!row) throw new Error(`The row of session "${id}" vanished inside its own transaction.`);
                 const record = row.lease_only ? undefined : this.decodeRecord(row);
                 if (record && record.generation > fromGeneration) return { granted: false, reason: 'advanced', record };
                 const remaining = Number(row.lease_remaining_ms ?? 0);
                 if (row.lease_owner !== null && row.lease_owner !== owner && remaining > 0) {
                     return { granted: false, reason: 'busy', record, leaseExpiresAt: Date.now() + remaining };
                 }
-                await this.query(
-                    connection,
-                    `UPDATE \`${this.tables.sessions}\` SET lease_owner = ?, lease_expires_at = ${DB_NOW_MS} + ? WHERE id = ?`,
-                    [owner, leaseMs, id],
+                await tx.run(
+                    [[`UPDATE \`${this.tables.sessions}\` SET lease_owner = ?, lease_expires_at = ${DB_NOW_MS} + ? WHERE id = ?`, [owner, leaseMs, id]]],
+                    { commit: true },
                 );
                 return { granted: true };
             }),
@@ -466,29 +495,24 @@ export class MySqlSessionStore implements SessionStore {
     async completeRenewal(owner: string, delta: SessionDelta): Promise<SessionRecord> {
         checkLength('session id', delta.id);
         return this.call('completing a renewal', () =>
-            this.transaction(async (connection) => {
-                // The revision first, like write(): every writer takes its locks in the same order.
-                const revision = await this.nextRevision(connection);
-                const rows = (await this.query(
-                    connection,
-                    `SELECT ${RECORD_COLUMNS}, lease_owner FROM \`${this.tables.sessions}\` WHERE id = ? FOR UPDATE`,
-                    [delta.id],
-                )) as LeaseRow[];
-                const row = rows[0];
-                const stored = row && !row.lease_only ? this.decodeRecord(row) : undefined;
-                const held = row !== undefined && row.lease_owner === owner;
+            this.transaction(async (tx) => {
+                const [, rows] = await tx.run([
+                    this.ensureRows([delta.id]),
+                    [`SELECT ${RECORD_COLUMNS}, lease_owner FROM \`${this.tables.sessions}\` WHERE id = ? FOR UPDATE`, [delta.id]],
+                ]);
+                const row = (rows as LeaseRow[])[0];
+                if (!row) throw new Error(`The row of session "${delta.id}" vanished inside its own transaction.`);
+                const stored = row.lease_only ? undefined : this.decodeRecord(row);
+                const held = row.lease_owner === owner;
                 // Lease lost to another process: its outcome wins. Without any stored state there is nothing to
                 // keep, so the delta creates the record (leaving the other process's lease in place).
                 if (!held && stored) return stored;
                 const record = applySessionDelta(stored, delta, Date.now());
-                await this.upsertRecords(connection, [record], revision);
-                if (held) {
-                    await this.query(
-                        connection,
-                        `UPDATE \`${this.tables.sessions}\` SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ?`,
-                        [delta.id],
-                    );
-                }
+                const releaseLease: Statement = [
+                    `UPDATE \`${this.tables.sessions}\` SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ?`,
+                    [delta.id],
+                ];
+                await this.commitRecords(tx, [record], held ? [releaseLease] : []);
                 return record;
             }),
         );
@@ -543,14 +567,21 @@ export class MySqlSessionStore implements SessionStore {
         if (json === undefined) throw new TypeError(`The value of entry "${key}" in "${collection}" cannot be stored as JSON.`);
         const stored = options.secret && this.box ? this.box.seal(json) : json;
         await this.call('writing an entry', () =>
-            this.transaction(async (connection) => {
-                const revision = await this.nextRevision(connection);
-                await this.query(
-                    connection,
-                    `INSERT INTO \`${this.tables.entries}\` (collection, entry_key, value, secret, revision, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                     ON DUPLICATE KEY UPDATE value = VALUES(value), secret = VALUES(secret), revision = VALUES(revision), updated_at = VALUES(updated_at)`,
-                    [collection, key, stored, options.secret ? 1 : 0, revision, Date.now()],
+            this.transaction(async (tx) => {
+                const [taken] = await tx.run(
+                    [
+                        this.takeRevision(),
+                        [
+                            `INSERT INTO \`${this.tables.entries}\` (collection, entry_key, value, secret, revision, updated_at)
+                             VALUES (?, ?, ?, ?, LAST_INSERT_ID(), ?)
+                             ON DUPLICATE KEY UPDATE value = VALUES(value), secret = VALUES(secret), revision = VALUES(revision),
+                                updated_at = VALUES(updated_at)`,
+                            [collection, key, stored, options.secret ? 1 : 0, Date.now()],
+                        ],
+                    ],
+                    { commit: true },
                 );
+                checkRevisionTaken(taken);
             }),
         );
     }
@@ -576,44 +607,50 @@ export class MySqlSessionStore implements SessionStore {
 
     // --- sessions: encoding and locking ---
 
-    /** Takes the next revision; the row lock on the sequence is held until the transaction ends. */
-    private async nextRevision(connection: Connection): Promise<number> {
-        const result = (await this.query(
-            connection,
-            `UPDATE \`${this.tables.meta}\` SET number = LAST_INSERT_ID(number + 1) WHERE name = ?`,
-            [META_REVISION],
-        )) as ResultSetHeader;
-        if (result.affectedRows !== 1) throw new Error(`The revision row is missing from ${this.tables.meta}.`);
-        return Number(result.insertId);
+    /**
+     * Takes the next revision: later statements of the transaction read it as `LAST_INSERT_ID()`. The sequence's
+     * row stays locked until the transaction ends, so revisions commit in order.
+     */
+    private takeRevision(): Statement {
+        return [`UPDATE \`${this.tables.meta}\` SET number = LAST_INSERT_ID(number + 1) WHERE name = ?`, [META_REVISION]];
     }
 
-    /** Locks and reads the rows of `ids` (sorted); rows that only hold a lease have no record. */
-    private async lockRecords(connection: Connection, ids: readonly string[]): Promise<Map<string, SessionRecord | undefined>> {
-        const records = new Map<string, SessionRecord | undefined>();
-        for (const chunk of chunks(ids, ROWS_PER_STATEMENT)) {
-            const rows = (await this.query(
-                connection,
-                `SELECT ${RECORD_COLUMNS} FROM \`${this.tables.sessions}\` WHERE id IN (?) ORDER BY id FOR UPDATE`,
-                [chunk],
-            )) as SessionRow[];
-            for (const row of rows) records.set(row.id, row.lease_only ? undefined : this.decodeRecord(row));
+    /**
+     * Creates a placeholder row (`lease_only`, no state) for each of `ids` that has none, and locks every one of
+     * them. A locking read alone would not lock a missing row: two transactions could then both create it.
+     */
+    private ensureRows(ids: readonly string[]): Statement {
+        const now = Date.now();
+        return [
+            `INSERT INTO \`${this.tables.sessions}\` (id, lease_only, generation, cookies, revision, updated_at) VALUES ?
+             ON DUPLICATE KEY UPDATE id = id`,
+            [ids.map((id) => [id, 1, 0, '[]', 0, now])],
+        ];
+    }
+
+    /** Reads the (locked) rows of `ids`. */
+    private lockRows(ids: readonly string[]): Statement {
+        return [`SELECT ${RECORD_COLUMNS} FROM \`${this.tables.sessions}\` WHERE id IN (?) ORDER BY id FOR UPDATE`, [ids]];
+    }
+
+    /**
+     * Writes `records` (whose rows this transaction has locked) stamped with a new revision, then `extra`, and
+     * commits. The revision is taken in the round trip of the first upsert, and a batch that fits one statement
+     * commits in that same round trip: the sequence, which every writer waits for, is then locked only while
+     * the server runs those statements, never across a round trip to a client.
+     */
+    private async commitRecords(tx: Transaction, records: readonly SessionRecord[], extra: Statement[] = []): Promise<void> {
+        const upserts = this.upsertRecords(records);
+        const trips: Statement[][] = upserts.map((upsert, i) => (i === 0 ? [this.takeRevision(), upsert] : [upsert]));
+        trips[trips.length - 1]!.push(...extra);
+        for (const [i, statements] of trips.entries()) {
+            const results = await tx.run(statements, { commit: i === trips.length - 1 });
+            if (i === 0) checkRevisionTaken(results[0]);
         }
-        return records;
     }
 
-    private async lockLeaseRow(connection: Connection, id: string): Promise<LeaseRow> {
-        const rows = (await this.query(
-            connection,
-            `SELECT ${RECORD_COLUMNS}, lease_owner, lease_expires_at - ${DB_NOW_MS} AS lease_remaining_ms
-             FROM \`${this.tables.sessions}\` WHERE id = ? FOR UPDATE`,
-            [id],
-        )) as LeaseRow[];
-        if (!rows[0]) throw new Error(`The row of session "${id}" vanished inside its own transaction.`);
-        return rows[0];
-    }
-
-    /** Writes records with multi-row upserts; the lease columns of existing rows are left alone. */
-    private async upsertRecords(connection: Connection, records: readonly SessionRecord[], revision: number): Promise<void> {
+    /** Multi-row upserts writing `records`; the lease columns of existing rows are left alone. */
+    private upsertRecords(records: readonly SessionRecord[]): Statement[] {
         const encoded = records.map((record) => [
             record.id,
             0,
@@ -628,12 +665,11 @@ export class MySqlSessionStore implements SessionStore {
             record.counters.renewals,
             record.lastUsedAt,
             record.lastRenewalError,
-            revision,
+            LAST_INSERT_ID,
             record.updatedAt,
         ]);
-        for (const rows of chunksBySize(encoded)) {
-            await this.query(
-                connection,
+        return chunksBySize(encoded).map(
+            (rows): Statement => [
                 `INSERT INTO \`${this.tables.sessions}\` (id, lease_only, generation, profile_index, identity, cookies, auth,
                     requests, successes, failures, renewals, last_used_at, last_renewal_error, revision, updated_at)
                  VALUES ?
@@ -643,8 +679,8 @@ export class MySqlSessionStore implements SessionStore {
                     last_used_at = VALUES(last_used_at), last_renewal_error = VALUES(last_renewal_error),
                     revision = VALUES(revision), updated_at = VALUES(updated_at)`,
                 [rows],
-            );
-        }
+            ],
+        );
     }
 
     /** JSON, sealed when the store has a key (cookies and auth are secret). */
@@ -720,18 +756,40 @@ export class MySqlSessionStore implements SessionStore {
         }
     }
 
-    /** Runs `work` in a transaction, again (with a short random pause) when it loses a deadlock or a lock wait. */
-    private async transaction<T>(work: (connection: Connection) => Promise<T>): Promise<T> {
+    /**
+     * Runs `work` in a transaction, again (with a short random pause) when it loses a deadlock or a lock wait.
+     * `work` sends its statements through {@link Transaction.run}, several per round trip: fewer round trips
+     * while the revision sequence is locked means more writers per second. Commits when `work` did not.
+     */
+    private async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
         for (let attempt = 1; ; attempt++) {
             try {
                 return await this.withConnection(async (connection) => {
-                    await this.query(connection, 'START TRANSACTION');
+                    let started = false;
+                    let committed = false;
+                    const tx: Transaction = {
+                        run: async (statements, options = {}) => {
+                            if (committed) throw new Error('The transaction was already committed.');
+                            const sql = statements.map(([text, values]) => mysql.format(text, (values ?? []) as FormatValues));
+                            const skip = started ? 0 : 1;
+                            if (!started) sql.unshift('START TRANSACTION');
+                            if (options.commit) sql.push('COMMIT');
+                            started = true;
+                            const result = await this.query(connection, sql.join(';\n'));
+                            if (options.commit) committed = true;
+                            const results = sql.length === 1 ? [result] : (result as unknown[]);
+                            return results.slice(skip, skip + statements.length);
+                        },
+                    };
                     try {
-                        const result = await work(connection);
-                        await this.query(connection, 'COMMIT');
+                        const result = await work(tx);
+                        if (started && !committed) await tx.run([], { commit: true });
                         return result;
                     } catch (error) {
-                        if (!isConnectionFault(error)) await this.query(connection, 'ROLLBACK').catch(() => undefined);
+                        if (started && !isConnectionFault(error)) {
+                            // A connection that cannot even roll back must not go back to the pool.
+                            await this.query(connection, 'ROLLBACK').catch(() => connection.destroy());
+                        }
                         throw error;
                     }
                 });
