@@ -5,6 +5,7 @@ import type { Scenario } from '../lib/types.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
 import { memoryScenario } from './memory.js';
 import { renewalScenario } from './renewal.js';
+import { storeScenario } from './store.js';
 
 /** The scenarios of `npm run bench`. */
 export const scenarios: readonly Scenario[] = [
@@ -13,4 +14,5 @@ export const scenarios: readonly Scenario[] = [
     overheadPlaywrightScenario,
     renewalScenario,
     memoryScenario,
+    storeScenario,
 ];

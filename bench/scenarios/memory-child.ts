@@ -26,30 +26,8 @@ import { applySessionDelta } from '../../src/stores/merge.js';
 import { MemorySessionStore } from '../../src/stores/memory-store.js';
 import { TrackingCookieStore } from '../../src/stores/tracking-cookie-store.js';
 import type { SessionDelta, SessionRecord } from '../../src/stores/types.js';
+import { COOKIE_URL, cookiesFor } from '../lib/cookies.js';
 import { median, percentile } from '../lib/stats.js';
-
-/** The URL every session's cookies are received from. */
-export const COOKIE_URL = 'https://shop.example.com/account/orders';
-
-/** Five realistic Set-Cookie headers for session number `i`, with values unique to it. */
-export function cookiesFor(i: number): string[] {
-    const hex = (seed: number, length: number) => {
-        let out = '';
-        let x = (seed * 2654435761) >>> 0;
-        while (out.length < length) {
-            x = (x * 1103515245 + 12345) >>> 0;
-            out += x.toString(16).padStart(8, '0');
-        }
-        return out.slice(0, length);
-    };
-    return [
-        `sid=${hex(i, 32)}; Path=/; HttpOnly; Secure; SameSite=Lax`,
-        `csrftoken=${hex(i + 7, 40)}; Path=/; Secure`,
-        `prefs=lang%3Den%7Ccur%3DEUR%7Cv${i}; Path=/; Max-Age=31536000`,
-        `_ga=GA1.2.${(i * 7919) % 1e9}.${1_700_000_000 + i}; Domain=example.com; Path=/; Max-Age=63072000`,
-        `cart=${hex(i + 13, 12)}; Path=/account; Max-Age=86400`,
-    ];
-}
 
 /** A store that keeps nothing: isolates what the sessions themselves hold in memory. */
 class NullStore extends MemorySessionStore {
