@@ -39,6 +39,8 @@ interface Site {
     logins: number;
     /** Every POST /login. */
     attempts: number;
+    /** Answers to `/whoami` for a live session. */
+    checks: number;
     /** Most logins in flight at once, per `via` form field (`http`, `browser`). */
     peak: Record<string, number>;
     /** sid → live. */
@@ -57,6 +59,7 @@ async function startSite(): Promise<Site> {
     const site: Omit<Site, 'url' | 'close'> & { url?: string; close?: () => Promise<void> } = {
         logins: 0,
         attempts: 0,
+        checks: 0,
         peak: {},
         sessions: new Map(),
         failNext: [],
@@ -105,7 +108,11 @@ async function startSite(): Promise<Site> {
             if (url.pathname === '/whoami') {
                 const sid = /(?:^|;\s*)sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
                 const live = sid !== undefined && site.sessions.get(sid) === true;
-                return void res.writeHead(200, { 'content-type': 'text/html' }).end(live ? '<p>logged-in</p>' : '<p>logged-out</p>');
+                // A live session's answer updates a cookie, as sites that slide a session's expiry do.
+                const headers = live ? { 'set-cookie': `seen=${++site.checks}; Path=/` } : {};
+                return void res
+                    .writeHead(200, { 'content-type': 'text/html', ...headers })
+                    .end(live ? '<p>logged-in</p>' : '<p>logged-out</p>');
             }
             res.writeHead(404).end();
         })().catch(() => res.destroy());
@@ -134,7 +141,11 @@ function httpRecipe(site: Site, overrides: Partial<LoginRecipeInput> = {}): Logi
 }
 
 function sidOf(record: SessionRecord | undefined): string | undefined {
-    return record?.cookies.find((cookie) => cookie.key === 'sid')?.value;
+    return cookieOf(record, 'sid');
+}
+
+function cookieOf(record: SessionRecord | undefined, name: string): string | undefined {
+    return record?.cookies.find((cookie) => cookie.key === name)?.value;
 }
 
 /** Polls until `condition` holds (the maintainer works on its own schedule); fails after `timeoutMs`. */
@@ -202,8 +213,11 @@ describe('Maintainer', () => {
         const b = await store.read('b');
         expect(sidOf(b)).not.toBe(sidOf(first.b));
         expect(site.sessions.get(sidOf(b)!)).toBe(true);
-        expect((await store.read('a'))!.generation).toBe(1);
-        expect(sidOf(await store.read('a'))).toBe(sidOf(first.a));
+        const a = await store.read('a');
+        expect(a!.generation).toBe(1);
+        expect(sidOf(a)).toBe(sidOf(first.a));
+        // The check's answer updated a cookie of a (still valid): written back within its generation.
+        expect(Number(cookieOf(a, 'seen'))).toBeGreaterThan(Number(cookieOf(first.a, 'seen')));
         expect(sidOf(await store.read('c'))).toBe(sidOf(first.c));
 
         const status = row(maintainer, 'b');
@@ -521,7 +535,7 @@ export default defineMaintainerConfig({
             }
             child.kill('SIGINT');
             expect(await exited).toBe(0);
-            expect(output).toMatch(/refresh proc-shop\/p1: ok \(nothing stored; http login, 1 attempt\(s\), generation 1, 1 cookie\(s\)\)/);
+            expect(output).toMatch(/refresh proc-shop\/p1: ok \(nothing stored; http login, 1 attempt\(s\), generation 1, 2 cookie\(s\)\)/);
             expect(output).toContain('Stopped.');
             expect(output).not.toContain(PASSWORD);
 
@@ -567,9 +581,9 @@ describe('reporting', () => {
         expect(rest).toHaveLength(5);
         expect(rest[0]).toBe('check shop/l1: invalid (no logged-in indicator matched (body contains "logged-in")); refreshing.');
         expect(rest[1]).toBe('check shop/l2: valid (logged-in indicator matched: body contains "logged-in").');
-        expect(rest[2]).toMatch(/^refresh shop\/l1: ok \(check failed; http login, 1 attempt\(s\), generation 2, 1 cookie\(s\)\)\.$/);
-        expect(rest[3]).toMatch(/^refresh shop\/l1: ok \(nothing stored; http login, [12] attempt\(s\), generation 1, 1 cookie\(s\)\)\.$/);
-        expect(rest[4]).toMatch(/^refresh shop\/l2: ok \(nothing stored; http login, [12] attempt\(s\), generation 1, 1 cookie\(s\)\)\.$/);
+        expect(rest[2]).toMatch(/^refresh shop\/l1: ok \(check failed; http login, 1 attempt\(s\), generation 2, 2 cookie\(s\)\)\.$/);
+        expect(rest[3]).toMatch(/^refresh shop\/l1: ok \(nothing stored; http login, [12] attempt\(s\), generation 1, 2 cookie\(s\)\)\.$/);
+        expect(rest[4]).toMatch(/^refresh shop\/l2: ok \(nothing stored; http login, [12] attempt\(s\), generation 1, 2 cookie\(s\)\)\.$/);
         const everything = lines.map((line) => line.message).join('\n');
         expect(everything).not.toContain(PASSWORD);
         for (const id of ['l1', 'l2']) expect(everything).not.toContain(sidOf(await store.read(id))!);

@@ -224,18 +224,21 @@ export class Maintainer {
         await this.refresh(entry, row, record, reason);
     }
 
-    /** Sends the recipe's check with a stored session, and writes back cookies the answer changed. */
+    /**
+     * Sends the recipe's check with a stored session (its cookies, identity, proxy and auth). When the session is
+     * valid, cookies the answer changed (a rotated session cookie) are written back.
+     */
     private async check(entry: Entry, record: SessionRecord): Promise<CheckOutcome> {
         const profile = this.profileAt(record.profileIndex);
         const identity = record.identity ?? createIdentity(profile);
         const jar = jarOf(record.cookies);
         const http = createSessionHttpClient({ jar, identity, proxyUrl: profile?.proxy, headerToken: {} });
         const outcome = await new SessionCheck(entry.config.recipe.check!).run(http, record.auth ?? undefined);
-        await this.writeBackCookies(record, jar);
+        if (outcome.valid) await this.writeBackCookies(record, jar);
         return outcome;
     }
 
-    /** Stores cookies a check's answer set or removed (a rotated session cookie), within the same generation. */
+    /** Stores the cookies a check's answer set or removed, within the same generation. */
     private async writeBackCookies(record: SessionRecord, jar: CookieJar): Promise<void> {
         const before = new Map(record.cookies.map((cookie) => [cookieKeyOf(cookie), cookie]));
         const after = serializeJar(jar);
@@ -299,17 +302,7 @@ export class Maintainer {
                         this.log.info(`refresh ${label}: attempt ${attempt} could not reach the site (${describeCause(error)}); retrying in ${delay} ms.`),
                 },
             );
-            const delta: SessionDelta = {
-                id: session,
-                generation: fromGeneration + 1,
-                reset: true,
-                assignment: { profileIndex: profileIndex ?? null, identity: acquired.identity, auth: acquired.auth ?? null },
-                upserts: serializeJar(acquired.jar),
-                removals: [],
-                counters: { ...zeroCounters(), renewals: 1 },
-                lastUsedAt: null,
-                lastRenewalError: null,
-            };
+            const delta = renewedDelta(session, fromGeneration + 1, profileIndex, acquired);
             const stored = await this.store.completeRenewal(LEASE_OWNER, delta);
             if (stored.generation !== delta.generation) {
                 this.update(entry, row, { state: 'busy', generation: stored.generation });
@@ -475,6 +468,21 @@ function isEmpty(record: SessionRecord): boolean {
 
 function hasValues(auth: SessionAuth | undefined): boolean {
     return !!auth && (Object.keys(auth.values).length > 0 || Object.keys(auth.headers).length > 0 || Object.keys(auth.query).length > 0);
+}
+
+/** The next generation of a session, as a successful login left it: a reset to exactly its cookies and auth. */
+function renewedDelta(id: string, generation: number, profileIndex: number | null, acquired: Acquired): SessionDelta {
+    return {
+        id,
+        generation,
+        reset: true,
+        assignment: { profileIndex, identity: acquired.identity, auth: acquired.auth ?? null },
+        upserts: serializeJar(acquired.jar),
+        removals: [],
+        counters: { ...zeroCounters(), renewals: 1 },
+        lastUsedAt: null,
+        lastRenewalError: null,
+    };
 }
 
 /** A delta that changes nothing by itself, at the record's generation (cookies and auth untouched). */
