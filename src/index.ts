@@ -69,5 +69,7 @@ export { redactProxyUrl, describeProfile } from './profiles/redact.js';
 export type { Renewal, RenewalFunction, RenewalContext, RenewalRetryOptions } from './renewal/renewal.js';
 export type { SessionRequest, SessionResponse, SessionHttpClient } from './renewal/session-http.js';
 
+export * from './acquisition/index.js';
+
 export { ConfigValidationError } from './validation.js';
 export { findChromiumExecutable, chromiumLaunchArgs } from './browser/executable.js';

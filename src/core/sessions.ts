@@ -63,6 +63,14 @@ export interface SessionsOptions {
     secret?: string;
     /** Write-behind and multi-process tuning; see {@link PersistenceOptions} for each field and its default. */
     persistence?: Partial<PersistenceOptions>;
+    /**
+     * How every session is renewed when `clear(id)` or `renew(id)` is given no renewal, e.g.
+     * `loginRenewal(recipe)`. `loginFor` and `sessions.bindRenewal(id, renewal)` take precedence. Default: none
+     * (a clear only empties the session).
+     */
+    login?: Renewal;
+    /** Chooses the renewal per session id (return undefined to fall back to `login`). Default: none. */
+    loginFor?: (sessionId: string) => Renewal | undefined;
     /** Header rules and session headers: refresh and cleanup intervals (see {@link HeaderPipelineOptions}). */
     headers?: HeaderPipelineOptions;
     /** Session token names per site, as OWASP ZAP tracks them (see {@link SessionTokensOptions}). */
@@ -137,6 +145,13 @@ const optionsSchema = z.strictObject({
         })
         .optional(),
     flushOnSignals: z.boolean().optional(),
+    login: z
+        .union([
+            z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'must be a function'),
+            z.looseObject({ url: z.string() }),
+        ])
+        .optional(),
+    loginFor: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'must be a function').optional(),
     headers: headerPipelineOptionsSchema.optional(),
     tokens: sessionTokensOptionsSchema.optional(),
 });
@@ -171,6 +186,9 @@ export class Sessions {
 
     /** Where the sessions are persisted. */
     readonly store: SessionStore;
+    private readonly login: Renewal | undefined;
+    private readonly loginFor: SessionsOptions['loginFor'];
+    private readonly boundRenewals = new Map<string, Renewal>();
 
     /** The session of requests that name none. */
     readonly defaultSessionId: string;
@@ -183,6 +201,8 @@ export class Sessions {
         this.defaultSessionId = options.defaultSessionId ?? 'default';
         this.retry = { maxAttempts: 3, backoffMs: 250, maxBackoffMs: 5000, ...options.renewal };
         this.store = store;
+        this.login = options.login;
+        this.loginFor = options.loginFor;
         this.headerSettings = { headers: options.headers, tokens: options.tokens };
         this.persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
         this.writeBehind = new WriteBehind(
@@ -202,7 +222,10 @@ export class Sessions {
         const parsed = parseWithZod(optionsSchema, options, 'options');
         const profiles = parsed.profiles ? defineProfiles(parsed.profiles as Profile[]) : undefined;
         const store = await openStore(options.store, parsed.secret);
-        const sessions = new Sessions({ ...parsed, store: undefined, profiles }, store);
+        const sessions = new Sessions(
+            { ...parsed, store: undefined, profiles, login: options.login, loginFor: options.loginFor },
+            store,
+        );
         try {
             for (const record of await store.loadAll()) sessions.load(record);
             if (store.shared) {
@@ -309,13 +332,42 @@ export class Sessions {
             return;
         }
         this.reset(session);
-        const pending: Promise<void> = this.settle(session, options.renewal).finally(() => {
+        const renewal = options.renewal ?? this.renewalOf(session.id);
+        const pending: Promise<void> = this.settle(session, renewal).finally(() => {
             if (session.renewal === pending) session.renewal = undefined;
             session.touch(); // the write-behind holds a renewing session back: write it now
         });
         pending.catch(() => undefined); // waiters receive the error; an unobserved failure is logged, not thrown
         session.renewal = pending;
         await this.whenUsable(session);
+    }
+
+    /**
+     * Renews a session through its login (`bindRenewal`, else the `login` option): the same single-flight,
+     * ahead-of-the-queue renewal as `clear`. Rejects when the session has no login to renew with.
+     */
+    async renew(id?: string | number): Promise<void> {
+        const session = this.resolve(id);
+        if (!this.renewalOf(session.id)) {
+            throw new TypeError(
+                `Session "${session.id}" has no login to renew with: pass { login } or { loginFor } to Sessions.open(), or call sessions.bindRenewal("${session.id}", renewal).`,
+            );
+        }
+        await this.clear(session.id);
+    }
+
+    /**
+     * Ties a session to the renewal (a login recipe's `loginRenewal(recipe)`, a request or a function) used when it
+     * is cleared without an explicit one. Pass undefined to untie it.
+     */
+    bindRenewal(id: string | number, renewal: Renewal | undefined): void {
+        const sessionId = parseSessionId(id);
+        if (renewal) this.boundRenewals.set(sessionId, renewal);
+        else this.boundRenewals.delete(sessionId);
+    }
+
+    private renewalOf(sessionId: string): Renewal | undefined {
+        return this.boundRenewals.get(sessionId) ?? this.loginFor?.(sessionId) ?? this.login;
     }
 
     /**
@@ -543,7 +595,7 @@ export class Sessions {
         limit.abort(); // a pending timer would keep the process alive for up to the limit
         await Promise.allSettled([...session.cookieHolders].map((holder) => holder.clearCookies()));
         if (this.store.shared) await this.settleShared(session, renewal);
-        else if (renewal) await this.renew(session, renewal);
+        else if (renewal) await this.runRenewal(session, renewal);
     }
 
     /**
@@ -563,7 +615,7 @@ export class Sessions {
                     `Cannot coordinate the renewal of session "${session.id}" through the session ${this.store.description} ` +
                         `(${describeCause(error)}); renewing in this process alone.`,
                 );
-                if (renewal) await this.renew(session, renewal);
+                if (renewal) await this.runRenewal(session, renewal);
                 return;
             }
             if (lease.granted) break;
@@ -579,7 +631,7 @@ export class Sessions {
         }, Math.max(50, Math.round(this.persistence.leaseMs / 3)));
         heartbeat.unref();
         try {
-            if (renewal) await this.renew(session, renewal);
+            if (renewal) await this.runRenewal(session, renewal);
         } catch (error) {
             await this.store.abandonRenewal(session.id, PROCESS_OWNER).catch(() => undefined);
             throw error;
@@ -598,7 +650,7 @@ export class Sessions {
     }
 
     /** Runs a renewal with retries and backoff. */
-    private async renew(session: BoundSession, renewal: Renewal): Promise<void> {
+    private async runRenewal(session: BoundSession, renewal: Renewal): Promise<void> {
         const generation = session.generation;
         for (let attempt = 1; ; attempt++) {
             try {

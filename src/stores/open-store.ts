@@ -20,6 +20,8 @@ export interface MySqlStoreChoice {
     connectionLimit?: number;
     /** How long connecting may take before the store counts as unreachable, in ms. Default 10 000. */
     connectTimeoutMs?: number;
+    /** How long one statement may run before the store gives up on it, in ms. Default 30 000. */
+    queryTimeoutMs?: number;
 }
 
 /**
@@ -57,6 +59,7 @@ const choiceSchema = z.union([
                 tablePrefix: z.string().optional(),
                 connectionLimit: z.number().optional(),
                 connectTimeoutMs: z.number().optional(),
+                queryTimeoutMs: z.number().optional(),
             }),
         ]),
     }),
