@@ -46,7 +46,7 @@ export async function retryWithBackoff<T>(
             const delay = backoffDelay(attempt, options);
             options.onRetry?.(attempt, delay, error);
             try {
-                await sleep(delay, undefined, { signal: options.signal, ref: false });
+                await sleep(delay, undefined, { signal: options.signal });
             } catch {
                 throw new RetriesExhaustedError(attempt, error); // aborted while waiting
             }

@@ -40,7 +40,7 @@ export interface StatusCommandOptions {
 }
 
 /** The config file the commands read when none is given. */
-export const DEFAULT_CONFIG_PATH = 'sessions.config.ts';
+export const DEFAULT_MAINTAINER_CONFIG_PATH = 'sessions.config.ts';
 
 /** Exit code of a command refused because of its configuration or arguments. */
 const EXIT_USAGE = 2;
@@ -55,7 +55,7 @@ export async function runMaintainCommand(options: MaintainCommandOptions = {}, i
     const { stderr } = outputsOf(io);
     let maintainer: Maintainer;
     try {
-        maintainer = await Maintainer.open(await loadMaintainerConfig(options.config ?? DEFAULT_CONFIG_PATH));
+        maintainer = await Maintainer.open(await loadMaintainerConfig(options.config ?? DEFAULT_MAINTAINER_CONFIG_PATH));
     } catch (error) {
         stderr(`${describeFailure(error)}\n`);
         return error instanceof ConfigValidationError ? EXIT_USAGE : 1;
@@ -120,7 +120,7 @@ export async function runStatusCommand(options: StatusCommandOptions = {}, io: M
     let store: SessionStore | undefined;
     let ownsStore = false;
     try {
-        const config = await loadMaintainerConfig(options.config ?? DEFAULT_CONFIG_PATH);
+        const config = await loadMaintainerConfig(options.config ?? DEFAULT_MAINTAINER_CONFIG_PATH);
         ownsStore = !(typeof config.store === 'object' && config.store !== null && typeof (config.store as SessionStore).write === 'function');
         store = await openStore(config.store, config.secret);
         const rows = (await store.listEntries<MaintainerStatusRow>(MAINTAINER_STATUS_COLLECTION)).map((entry) => entry.value);

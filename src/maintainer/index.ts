@@ -26,5 +26,5 @@ export { defineUrlNormalizerRules, normalizeUrl, sessionHash } from './url-norma
 export type { UrlNormalizerRule, UrlNormalizerRules } from './url-normalizer.js';
 export { formatStatusTable, MAINTAINER_STATUS_COLLECTION } from './status.js';
 export type { MaintainerStatusRow, MaintainedState } from './status.js';
-export { runMaintainerCli, runMaintainCommand, runStatusCommand, MAINTAINER_USAGE, DEFAULT_CONFIG_PATH } from './cli.js';
+export { runMaintainerCli, runMaintainCommand, runStatusCommand, MAINTAINER_USAGE, DEFAULT_MAINTAINER_CONFIG_PATH } from './cli.js';
 export type { MaintainerCliIo, MaintainCommandOptions, StatusCommandOptions } from './cli.js';

@@ -129,7 +129,11 @@ export class Maintainer {
         return { browser: this.queues.browser.peak, http: this.queues.http.peak };
     }
 
-    /** Starts every recipe's schedule. */
+    /**
+     * Starts every recipe's schedule. The schedule's timers do not keep the process alive by themselves (a run under
+     * way does): a program that only maintains sessions keeps itself alive until it calls {@link stop}, as
+     * `crawlee-sessions maintain` does.
+     */
     start(): void {
         if (this.stopped) throw new Error('This maintainer was stopped; open a new one.');
         if (this.started) return;
