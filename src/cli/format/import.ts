@@ -1,0 +1,162 @@
+import { Cookie, CookieJar } from 'tough-cookie';
+import { z } from 'zod';
+
+import { fromPlaywrightCookies, type PlaywrightCookie } from '../../browser/cookies.js';
+import { parseWithZod } from '../../validation.js';
+import { CliError, UsageError } from '../errors.js';
+import { NETSCAPE_HEADER, NETSCAPE_HTTP_ONLY_PREFIX, type CookieFileFormat } from './export.js';
+
+/** What {@link parseCookieFile} read. */
+export interface ParsedCookieFile {
+    format: CookieFileFormat;
+    cookies: Cookie[];
+    /** Things that were in the file and are not imported, in words (e.g. a storage state's localStorage). */
+    notes: string[];
+}
+
+/** Options of {@link parseCookieFile}. */
+export interface ParseCookieFileOptions {
+    /** The format; default: detected (see {@link detectCookieFormat}). */
+    format?: CookieFileFormat;
+    /** The URL the cookies of a Cookie header belong to (required for that format only). */
+    url?: string;
+    /** How the file is named in messages. */
+    source: string;
+}
+
+/**
+ * Guesses the format of a cookie file: JSON is a Playwright storage state; text with the Netscape header or with
+ * tab-separated lines of 6–7 fields is a Netscape cookie file; anything else is a Cookie header.
+ */
+export function detectCookieFormat(text: string): CookieFileFormat {
+    const trimmed = text.trimStart();
+    if (trimmed.startsWith('{') || trimmed.startsWith('[')) return 'playwright';
+    const lines = trimmed.split(/\r?\n/);
+    if (lines.some((line) => line.startsWith(NETSCAPE_HEADER) || line.startsWith('# HTTP Cookie File'))) return 'netscape';
+    if (lines.some((line) => (!line.startsWith('#') || line.startsWith(NETSCAPE_HTTP_ONLY_PREFIX)) && line.split('\t').length >= 6)) {
+        return 'netscape';
+    }
+    return 'header';
+}
+
+/**
+ * Reads the cookies of a Playwright storage state, a Netscape cookie file or a Cookie header. Problems are reported
+ * with where they are (field path or line number), never with a cookie value.
+ */
+export function parseCookieFile(text: string, options: ParseCookieFileOptions): ParsedCookieFile {
+    const format = options.format ?? detectCookieFormat(text);
+    switch (format) {
+        case 'playwright':
+            return { format, ...parsePlaywrightStorageState(text, options.source) };
+        case 'netscape':
+            return { format, cookies: parseNetscapeCookieFile(text, options.source), notes: [] };
+        case 'header':
+            if (!options.url) {
+                throw new UsageError(`--url is required to import a Cookie header (${options.source} holds one): it says which site the cookies belong to`);
+            }
+            return { format, cookies: parseCookieHeader(text, options.url, options.source), notes: [] };
+    }
+}
+
+const playwrightCookieSchema = z.object({
+    name: z.string().min(1),
+    value: z.string(),
+    domain: z.string().min(1),
+    path: z.string().default('/'),
+    expires: z.number().default(-1),
+    httpOnly: z.boolean().default(false),
+    secure: z.boolean().default(false),
+    sameSite: z.enum(['Strict', 'Lax', 'None']).default('Lax'),
+});
+
+const storageStateSchema = z.union([
+    z.object({
+        cookies: z.array(playwrightCookieSchema),
+        origins: z.array(z.object({ origin: z.string() }).loose()).optional(),
+    }),
+    z.array(playwrightCookieSchema).transform((cookies) => ({ cookies, origins: undefined })),
+]);
+
+/** A Playwright storage state (or a bare array of Playwright cookies). */
+function parsePlaywrightStorageState(text: string, source: string): { cookies: Cookie[]; notes: string[] } {
+    let json: unknown;
+    try {
+        json = JSON.parse(text);
+    } catch (error) {
+        throw new CliError(`${source} is not valid JSON (${(error as Error).message}); expected a Playwright storage state`);
+    }
+    const state = parseWithZod(storageStateSchema, json, `Playwright storage state in ${source}`);
+    const notes: string[] = [];
+    const origins = state.origins?.filter((origin) => Array.isArray(origin.localStorage) && origin.localStorage.length > 0) ?? [];
+    if (origins.length > 0) {
+        notes.push(`the localStorage of ${origins.length} origin(s) was not imported: sessions hold cookies only`);
+    }
+    return { cookies: fromPlaywrightCookies(state.cookies as PlaywrightCookie[]), notes };
+}
+
+/**
+ * A Netscape cookie file as curl and wget write it. Lines starting with `#` are comments, except `#HttpOnly_`
+ * (curl's prefix for HttpOnly cookies); a domain cookie has `TRUE` in the second field (or a leading dot);
+ * expiry `0` is a session cookie.
+ */
+export function parseNetscapeCookieFile(text: string, source: string): Cookie[] {
+    const cookies: Cookie[] = [];
+    text.split(/\r?\n/).forEach((rawLine, index) => {
+        let line = rawLine;
+        const httpOnly = line.startsWith(NETSCAPE_HTTP_ONLY_PREFIX);
+        if (httpOnly) line = line.slice(NETSCAPE_HTTP_ONLY_PREFIX.length);
+        else if (line.trim() === '' || line.startsWith('#')) return;
+        const where = `${source} line ${index + 1}`;
+        const fields = line.split('\t');
+        if (fields.length === 6) fields.push(''); // an empty value, as some tools write it
+        if (fields.length !== 7) {
+            throw new CliError(`${where}: expected 7 tab-separated fields (domain, subdomains, path, secure, expiry, name, value), found ${fields.length}`);
+        }
+        const [domainField, subdomains, path, secure, expiry, name, value] = fields as [string, string, string, string, string, string, string];
+        if (!/^(TRUE|FALSE)$/i.test(subdomains) || !/^(TRUE|FALSE)$/i.test(secure)) {
+            throw new CliError(`${where}: the include-subdomains and secure fields must be TRUE or FALSE`);
+        }
+        if (!/^-?\d+$/.test(expiry)) throw new CliError(`${where}: the expiry must be whole seconds since the epoch (0 for a session cookie)`);
+        const domain = domainField.replace(/^\./, '').toLowerCase();
+        if (domain === '' || name === '') throw new CliError(`${where}: the domain and the cookie name must not be empty`);
+        const seconds = Number(expiry);
+        cookies.push(
+            new Cookie({
+                key: name,
+                value,
+                domain,
+                hostOnly: !(subdomains.toUpperCase() === 'TRUE' || domainField.startsWith('.')),
+                path: path || '/',
+                secure: secure.toUpperCase() === 'TRUE',
+                httpOnly,
+                expires: seconds <= 0 ? 'Infinity' : new Date(seconds * 1000),
+            }),
+        );
+    });
+    return cookies;
+}
+
+/**
+ * A Cookie request header (`Cookie: a=1; b=2`, or just `a=1; b=2`): every pair becomes a host-only cookie of the
+ * URL's host with path `/`, no expiry and no flags (a Cookie header says nothing else).
+ */
+export function parseCookieHeader(text: string, url: string, source: string): Cookie[] {
+    const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
+    if (lines.length !== 1) throw new CliError(`${source}: expected one Cookie header line, found ${lines.length} lines`);
+    const value = lines[0]!.replace(/^\s*cookie\s*:/i, '').trim();
+    const jar = new CookieJar();
+    const cookies: Cookie[] = [];
+    value.split(';').forEach((pair, index) => {
+        if (pair.trim() === '') return;
+        const equals = pair.indexOf('=');
+        const name = equals === -1 ? '' : pair.slice(0, equals).trim();
+        if (name === '') throw new CliError(`${source}: cookie ${index + 1} of the header is not a name=value pair`);
+        const cookie = new Cookie({ key: name, value: pair.slice(equals + 1).trim(), path: '/' });
+        // Storing it for the URL gives it the URL's host (host-only), as a browser would.
+        const stored = jar.setCookieSync(cookie, url, { ignoreError: true });
+        if (!stored) throw new CliError(`${source}: cookie "${name}" cannot be stored for ${new URL(url).host}`);
+        cookies.push(stored);
+    });
+    if (cookies.length === 0) throw new CliError(`${source}: the Cookie header holds no cookie`);
+    return cookies;
+}

@@ -1,0 +1,127 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Configuration } from 'crawlee';
+import { z } from 'zod';
+
+import { MYSQL_URL_ENV, openStore, type StoreChoice } from '../stores/open-store.js';
+import { SECRET_ENV } from '../stores/secrets.js';
+import type { SessionStore } from '../stores/types.js';
+import { CliError, UsageError } from './errors.js';
+import type { CliIo } from './io.js';
+import { parseOptions, type OptionValues } from './options.js';
+
+/** The embedded store's name when `--store-name` is not given (the one `Sessions.open()` uses). */
+export const DEFAULT_STORE_NAME = 'crawlee-sessions';
+
+/** Which store a command opens, from the store options (see `STORE_OPTIONS`). */
+export interface StoreSelection {
+    /** `--storage-dir`: the Crawlee storage directory of the embedded store. Default: `CRAWLEE_STORAGE_DIR`, else `./storage`. */
+    storageDir?: string;
+    /** `--store-name`: the embedded store's name. Default `crawlee-sessions`. */
+    storeName?: string;
+    /** `--mysql`: a `mysql://user:pass@host:port/db` URL. Default: `CRAWLEE_SESSIONS_MYSQL_URL` unless `--storage-dir` is given. */
+    mysql?: string;
+    /** `--table-prefix`: the MySQL store's table prefix. Default `crawlee_sessions`. */
+    tablePrefix?: string;
+    /** `--secret-env`: the environment variable holding the secret. Default `CRAWLEE_SESSIONS_SECRET`. */
+    secretEnv?: string;
+}
+
+const selectionSchema = z
+    .object({
+        'storage-dir': z.string().min(1).optional(),
+        'store-name': z
+            .string()
+            .regex(/^[a-zA-Z0-9-]{1,63}$/, 'must be 1–63 letters, digits or dashes (a Crawlee store name)')
+            .optional(),
+        mysql: z
+            .string()
+            .refine((url) => /^mysql:\/\/[^/]+/.test(url) && URL.canParse(url), 'must be a URL like mysql://user:pass@host:3306/db')
+            .optional(),
+        'table-prefix': z.string().min(1).optional(),
+        'secret-env': z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable, e.g. MY_SESSIONS_SECRET')
+            .optional(),
+    })
+    .transform(
+        (values): StoreSelection => ({
+            storageDir: values['storage-dir'],
+            storeName: values['store-name'],
+            mysql: values.mysql,
+            tablePrefix: values['table-prefix'],
+            secretEnv: values['secret-env'],
+        }),
+    );
+
+/** Reads and checks the store options of a command line. */
+export function parseStoreSelection(values: OptionValues): StoreSelection {
+    const selection = parseOptions(selectionSchema, values);
+    if (selection.mysql && (selection.storageDir || selection.storeName)) {
+        throw new UsageError('--mysql cannot be combined with --storage-dir or --store-name (those select the embedded store)');
+    }
+    return selection;
+}
+
+/** Options of {@link openCliStore}. */
+export interface OpenCliStoreOptions {
+    /**
+     * Refuse to create an embedded store that does not exist yet (read-only commands): a missing store usually means
+     * the CLI looks in the wrong directory. Default true.
+     */
+    mustExist?: boolean;
+}
+
+/**
+ * Opens the store a command line selects: MySQL with `--mysql` (or `CRAWLEE_SESSIONS_MYSQL_URL` when no
+ * `--storage-dir` is given), else the embedded store in `--storage-dir` / `CRAWLEE_STORAGE_DIR` / `./storage`.
+ * The secret comes from the variable `--secret-env` names, else `CRAWLEE_SESSIONS_SECRET`.
+ */
+export async function openCliStore(selection: StoreSelection, io: CliIo, options: OpenCliStoreOptions = {}): Promise<SessionStore> {
+    const secret = readSecret(selection, io);
+    const mysqlUrl = selection.mysql ?? (selection.storageDir || selection.storeName ? undefined : io.env[MYSQL_URL_ENV] || undefined);
+    let choice: StoreChoice;
+    if (mysqlUrl) {
+        choice = { mysql: { url: mysqlUrl, ...(selection.tablePrefix ? { tablePrefix: selection.tablePrefix } : {}) } };
+    } else {
+        if (selection.tablePrefix) throw new UsageError('--table-prefix only applies to MySQL: give --mysql URL too');
+        const name = selection.storeName ?? DEFAULT_STORE_NAME;
+        const dir = selection.storageDir ?? (io.env.CRAWLEE_STORAGE_DIR || './storage');
+        // Crawlee's local storage keeps a key-value store in <dir>/key_value_stores/<name>.
+        const folder = join(dir, 'key_value_stores', name);
+        if ((options.mustExist ?? true) && !existsSync(folder)) {
+            throw new CliError(
+                `There is no sessions store in ${folder}: nothing was stored there yet. Point the CLI at the crawler's ` +
+                    'storage with --storage-dir DIR (or CRAWLEE_STORAGE_DIR), or at MySQL with --mysql URL.',
+            );
+        }
+        const config = selection.storageDir
+            ? new Configuration({ persistStorage: true, storageClientOptions: { localDataDirectory: selection.storageDir } })
+            : undefined;
+        choice = { embedded: { name, ...(config ? { config } : {}) } };
+    }
+    return openStore(choice, secret);
+}
+
+function readSecret(selection: StoreSelection, io: CliIo): string | undefined {
+    if (selection.secretEnv === undefined) return io.env[SECRET_ENV] || undefined;
+    const secret = io.env[selection.secretEnv];
+    if (!secret) throw new UsageError(`--secret-env: the environment variable ${selection.secretEnv} is not set`);
+    return secret;
+}
+
+/** Opens the store, runs `task` with it and closes it, whatever happens. */
+export async function withStore<T>(
+    selection: StoreSelection,
+    io: CliIo,
+    options: OpenCliStoreOptions,
+    task: (store: SessionStore) => Promise<T>,
+): Promise<T> {
+    const store = await openCliStore(selection, io, options);
+    try {
+        return await task(store);
+    } finally {
+        await store.close().catch(() => undefined);
+    }
+}
