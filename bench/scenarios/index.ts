@@ -4,6 +4,7 @@
 import type { Scenario } from '../lib/types.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
 import { memoryScenario } from './memory.js';
+import { multiProcessScenario } from './multi-process.js';
 import { renewalScenario } from './renewal.js';
 import { storeScenario } from './store.js';
 
@@ -15,4 +16,5 @@ export const scenarios: readonly Scenario[] = [
     renewalScenario,
     memoryScenario,
     storeScenario,
+    multiProcessScenario,
 ];
