@@ -5,6 +5,7 @@ import type { Scenario } from '../lib/types.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
 import { memoryScenario } from './memory.js';
 import { multiProcessScenario } from './multi-process.js';
+import { quickLoginScenario } from './quick-login.js';
 import { renewalScenario } from './renewal.js';
 import { storeScenario } from './store.js';
 
@@ -17,4 +18,5 @@ export const scenarios: readonly Scenario[] = [
     memoryScenario,
     storeScenario,
     multiProcessScenario,
+    quickLoginScenario,
 ];
