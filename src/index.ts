@@ -70,6 +70,7 @@ export type { Renewal, RenewalFunction, RenewalContext, RenewalRetryOptions } fr
 export type { SessionRequest, SessionResponse, SessionHttpClient } from './renewal/session-http.js';
 
 export * from './acquisition/index.js';
+export * from './maintainer/index.js';
 
 export { ConfigValidationError } from './validation.js';
 export { findChromiumExecutable, chromiumLaunchArgs } from './browser/executable.js';

@@ -96,6 +96,29 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Sessions on MySQL'), () =
         await second.close();
     });
 
+    it('a renewal that fails for good leaves the stored session as it was (other processes keep using it)', async () => {
+        site.reset();
+        const store = { mysql: { url: mysqlDb.url, tablePrefix: newPrefix() } };
+        const sessions = await Sessions.open({ store, renewal: { maxAttempts: 2, backoffMs: 10, maxBackoffMs: 20 } });
+        await sessions.clear('keep', { renewal: { url: `${site.url}/login`, form: { user: 'alice', password: 'secret' } } });
+        await sessions.flush();
+        const good = sessions.get('keep', { format: 'dict' });
+        expect(Object.keys(good)).toEqual(['sid']);
+
+        const failing = sessions.clear('keep', { renewal: { url: `${site.url}/login`, form: { user: 'alice', password: 'wrong' } } });
+        await expect(failing).rejects.toThrow(/Renewal of session "keep" failed after 2 attempt/);
+        await sessions.flush();
+        // In this process the session is back on the stored state, marked failed…
+        expect(sessions.get('keep', { format: 'dict' })).toEqual(good);
+        expect(sessions.list()[0]).toMatchObject({ generation: 1, status: 'failed' });
+        await sessions.close();
+        // …and the store still holds the good session, with the failure noted.
+        const [row] = await mysqlQuery(`SELECT generation, cookies, last_renewal_error FROM \`${store.mysql.tablePrefix}_sessions\` WHERE id = 'keep'`);
+        expect(row?.generation).toBe(1);
+        expect(String(row?.cookies)).toContain(good.sid!);
+        expect(row?.last_renewal_error).toMatch(/answered 401|answered 403|answered/);
+    });
+
     it('4 crawler processes sharing one expiring session: exactly one login per expiry, no failed request', async () => {
         const expiring = await startTestSite({ sessionLifetimeRequests: 25 });
         try {

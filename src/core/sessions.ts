@@ -633,6 +633,7 @@ export class Sessions {
         try {
             if (renewal) await this.runRenewal(session, renewal);
         } catch (error) {
+            await this.revertToStored(session);
             await this.store.abandonRenewal(session.id, PROCESS_OWNER).catch(() => undefined);
             throw error;
         } finally {
@@ -647,6 +648,23 @@ export class Sessions {
             taken.restore(); // written by the write-behind once the store is back
             this.log.warning(`Renewal of session "${session.id}" could not be saved yet: ${describeCause(error)}`);
         }
+    }
+
+    /**
+     * After a renewal failed for good in a shared store: the stored session (maybe still good for other processes,
+     * or refreshed by a maintainer) must not be overwritten by this process's emptied one, so the session goes back
+     * to the stored state and keeps only the failure.
+     */
+    private async revertToStored(session: BoundSession): Promise<void> {
+        const record = await this.store.read(session.id).catch(() => undefined);
+        if (!record) return; // nothing good is stored: the emptied session may be written
+        const failure = session.lastRenewalError;
+        session.emptyJar();
+        session.cookieStore.takeDirty();
+        session.resetPending = false;
+        this.assign(session, record);
+        session.lastRenewalError = failure;
+        session.renewalErrorPending = true;
     }
 
     /** Runs a renewal with retries and backoff. */
