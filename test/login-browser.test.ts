@@ -86,7 +86,7 @@ function browserFormRecipe() {
 
 describe('browser-mode login recipes', () => {
     it('extracts a token the page keeps in localStorage, and a CheerioCrawler uses it', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         await sessions.clear('spa-user', { renewal: loginRenewal(spaRecipe()) });
         expect(site.apiLoginPosts).toBe(1);
 
@@ -123,7 +123,7 @@ describe('browser-mode login recipes', () => {
 
     it("logs in through the session's proxy", async () => {
         const before = proxies.requestCounts[0]!;
-        const sessions = await Sessions.open({ profiles: defineProfiles([{ proxy: proxies.urls[0]!, userAgent: 'UA-Proxied/2.0' }]) });
+        const sessions = await Sessions.open({ store: 'memory', profiles: defineProfiles([{ proxy: proxies.urls[0]!, userAgent: 'UA-Proxied/2.0' }]) });
         await sessions.clear('proxied', { renewal: loginRenewal(browserFormRecipe()) });
         expect(site.formLoginPosts).toBe(1);
         expect(proxies.requestCounts[0]! - before).toBeGreaterThanOrEqual(3); // login page, POST, redirect, check
@@ -136,7 +136,7 @@ describe('browser-mode login recipes', () => {
         const recipe = browserFormRecipe();
 
         // First process: a full login; its state is stored.
-        const first = await Sessions.open();
+        const first = await Sessions.open({ store: 'memory' });
         await first.clear('q', { renewal: loginRenewal(recipe, { quickLogin: { store } }) });
         expect(site.formLoginPosts).toBe(1);
         const firstSid = first.get('q', { format: 'dict' }).sid;
@@ -146,7 +146,7 @@ describe('browser-mode login recipes', () => {
         expect(stored?.value.values.sid?.value).toBe(firstSid);
 
         // Second process: the state is restored and verified; no form is posted, no browser opened.
-        const second = await Sessions.open();
+        const second = await Sessions.open({ store: 'memory' });
         await second.clear('q', { renewal: loginRenewal(recipe, { quickLogin: { store } }) });
         expect(site.formLoginPosts).toBe(1);
         expect(second.get('q', { format: 'dict' }).sid).toBe(firstSid);
@@ -165,7 +165,7 @@ describe('browser-mode login recipes', () => {
 
         // The site forgets every login: the stored state fails its check, so the form is posted again.
         site.expireAll();
-        const third = await Sessions.open();
+        const third = await Sessions.open({ store: 'memory' });
         await third.clear('q', { renewal: loginRenewal(recipe, { quickLogin: { store } }) });
         expect(site.formLoginPosts).toBe(2);
         const thirdSid = third.get('q', { format: 'dict' }).sid;
@@ -202,7 +202,7 @@ describe('browser-mode login recipes', () => {
                 ],
                 check: { indicators: [{ in: 'body', text: 'Please sign in', means: 'invalid' }] },
             });
-            const sessions = await Sessions.open();
+            const sessions = await Sessions.open({ store: 'memory' });
             const states: string[] = [];
             const failed: string[] = [];
             const crawler = new PlaywrightCrawler(

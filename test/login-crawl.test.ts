@@ -83,7 +83,7 @@ async function crawl(sessions: Sessions, siteUrl: string, paths: string[], setti
 describe('validity checks in a crawl', () => {
     it('renews a bearer session that expires mid-crawl, with no failed request and one login per expiry', async () => {
         const app = await site({ sessionLifetimeRequests: 7 });
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const recipe = apiRecipe(app);
         const paths = Array.from({ length: 40 }, (_, n) => `/api/items/${n}`);
         const { seen, failed, stats } = await crawl(sessions, app.url, paths, { check: loginCheck(recipe) });
@@ -109,7 +109,7 @@ describe('validity checks in a crawl', () => {
 
     it.each(indicatorCases)('renews a cookie session whose logout shows as $where', async ({ prefix, indicator }) => {
         const app = await site({ sessionLifetimeRequests: 6 });
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const recipe = formRecipe(app, indicator);
         const paths = Array.from({ length: 24 }, (_, n) => `${prefix}${n}`);
         const { seen, failed, stats } = await crawl(sessions, app.url, paths, { check: loginCheck(recipe) }, 4);
@@ -124,7 +124,7 @@ describe('validity checks in a crawl', () => {
 
     it('logs in once when many requests of an empty session come back logged out at once', async () => {
         const app = await site();
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const paths = Array.from({ length: 12 }, (_, n) => `/api/items/${n}`);
         const { seen, failed } = await crawl(sessions, app.url, paths, { check: loginCheck(apiRecipe(app)) }, 12);
         expect(failed).toEqual([]);
@@ -135,7 +135,7 @@ describe('validity checks in a crawl', () => {
 
     it('never logs in again for a logged-out answer to a request sent before the last login (ZAP guard)', async () => {
         const app = await site();
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         // Both requests leave with the empty session; the fast one triggers the login, the slow one's "logged
         // out" body arrives only after that login finished.
         const { seen, failed } = await crawl(sessions, app.url, ['/api/items/1', '/api/items/2?delay=500'], { check: loginCheck(apiRecipe(app)) }, 2);
@@ -148,7 +148,7 @@ describe('validity checks in a crawl', () => {
 
     it('polls a check URL every N requests and assumes the session valid in between', async () => {
         const app = await site();
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const recipe = formRecipe(app, { in: 'body', text: 'Please sign in', means: 'invalid' });
         await sessions.clear('user', { renewal: loginRenewal(recipe) });
         app.reset();
@@ -168,7 +168,7 @@ describe('validity checks in a crawl', () => {
 
     it('fails a request whose session stays logged out after renewals, instead of looping', async () => {
         const app = await site();
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         let renewals = 0;
         const check = createSessionCheck(
             { indicators: [{ in: 'status', status: [401], means: 'invalid' }] },
@@ -187,7 +187,7 @@ describe('validity checks in a crawl', () => {
     });
 
     it('refuses a check setting that is not a SessionCheck', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         expect(() => withSessions(sessions, {}, { check: { indicators: [] } as never })).toThrow(ConfigValidationError);
         await sessions.close();
     });

@@ -80,7 +80,7 @@ function apiRecipe(overrides: Partial<LoginRecipeInput> = {}) {
 
 describe('HTTP-mode login recipes', () => {
     it('logs in through a form with a CSRF token as a session renewal, and the crawl is logged in', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         await sessions.clear('alice', { renewal: loginRenewal(formRecipe()) });
         expect(site.formLoginPosts).toBe(1);
         expect(sessions.get('alice', { format: 'dict' }).sid).toMatch(/^[0-9a-f]{32}$/);
@@ -136,7 +136,7 @@ describe('HTTP-mode login recipes', () => {
     });
 
     it('logs in through a JSON API and a CheerioCrawler sends the bearer token on every request', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         await sessions.clear('api-user', { renewal: loginRenewal(apiRecipe()) });
         expect(site.apiLoginPosts).toBe(1);
 
@@ -158,7 +158,7 @@ describe('HTTP-mode login recipes', () => {
     });
 
     it('applies an extracted key as a query parameter', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const recipe = apiRecipe({ apply: { query: { api_key: '{{apiKey}}' } }, check: undefined });
         await sessions.clear('keyed', { renewal: loginRenewal(recipe) });
         const states: string[] = [];
@@ -177,7 +177,7 @@ describe('HTTP-mode login recipes', () => {
     });
 
     it('puts an extracted token into the session as a cookie', async () => {
-        const sessions = await Sessions.open();
+        const sessions = await Sessions.open({ store: 'memory' });
         const recipe = apiRecipe({ apply: { cookies: [{ name: 'token', value: '{{token}}', url: site.url }] }, check: undefined });
         await sessions.clear('cookied', { renewal: loginRenewal(recipe) });
         expect(sessions.get('cookied', { format: 'dict' }).token).toMatch(/^tok-/);
@@ -219,7 +219,7 @@ describe('HTTP-mode login recipes', () => {
                 expect((failure as LoginError).kind).toBe('network');
                 expect(broken.apiLoginPosts).toBe(3);
 
-                const sessions = await Sessions.open({ renewal: { maxAttempts: 2, backoffMs: 10 } });
+                const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 2, backoffMs: 10 } });
                 const renewal = await sessions.clear('s', { renewal: loginRenewal(down) }).catch((e: unknown) => e);
                 expect(renewal).toBeInstanceOf(SessionRenewalError);
                 expect((renewal as SessionRenewalError).cause).toBeInstanceOf(LoginError);
@@ -245,7 +245,7 @@ describe('HTTP-mode login recipes', () => {
         const store = new MemorySessionStore();
         try {
             const recipe = formRecipe();
-            const sessions = await Sessions.open({ renewal: { maxAttempts: 2, backoffMs: 1 } });
+            const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 2, backoffMs: 1 } });
             await sessions.clear('alice', { renewal: loginRenewal(recipe, { quickLogin: { store } }) });
             // A login that fails after the password was sent, one that puts the password in a URL, one whose
             // environment variable is missing.
