@@ -2,43 +2,76 @@
  * A small login-protected shop on 127.0.0.1, built like the sites people crawl with sessions:
  *
  * - `GET /login` serves a form with a CSRF token (hidden input `csrf`, also set as the `csrf` cookie);
- *   `POST /login` checks both, then answers `302 /account` with `Set-Cookie: sid=…; HttpOnly`.
- * - `GET /app` is a single-page app whose JavaScript logs in through `POST /api/login` (JSON). The API answers
- *   `{ token }` and sets the same kind of `sid` cookie; the page keeps the token in localStorage.
- * - `GET /catalog/<n>` shows a product to logged-in visitors and `<h1 id="state">logged-out</h1>` to the rest.
+ *   `POST /login` checks both, then answers `302 /account` with `Set-Cookie: PHPSESSID=…; HttpOnly`.
+ * - `POST /api/login` (JSON `{ user, password }`) answers `{ token }`, a bearer token, and sets the same kind of
+ *   `PHPSESSID` cookie. `GET /app` is a single-page app whose JavaScript signs in through that API and keeps the
+ *   token in localStorage.
+ * - `GET /catalog/<n>` shows a product (and whose account it is) to logged-in visitors, `<h1 id="state">logged-out</h1>`
+ *   to the rest. Every 10th page view of a login rotates its `PHPSESSID` (the old value stays valid), the way
+ *   PHP's `session_regenerate_id()` does.
+ * - `GET /api/orders/<n>` is a JSON API: it needs `Authorization: Bearer <token>` (401 without a valid one) and, like
+ *   an API gateway, the client header `X-Client` (400 without it).
  *
  * A login is bound to the client's IP address and User-Agent and expires after `sessionLifetime` logged-in page
- * views. The site counts "stale" requests: requests carrying the sid of an expired login although a newer login
- * of the same user had already been answered. A crawler that renews sessions cleanly never sends one.
+ * views, or after `idleTimeoutSecs` without use. With `stateFile`, the site keeps its logins across restarts, as a
+ * real site does while your crawler restarts. The site counts "stale" requests: requests carrying the credential of
+ * an expired login although a newer login of the same user had already been answered. A crawler that renews
+ * sessions cleanly never sends one.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { dirname } from 'node:path';
 
+/** Options of {@link startDemoSite}. */
 export interface DemoSiteOptions {
     /** user name → password of the accounts that may log in. */
     accounts: Record<string, string>;
-    /** Logged-in page views (`/account`, `/catalog/<n>`) a login serves before it expires. Default: unlimited. */
+    /** Logged-in page views (`/account`, `/catalog/<n>`, `/api/orders/<n>`) a login serves before it expires. Default: unlimited. */
     sessionLifetime?: number;
+    /** A login unused for this long expires, in seconds. Default 1800. */
+    idleTimeoutSecs?: number;
+    /** Every this many logged-in page views, a catalog page rotates the login's `PHPSESSID`. Default 10. */
+    rotateEvery?: number;
+    /** The header (name, lower case, and value) the API requires and the site counts on every page. Default `x-client: crawlee-sessions-demo`. */
+    clientHeader?: { name: string; value: string };
+    /** A JSON file the site loads its logins from at start and saves them to on close. Default: none (logins die with the site). */
+    stateFile?: string;
 }
 
+/** What the site saw since it started. */
 export interface DemoSiteStats {
     /** Every request the site received. */
     requests: number;
-    /** Successful logins, through the form and through the API. */
+    /** Successful logins, through the form and through the API, and per user. */
     logins: number;
+    loginsByUser: Record<string, number>;
     /** Catalog pages served, and how many of them to a logged-in visitor. */
     catalogPages: number;
     loggedInPages: number;
-    /** Requests carrying an expired sid after a newer login of the same user had been answered. */
+    /** API pages requested, and how many were answered logged in (a valid bearer token). */
+    apiPages: number;
+    apiLoggedIn: number;
+    /** Catalog and API pages that carried the client header. */
+    clientHeaderPages: number;
+    /** API pages served logged in, per user, and how many of them carried `X-Api-Version: 2`. */
+    apiPagesByUser: Record<string, { pages: number; withVersion: number }>;
+    /** Requests carrying an expired credential after a newer login of the same user had been answered. */
     staleRequests: number;
-    /** Requests whose sid was presented from another IP address or User-Agent than the one that logged in. */
+    /** Requests whose credential was presented from another IP address or User-Agent than the one that logged in. */
     identityMismatches: number;
+    /** `PHPSESSID` values rotated. */
+    rotations: number;
+    /** Users served logged in with a login the site had kept from before its restart (see `stateFile`). */
+    resumedUsers: string[];
 }
 
+/** A running demo site. */
 export interface DemoSite {
     readonly url: string;
     readonly stats: Readonly<DemoSiteStats>;
+    /** Saves the logins (with `stateFile`) and stops the server. */
     close(): Promise<void>;
 }
 
@@ -49,9 +82,25 @@ interface Login {
     /** Increases with every login of any user; orders the logins of one user. */
     number: number;
     viewsLeft: number;
+    views: number;
     expired: boolean;
+    lastUsedAt: number;
+    /** Every `PHPSESSID` value of the login (rotation keeps the old ones valid). */
+    sids: string[];
+    /** The API token of a login made through `/api/login`. */
+    token?: string;
+    /** Loaded from `stateFile`: made before the site restarted. */
+    restored?: boolean;
 }
 
+/** What `stateFile` holds. */
+interface SavedState {
+    loginNumber: number;
+    newestAnswered: Record<string, number>;
+    logins: Array<Omit<Login, 'expired' | 'restored'>>;
+}
+
+const SESSION_COOKIE = 'PHPSESSID';
 const PRODUCTS = ['Teapot', 'Lamp', 'Backpack', 'Notebook', 'Umbrella', 'Kettle', 'Bicycle bell', 'Desk fan'];
 const COLOURS = ['red', 'teal', 'amber', 'graphite', 'olive', 'ivory', 'navy'];
 
@@ -152,23 +201,60 @@ document.getElementById('login').addEventListener('submit', async (event) => {
 </script>`,
 );
 
+async function loadState(file: string): Promise<SavedState | undefined> {
+    try {
+        return JSON.parse(await readFile(file, 'utf8')) as SavedState;
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new Error(`The demo site's state file ${file} cannot be read: ${(error as Error).message}`);
+    }
+}
+
 /** Starts the demo site on 127.0.0.1 with a free port. */
 export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite> {
     const lifetime = options.sessionLifetime ?? Infinity;
-    const logins = new Map<string, Login>(); // sid → login
+    const idleMs = (options.idleTimeoutSecs ?? 1800) * 1000;
+    const rotateEvery = options.rotateEvery ?? 10;
+    const client = options.clientHeader ?? { name: 'x-client', value: 'crawlee-sessions-demo' };
+    const bySid = new Map<string, Login>();
+    const byToken = new Map<string, Login>();
     const csrfTokens = new Set<string>();
     /** Per user: the number of the newest login whose answer has been sent. */
     const newestAnswered = new Map<string, number>();
     let loginNumber = 0;
+    const resumedUsers = new Set<string>();
     const stats: DemoSiteStats = {
-        requests: 0, logins: 0, catalogPages: 0, loggedInPages: 0, staleRequests: 0, identityMismatches: 0,
+        requests: 0, logins: 0, loginsByUser: {}, catalogPages: 0, loggedInPages: 0, apiPages: 0, apiLoggedIn: 0,
+        clientHeaderPages: 0, apiPagesByUser: {}, staleRequests: 0, identityMismatches: 0, rotations: 0,
+        get resumedUsers() {
+            return [...resumedUsers].sort();
+        },
     };
 
-    /** The live login a request presents, if any; counts stale requests and identity mismatches on the way. */
+    function register(login: Login): void {
+        for (const sid of login.sids) bySid.set(sid, login);
+        if (login.token) byToken.set(login.token, login);
+    }
+
+    if (options.stateFile) {
+        const saved = await loadState(options.stateFile);
+        if (saved) {
+            loginNumber = saved.loginNumber;
+            for (const [user, number] of Object.entries(saved.newestAnswered)) newestAnswered.set(user, number);
+            for (const login of saved.logins) register({ ...login, expired: false, restored: true });
+        }
+    }
+
+    /**
+     * The live login a request presents, if any: the bearer token on the API, the session cookie elsewhere.
+     * Counts stale requests and identity mismatches on the way.
+     */
     function loginOf(req: http.IncomingMessage, path: string): Login | undefined {
-        const sid = parseCookies(req).sid;
-        const login = sid ? logins.get(sid) : undefined;
+        const bearer = /^Bearer (\S+)$/.exec(header(req, 'authorization'))?.[1];
+        const sid = parseCookies(req)[SESSION_COOKIE];
+        const login = path.startsWith('/api/') ? (bearer ? byToken.get(bearer) : undefined) : sid ? bySid.get(sid) : undefined;
         if (!login) return undefined;
+        if (!login.expired && Date.now() - login.lastUsedAt > idleMs) login.expired = true;
         const isLoginRequest = path === '/login' || path === '/api/login';
         if (login.expired && !isLoginRequest && (newestAnswered.get(login.user) ?? 0) > login.number) stats.staleRequests++;
         if (login.expired) return undefined;
@@ -179,38 +265,43 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         return login;
     }
 
-    /** Creates a login bound to the client's identity; returns its sid, or undefined for bad credentials. */
-    function logIn(req: http.IncomingMessage, user: string, password: string): string | undefined {
+    /** Creates a login bound to the client's identity, or undefined for bad credentials. */
+    function logIn(req: http.IncomingMessage, user: string, password: string, withToken: boolean): Login | undefined {
         if (!Object.hasOwn(options.accounts, user) || options.accounts[user] !== password) return undefined;
-        const sid = randomBytes(16).toString('hex');
-        logins.set(sid, {
-            user, ip: req.socket.remoteAddress ?? '', userAgent: header(req, 'user-agent'),
-            number: ++loginNumber, viewsLeft: lifetime, expired: false,
-        });
-        return sid;
+        const login: Login = {
+            user, ip: req.socket.remoteAddress ?? '', userAgent: header(req, 'user-agent'), number: ++loginNumber,
+            viewsLeft: lifetime, views: 0, expired: false, lastUsedAt: Date.now(), sids: [randomBytes(16).toString('hex')],
+            token: withToken ? randomBytes(16).toString('hex') : undefined,
+        };
+        register(login);
+        return login;
     }
 
     /** Call right before the login answer is sent: from then on, older logins of the user are superseded. */
-    function answered(sid: string): void {
-        const login = logins.get(sid)!;
+    function answered(login: Login): void {
         stats.logins++;
+        stats.loginsByUser[login.user] = (stats.loginsByUser[login.user] ?? 0) + 1;
         newestAnswered.set(login.user, Math.max(newestAnswered.get(login.user) ?? 0, login.number));
     }
 
     /** Spends one page view of a login; the view that uses up the lifetime is still served. */
     function view(login: Login | undefined): login is Login {
         if (!login) return false;
+        login.views++;
+        login.lastUsedAt = Date.now();
         if (--login.viewsLeft <= 0) login.expired = true;
+        if (login.restored) resumedUsers.add(login.user);
         return true;
     }
 
-    const sidCookie = (sid: string) => `sid=${sid}; Path=/; HttpOnly; SameSite=Lax`;
+    const sidCookie = (sid: string) => `${SESSION_COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Lax`;
 
     async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
         stats.requests++;
         const path = new URL(req.url ?? '/', 'http://demo.invalid').pathname;
         const method = req.method ?? 'GET';
         const login = loginOf(req, path);
+        const hasClientHeader = header(req, client.name) === client.value;
 
         if (path === '/login' && method === 'GET') {
             const csrf = randomBytes(12).toString('hex');
@@ -223,18 +314,18 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
             if (!csrf || form.csrf !== csrf || !csrfTokens.delete(csrf)) {
                 return sendHtml(res, 403, page('Forbidden', '<p>Invalid or missing CSRF token.</p>'));
             }
-            const sid = logIn(req, form.user ?? '', form.password ?? '');
-            if (!sid) return sendHtml(res, 401, page('Sign in', '<p>Wrong user name or password.</p>'));
-            answered(sid);
-            res.writeHead(302, { location: '/account', 'set-cookie': [sidCookie(sid), 'csrf=; Path=/login; Max-Age=0'] });
+            const created = logIn(req, form.user ?? '', form.password ?? '', false);
+            if (!created) return sendHtml(res, 401, page('Sign in', '<p>Wrong user name or password.</p>'));
+            answered(created);
+            res.writeHead(302, { location: '/account', 'set-cookie': [sidCookie(created.sids[0]!), 'csrf=; Path=/login; Max-Age=0'] });
             return void res.end();
         }
         if (path === '/api/login' && method === 'POST') {
             const body = await readBody(req);
-            const sid = logIn(req, String(body.user ?? ''), String(body.password ?? ''));
-            if (!sid) return sendJson(res, 401, { error: 'wrong user name or password' });
-            answered(sid);
-            return sendJson(res, 200, { token: randomBytes(16).toString('hex') }, { 'set-cookie': sidCookie(sid) });
+            const created = logIn(req, String(body.user ?? ''), String(body.password ?? ''), true);
+            if (!created) return sendJson(res, 401, { error: 'wrong user name or password' });
+            answered(created);
+            return sendJson(res, 200, { token: created.token }, { 'set-cookie': sidCookie(created.sids[0]!) });
         }
         if (method !== 'GET') return sendHtml(res, 405, page('Not allowed', '<p>Method not allowed.</p>'));
         if (path === '/app') return sendHtml(res, 200, APP_PAGE);
@@ -245,16 +336,43 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         const catalog = /^\/catalog\/(\d+)$/.exec(path);
         if (catalog) {
             stats.catalogPages++;
+            if (hasClientHeader) stats.clientHeaderPages++;
             const name = productName(Number(catalog[1]));
             if (!view(login)) {
                 return sendHtml(res, 200, page(name, '<h1 id="state">logged-out</h1><p>Sign in to see prices.</p>'));
             }
             stats.loggedInPages++;
+            const headers: http.OutgoingHttpHeaders = {};
+            if (login.views % rotateEvery === 0 && !login.expired) {
+                const sid = randomBytes(16).toString('hex');
+                login.sids.push(sid);
+                bySid.set(sid, login);
+                stats.rotations++;
+                headers['set-cookie'] = sidCookie(sid);
+            }
             return sendHtml(
                 res,
                 200,
-                page(name, `<h1 id="state">logged-in</h1><h2 id="product">${escapeHtml(name)}</h2><p id="price">${(Number(catalog[1]) % 90) + 9}.99</p>`),
+                page(
+                    name,
+                    `<h1 id="state">logged-in</h1><p id="user">${escapeHtml(login.user)}</p>` +
+                        `<h2 id="product">${escapeHtml(name)}</h2><p id="price">${(Number(catalog[1]) % 90) + 9}.99</p>`,
+                ),
+                headers,
             );
+        }
+        const order = /^\/api\/orders\/(\d+)$/.exec(path);
+        if (order) {
+            stats.apiPages++;
+            if (hasClientHeader) stats.clientHeaderPages++;
+            if (!hasClientHeader) return sendJson(res, 400, { error: `the ${client.name} header is required` });
+            if (!view(login)) return sendJson(res, 401, { state: 'logged-out' }, { 'www-authenticate': 'Bearer' });
+            stats.apiLoggedIn++;
+            const byUser = (stats.apiPagesByUser[login.user] ??= { pages: 0, withVersion: 0 });
+            byUser.pages++;
+            if (header(req, 'x-api-version') === '2') byUser.withVersion++;
+            const n = Number(order[1]);
+            return sendJson(res, 200, { state: 'logged-in', user: login.user, order: { id: n, item: productName(n), total: (n % 90) + 9.99 } });
         }
         sendHtml(res, 404, page('Not found', '<p>Not found.</p>'));
     }
@@ -275,6 +393,21 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         server.listen(0, '127.0.0.1', resolve);
     });
 
+    async function saveState(file: string): Promise<void> {
+        const now = Date.now();
+        const live = new Set([...bySid.values(), ...byToken.values()]);
+        const state: SavedState = {
+            loginNumber,
+            newestAnswered: Object.fromEntries(newestAnswered),
+            logins: [...live]
+                .filter((login) => !login.expired && now - login.lastUsedAt <= idleMs)
+                .map(({ expired: _expired, restored: _restored, ...kept }) => kept),
+        };
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(`${file}.tmp`, JSON.stringify(state));
+        await rename(`${file}.tmp`, file);
+    }
+
     return {
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
         stats,
@@ -282,6 +415,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
             const closed = new Promise<void>((resolve) => server.close(() => resolve()));
             for (const socket of sockets) socket.destroy();
             await closed;
+            if (options.stateFile) await saveState(options.stateFile);
         },
     };
 }
