@@ -3,8 +3,6 @@
  * the maintainer. `bin/crawlee-sessions.js` calls {@link runCli}.
  * @packageDocumentation
  */
-import { log } from 'crawlee';
-
 import type { CliCommand } from './command.js';
 import { clearCommand } from './commands/clear.js';
 import { exportCommand } from './commands/export.js';
@@ -85,8 +83,6 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
         streams.stdout(`${selected.help}\n`);
         return EXIT_OK;
     }
-    // Crawlee logs at INFO to stdout, which would mix with tables and JSON; the maintainer's daemon reports through it.
-    if (selected !== maintainCommand && !process.env.CRAWLEE_LOG_LEVEL) log.setLevel(log.LEVELS.WARNING);
     try {
         return await selected.run(args, streams);
     } catch (error) {

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Configuration } from 'crawlee';
 import { z } from 'zod';
 
-import { MYSQL_URL_ENV, openStore, type StoreChoice } from '../stores/open-store.js';
+import type { StoreChoice } from '../stores/open-store.js';
 import { SECRET_ENV } from '../stores/secrets.js';
 import type { SessionStore } from '../stores/types.js';
 import { CliError, UsageError } from './errors.js';
@@ -80,6 +79,10 @@ export interface OpenCliStoreOptions {
  */
 export async function openCliStore(selection: StoreSelection, io: CliIo, options: OpenCliStoreOptions = {}): Promise<SessionStore> {
     const secret = readSecret(selection, io);
+    // Crawlee takes a second or more to load: only commands that get this far pay for it (not --help or usage errors).
+    const [{ Configuration, log }, { MYSQL_URL_ENV, openStore }] = await Promise.all([import('crawlee'), import('../stores/open-store.js')]);
+    // Crawlee logs at INFO on stdout, which would mix with tables and JSON.
+    if (!io.env.CRAWLEE_LOG_LEVEL) log.setLevel(log.LEVELS.WARNING);
     const mysqlUrl = selection.mysql ?? (selection.storageDir || selection.storeName ? undefined : io.env[MYSQL_URL_ENV] || undefined);
     let choice: StoreChoice;
     if (mysqlUrl) {

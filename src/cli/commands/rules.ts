@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { HeaderRules } from '../../headers/header-rules.js';
+import type { HeaderRules } from '../../headers/header-rules.js';
 import type { HeaderRule, HeaderRuleInput, HeaderRulePatch, MatchConditionInput } from '../../headers/rule.js';
 import { ConfigValidationError } from '../../validation.js';
 import { STORE_OPTIONS_HELP, type CliCommand } from '../command.js';
@@ -172,6 +172,7 @@ export const rulesCommand: CliCommand = {
 
 async function withRules<T>(selection: StoreSelection, io: CliIo, mayCreate: boolean, task: (rules: HeaderRules) => Promise<T>): Promise<T> {
     return withStore(selection, io, { mustExist: !mayCreate }, async (store) => {
+        const { HeaderRules } = await import('../../headers/header-rules.js');
         const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
         try {
             return await task(rules);

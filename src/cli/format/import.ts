@@ -2,7 +2,7 @@ import { Cookie, CookieJar } from 'tough-cookie';
 import { z } from 'zod';
 
 import { fromPlaywrightCookies, type PlaywrightCookie } from '../../browser/cookies.js';
-import { parseWithZod } from '../../validation.js';
+import { ConfigValidationError, parseWithZod } from '../../validation.js';
 import { CliError, UsageError } from '../errors.js';
 import { NETSCAPE_HEADER, NETSCAPE_HTTP_ONLY_PREFIX, type CookieFileFormat } from './export.js';
 
@@ -69,13 +69,14 @@ const playwrightCookieSchema = z.object({
     sameSite: z.enum(['Strict', 'Lax', 'None']).default('Lax'),
 });
 
-const storageStateSchema = z.union([
+const storageStateSchema = z.preprocess(
+    // A bare array of cookies (what `context.cookies()` returns) is accepted too.
+    (value) => (Array.isArray(value) ? { cookies: value } : value),
     z.object({
         cookies: z.array(playwrightCookieSchema),
         origins: z.array(z.object({ origin: z.string() }).loose()).optional(),
     }),
-    z.array(playwrightCookieSchema).transform((cookies) => ({ cookies, origins: undefined })),
-]);
+);
 
 /** A Playwright storage state (or a bare array of Playwright cookies). */
 function parsePlaywrightStorageState(text: string, source: string): { cookies: Cookie[]; notes: string[] } {
@@ -85,7 +86,14 @@ function parsePlaywrightStorageState(text: string, source: string): { cookies: C
     } catch (error) {
         throw new CliError(`${source} is not valid JSON (${(error as Error).message}); expected a Playwright storage state`);
     }
-    const state = parseWithZod(storageStateSchema, json, `Playwright storage state in ${source}`);
+    let state: z.output<typeof storageStateSchema>;
+    try {
+        state = parseWithZod(storageStateSchema, json, 'storageState');
+    } catch (error) {
+        // The file is wrong, not the command line: a failure (exit 1), with where in the file.
+        if (error instanceof ConfigValidationError) throw new CliError(`${source} is not a Playwright storage state: ${error.message}`);
+        throw error;
+    }
     const notes: string[] = [];
     const origins = state.origins?.filter((origin) => Array.isArray(origin.localStorage) && origin.localStorage.length > 0) ?? [];
     if (origins.length > 0) {
