@@ -5,14 +5,13 @@ import { z } from 'zod';
 
 import { parseWithZod } from '../validation.js';
 import { applySessionDelta } from './merge.js';
+import { SingleProcessStore } from './single-process-store.js';
 import { openJson, openSecretBox, sealJson, type EncryptionMeta, type SecretBox } from './secrets.js';
 import {
     StoreUnavailableError,
-    type RenewalLease,
     type SessionAuth,
     type SessionDelta,
     type SessionRecord,
-    type SessionStore,
     type StoreEntry,
     type StoredCookie,
 } from './types.js';
@@ -73,9 +72,8 @@ const LOCK_KEY = 'lock';
  * records; the store keeps every session's serialized form in memory and a write rewrites the shards it touched,
  * so a batch of thousands of sessions costs a handful of file writes.
  */
-export class EmbeddedSessionStore implements SessionStore {
+export class EmbeddedSessionStore extends SingleProcessStore {
     readonly kind = 'embedded';
-    readonly shared = false;
     /** Serialized records (JSON) per shard. */
     private readonly shardRecords: Map<string, string>[];
     private writing: Promise<unknown> = Promise.resolve();
@@ -86,6 +84,7 @@ export class EmbeddedSessionStore implements SessionStore {
         private readonly box: SecretBox | undefined,
         private readonly meta: EmbeddedMeta,
     ) {
+        super();
         this.shardRecords = Array.from({ length: meta.shards }, () => new Map());
     }
 
@@ -165,25 +164,6 @@ export class EmbeddedSessionStore implements SessionStore {
         }
         await this.persistShards(touched);
     }
-
-    async changes(): Promise<{ records: SessionRecord[]; cursor: string }> {
-        return { records: [], cursor: '' };
-    }
-
-    async beginRenewal(): Promise<RenewalLease> {
-        return { granted: true };
-    }
-
-    async extendRenewal(): Promise<boolean> {
-        return true;
-    }
-
-    async completeRenewal(_owner: string, delta: SessionDelta): Promise<SessionRecord> {
-        const [record] = await this.write([delta]);
-        return record!;
-    }
-
-    async abandonRenewal(): Promise<void> {}
 
     async listEntries<T>(collection: string): Promise<StoreEntry<T>[]> {
         const entries = await this.collection(collection);

@@ -1,15 +1,15 @@
 import { applySessionDelta } from './merge.js';
-import type { RenewalLease, SessionDelta, SessionRecord, SessionStore, StoreEntry } from './types.js';
+import { SingleProcessStore } from './single-process-store.js';
+import type { SessionDelta, SessionRecord, StoreEntry } from './types.js';
 
 /**
  * A store that keeps everything in this process's memory and forgets it on exit. For tests, benchmarks and
  * crawls that must not persist anything (`Sessions.open({ store: 'memory' })`). It behaves like a shared store
  * reduced to one process: leases are always granted.
  */
-export class MemorySessionStore implements SessionStore {
+export class MemorySessionStore extends SingleProcessStore {
     readonly kind: string = 'memory';
     readonly description: string = 'memory (not persisted)';
-    readonly shared = false;
     private readonly records = new Map<string, SessionRecord>();
     private readonly collections = new Map<string, Map<string, StoreEntry>>();
 
@@ -34,25 +34,6 @@ export class MemorySessionStore implements SessionStore {
     async remove(ids: readonly string[]): Promise<void> {
         for (const id of ids) this.records.delete(id);
     }
-
-    async changes(): Promise<{ records: SessionRecord[]; cursor: string }> {
-        return { records: [], cursor: '' };
-    }
-
-    async beginRenewal(): Promise<RenewalLease> {
-        return { granted: true };
-    }
-
-    async extendRenewal(): Promise<boolean> {
-        return true;
-    }
-
-    async completeRenewal(_owner: string, delta: SessionDelta): Promise<SessionRecord> {
-        const [record] = await this.write([delta]);
-        return record!;
-    }
-
-    async abandonRenewal(): Promise<void> {}
 
     async listEntries<T>(collection: string): Promise<StoreEntry<T>[]> {
         return [...(this.collections.get(collection)?.values() ?? [])].map((entry) => structuredClone(entry) as StoreEntry<T>);
