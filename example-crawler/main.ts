@@ -2,36 +2,39 @@
  * crawlee-sessions end to end, against a login-protected demo site behind three authenticated proxies.
  *
  * Setup: `Sessions.open()` resumes the sessions of the previous run from the store (the embedded store in
- * ./storage, or MySQL when CRAWLEE_SESSIONS_MYSQL_URL is set), ties every session to its login recipe, adds a
- * header rule (`X-Client` on the demo site, kept in the store) and a session header with a TTL.
+ * ./storage, or MySQL when CRAWLEE_SESSIONS_MYSQL_URL is set) and ties every session to its login recipe; a header
+ * rule (`X-Client` on the demo site) is kept in the store, and one session gets a header with a TTL.
  *
- * Part 1: a CheerioCrawler crawls catalog pages for four accounts (sessions alice, bob, carol, dave; form login
- * with a CSRF token) and JSON API pages for a fifth (api-client; bearer token from a JSON login API), all at
+ * Part 1: a CheerioCrawler crawls catalog pages for four accounts (sessions alice, bob, carol, dave; a form login
+ * with a CSRF token) and JSON API pages for a fifth (api-client; a bearer token from a JSON login API), all at
  * once. The site logs a login out after 25 page views; the validity check notices, the session is renewed through
  * its recipe while its other requests wait, and the page is fetched again. No request ever reaches the site with
  * a credential that was already replaced.
  *
  * Part 2: a CheerioCrawler crawls with the session browser-user, which logs in through the site's JavaScript app
- * in Chromium (browser-mode recipe): the token the app leaves in localStorage and its HttpOnly cookie move to
+ * in Chromium (a browser-mode recipe): the token the app leaves in localStorage and its HttpOnly cookie move to
  * plain HTTP requests, sent through the same proxy with the same User-Agent.
  *
  * Part 3: a PlaywrightCrawler opens a few pages with alice's session, logged in over plain HTTP: its cookies move
  * into the browser, its proxy and User-Agent become the page's, and the header rule applies to the page's requests.
  *
- * Run: npm run example   (twice, to see the sessions resumed; EXAMPLE_PAGES=1000 for a longer crawl)
+ * Run: npm run example   (twice, to see the sessions resumed; EXAMPLE_PAGES=1000 for a longer part 1)
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { CheerioCrawler, Configuration, PlaywrightCrawler, log } from 'crawlee';
+import { CheerioCrawler, Configuration, PlaywrightCrawler, log, type CheerioAPI } from 'crawlee';
 
 import { Sessions, withSessions, type SessionInfo } from '../src/index.js';
-import { startDemoSite, type DemoSite } from './demo-site.js';
+import { startDemoSite } from './demo-site.js';
 import { loggedOutCheck, loginsFor, type Account, type LoginKind } from './logins.js';
 import { buildProfiles } from './profiles.js';
 import { startDemoProxies } from './proxies.js';
+import { printSessions, printVerdict, type ExampleResult } from './report.js';
 
-/** The demo site's accounts (exported for the test that checks no password is printed). */
+export type { ExampleResult } from './report.js';
+
+/** The demo site's accounts (exported for the test that checks that no password is printed). */
 export const ACCOUNTS: Record<string, Account> = {
     alice: { user: 'alice', password: 'rabbit-hole' },
     bob: { user: 'bob', password: 'can-we-fix-it' },
@@ -41,9 +44,14 @@ export const ACCOUNTS: Record<string, Account> = {
     erin: { user: 'erin', password: 'browser-only' },
 };
 
+/** Logged-in page views a login of the demo site serves before it expires. */
+export const SESSION_LIFETIME = 25;
+
 const FORM_SESSIONS = ['alice', 'bob', 'carol', 'dave'];
 const API_SESSION = 'api-client';
 const BROWSER_SESSION = 'browser-user';
+/** The session part 3 opens in a PlaywrightCrawler. */
+const PLAYWRIGHT_SESSION = 'alice';
 
 /** Every session of the demo: how it logs in, and as whom. */
 const PLAN: Record<string, { kind: LoginKind; account: Account }> = {
@@ -52,10 +60,9 @@ const PLAN: Record<string, { kind: LoginKind; account: Account }> = {
     [BROWSER_SESSION]: { kind: 'browser', account: ACCOUNTS.erin! },
 };
 
-/** Logged-in page views a login of the demo site serves before it expires. */
-export const SESSION_LIFETIME = 25;
 const HEADER_RULE = 'demo-client';
 
+/** Options of {@link runExample}. */
 export interface ExampleOptions {
     /** Catalog pages of part 1 (over the four form sessions). Default 300. */
     pages?: number;
@@ -78,49 +85,24 @@ export interface ExampleOptions {
     proxyPassword?: string;
 }
 
-export interface ExampleResult {
-    /** Pages of both parts, and how many of them were fetched logged in (by the account of their session). */
-    pages: number;
-    loggedIn: number;
-    /** Renewals (logins) made by this run, and how many of them ran in Chromium. */
-    renewals: number;
-    browserLogins: number;
-    /** Logins the site answered during part 1. */
-    part1Logins: number;
-    staleRequests: number;
-    identityMismatches: number;
-    failed: number;
-    /** Page requests the site received, and how many carried the header rule's `X-Client`. */
-    pageRequests: number;
-    ruleApplied: number;
-    /** API pages of api-client served logged in, and how many carried its session header `X-Api-Version`. */
-    apiClientPages: number;
-    sessionHeaderApplied: number;
-    /** `PHPSESSID` rotations recorded by the sessions' token tracking, and how many the site made. */
-    rotations: number;
-    siteRotations: number;
-    /** The demo's sessions found in the store at start, and how many of them were served with their old login. */
-    resumedSessions: number;
-    resumedLogins: number;
-    /** Where the sessions were kept. */
-    store: string;
-    ok: boolean;
-    verdict: string;
-    seconds: number;
-}
-
 /** Crawlee keeps the request queues of the demo in memory: only the sessions are persisted. */
 function inMemory(): Configuration {
     return new Configuration({ persistStorage: false });
 }
 
-/** The sessions' store choice for a storage directory given by the caller (tests use a temporary one). */
-function storeIn(storageDir: string) {
+/** The embedded store in a storage directory the caller chose (the test uses a temporary one). */
+function embeddedStoreIn(storageDir: string) {
     return { embedded: { config: new Configuration({ persistStorage: true, storageClientOptions: { localDataDirectory: storageDir } }) } };
 }
 
-/** What a crawled page showed: logged in, and as whom. */
-function pageState($: { (selector: string): { text(): string } } | undefined, json: unknown): { loggedIn: boolean; user: string } {
+/** What a crawled page showed: logged in or not, and whose account it was. */
+interface PageState {
+    loggedIn: boolean;
+    user: string;
+}
+
+/** The state of a page a CheerioCrawler fetched: the API's JSON, or the HTML markers. */
+function cheerioPageState($: CheerioAPI | undefined, json: unknown): PageState {
     if (json && typeof json === 'object') {
         const body = json as { state?: string; user?: string };
         return { loggedIn: body.state === 'logged-in', user: body.user ?? '' };
@@ -128,6 +110,7 @@ function pageState($: { (selector: string): { text(): string } } | undefined, js
     return { loggedIn: $?.('#state').text() === 'logged-in', user: $?.('#user').text() ?? '' };
 }
 
+/** Runs the whole example: starts the demo site and proxies, crawls the three parts, prints the verdict. */
 export async function runExample(options: ExampleOptions = {}): Promise<ExampleResult> {
     const out = options.console ?? console;
     const pages = options.pages ?? 300;
@@ -145,86 +128,95 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         sessionLifetime: SESSION_LIFETIME,
         stateFile: join(storageDir, 'demo-site', 'logins.json'),
     });
-    const proxies = await startDemoProxies({ password: options.proxyPassword });
+    const proxies = await startDemoProxies({ password: options.proxyPassword }).catch(async (error: unknown) => {
+        await site.close();
+        throw error;
+    });
     let trackedRotations = 0;
-    let sessions: Sessions;
-    try {
-        sessions = await Sessions.open({
-            profiles: buildProfiles(proxies.urls),
-            // Every session is tied to its login: a clear (by the validity check) renews it through its recipe.
-            loginFor: loginsFor(site.url, PLAN),
-            tokens: { onRotation: () => trackedRotations++ },
-            ...(options.storageDir ? { store: storeIn(options.storageDir) } : {}),
-        });
-    } catch (error) {
+    const sessions = await Sessions.open({
+        profiles: buildProfiles(proxies.urls),
+        // Every session is tied to its login: when the check finds it logged out, it is renewed through its recipe.
+        loginFor: loginsFor(site.url, PLAN),
+        tokens: { onRotation: () => trackedRotations++ },
+        ...(options.storageDir ? { store: embeddedStoreIn(options.storageDir) } : {}),
+    }).catch(async (error: unknown) => {
         await proxies.close();
         await site.close();
         throw error;
-    }
-    out.log(`demo site ${site.url} · ${proxies.urls.length} proxies leaving from ${proxies.exitAddresses.join(', ')}`);
+    });
 
     const ours = (list: SessionInfo[]) => list.filter((info) => Object.hasOwn(PLAN, info.id));
-    const atStart = ours(sessions.list());
-    const renewalsAtStart = sum(atStart, 'renewals');
-    const others = sessions.list().length - atStart.length;
-    out.log(
-        atStart.length
-            ? `resumed ${atStart.length} sessions from the session ${sessions.store.description}: cookies, profile, identity and login headers`
-            : `no session in the session ${sessions.store.description} yet: every session logs in (run the example again to see them resumed)`,
-    );
-    if (others) out.log(`(the store also holds ${others} sessions of other programs; they are left alone)`);
-
-    const host = new URL(site.url).host;
-    // Header rules live in the store: the rule of the previous run is still there (its host had another port).
-    const rule = { header: 'X-Client', value: 'crawlee-sessions-demo', match: { host } };
-    const existing = await sessions.headerRules.get(HEADER_RULE);
-    if (existing) await sessions.headerRules.update(HEADER_RULE, rule);
-    else await sessions.headerRules.add({ name: HEADER_RULE, ...rule });
-    await sessions.setHeader(API_SESSION, { name: 'X-Api-Version', value: '2', ttl: 900, scope: { host } });
-    out.log(
-        `header rule "${HEADER_RULE}": X-Client on ${host} (${existing ? 'found in the store, host updated' : 'added to the store'}) · ` +
-            `session header X-Api-Version on ${API_SESSION} for 15 minutes`,
-    );
-
-    const check = loggedOutCheck();
-    let loggedIn = 0;
-    let wrongAccount = 0;
-    let failed = 0;
-    let requested = 0;
-    const perProfile = new Map<string, number>();
-    let phase = 'starting';
-    const progress = setInterval(() => {
-        const list = ours(sessions.list());
-        const renewing = list.filter((info) => info.status === 'renewing').length;
-        out.log(
-            `[${seconds().toFixed(1).padStart(5)}s] ${phase} · ${loggedIn}/${requested} pages · ${list.length} sessions` +
-                `${renewing ? ` (${renewing} renewing)` : ''} · ${sum(list, 'renewals') - renewalsAtStart} renewals · ` +
-                `${trackedRotations} rotations · ${failed} failed`,
-        );
-    }, 1000);
-
-    /** The request handler of both parts: the check has already made sure the session is logged in. */
-    const handler = async ({ request, $, json, sessions }: { request: { userData: Record<string, any> }; $?: any; json?: unknown; sessions: Sessions }) => {
-        const state = pageState($, json);
-        const account = PLAN[request.userData.sessionId as string]!.account.user;
-        if (state.loggedIn && state.user === account) loggedIn++;
-        else if (state.loggedIn) wrongAccount++;
-        // Inside a handler, a session method without an id means the request's session.
-        const profile = sessions.getProfile()?.name ?? 'none';
-        perProfile.set(profile, (perProfile.get(profile) ?? 0) + 1);
-    };
-
+    const sum = (list: SessionInfo[]) => list.reduce((total, info) => total + info.renewals, 0);
+    let progress: NodeJS.Timeout | undefined;
     try {
-        // Part 1: form sessions on catalog pages and the API session on API pages, one crawler, one check.
+        out.log(`demo site ${site.url} · ${proxies.urls.length} proxies leaving from ${proxies.exitAddresses.join(', ')}`);
+        const atStart = ours(sessions.list());
+        const renewalsAtStart = sum(atStart);
+        const { kind, description } = sessions.store;
+        const storeName = kind === 'mysql' ? `MySQL store ${description}` : description;
+        out.log(
+            atStart.length
+                ? `resumed ${atStart.length} sessions from the ${storeName}: cookies, profile, identity and login headers`
+                : `sessions are kept in the ${storeName}: none there yet, so every session logs in ` +
+                      '(run the example again to see them resumed)',
+        );
+        const others = sessions.list().length - atStart.length;
+        if (others) out.log(`(the store also holds ${others} sessions of other programs; they are left alone)`);
+
+        const host = new URL(site.url).host;
+        // Header rules live in the store: the previous run's rule is still there (for the site's previous port).
+        const rule = { header: 'X-Client', value: 'crawlee-sessions-demo', match: { host } };
+        const existing = await sessions.headerRules.get(HEADER_RULE);
+        if (existing) await sessions.headerRules.update(HEADER_RULE, rule);
+        else await sessions.headerRules.add({ name: HEADER_RULE, ...rule });
+        await sessions.setHeader(API_SESSION, { name: 'X-Api-Version', value: '2', ttl: 900, scope: { host } });
+        out.log(
+            `header rule "${HEADER_RULE}": X-Client on ${host} (${existing ? 'found in the store, host updated' : 'added to the store'}) · ` +
+                `session header X-Api-Version on ${API_SESSION} for 15 minutes`,
+        );
+
+        const check = loggedOutCheck();
+        let loggedIn = 0;
+        let wrongAccount = 0;
+        let failed = 0;
+        let requested = 0;
+        const perProfile = new Map<string, number>();
+        let phase = 'starting';
+        progress = setInterval(() => {
+            const list = ours(sessions.list());
+            const renewing = list.filter((info) => info.status === 'renewing').length;
+            out.log(
+                `[${seconds().toFixed(1).padStart(5)}s] ${phase} · ${loggedIn}/${requested} pages · ${list.length} sessions` +
+                    `${renewing ? ` (${renewing} renewing)` : ''} · ${sum(list) - renewalsAtStart} renewals · ` +
+                    `${trackedRotations} rotations · ${failed} failed`,
+            );
+        }, 1000);
+
+        /**
+         * Tallies a page, from the request handler of every crawler. The check has already made sure the session
+         * is logged in; the page must also show the session's own account (sessions never share cookies).
+         */
+        const record = (sessionId: string, state: PageState, context: { sessions: Sessions }) => {
+            if (state.loggedIn && state.user === PLAN[sessionId]!.account.user) loggedIn++;
+            else if (state.loggedIn) wrongAccount++;
+            // Inside a handler, a session method without an id means the request's session.
+            const profile = context.sessions.getProfile()?.name ?? 'none';
+            perProfile.set(profile, (perProfile.get(profile) ?? 0) + 1);
+        };
+        const failedRequestHandler = ({ request }: { request: { url: string } }, error: Error) => {
+            failed++;
+            // Errors of logins and renewals never contain credentials or tokens.
+            if (failed <= 5) out.log(`failed: ${request.url}: ${error.message}`);
+        };
+
+        // Part 1: the form sessions on catalog pages and the API session on API pages: one crawler, one check.
         phase = 'part 1, HTTP';
-        const part1 = [
-            ...Array.from({ length: pages }, (_, n) => ({
-                url: `${site.url}/catalog/${n + 1}`,
-                userData: { sessionId: FORM_SESSIONS[n % FORM_SESSIONS.length] },
-            })),
-            ...Array.from({ length: apiPages }, (_, n) => ({ url: `${site.url}/api/orders/${n + 1}`, userData: { sessionId: API_SESSION } })),
-        ];
-        requested = part1.length;
+        const catalog = Array.from({ length: pages }, (_, n) => ({
+            url: `${site.url}/catalog/${n + 1}`,
+            userData: { sessionId: FORM_SESSIONS[n % FORM_SESSIONS.length] },
+        }));
+        const orders = Array.from({ length: apiPages }, (_, n) => ({ url: `${site.url}/api/orders/${n + 1}`, userData: { sessionId: API_SESSION } }));
+        requested = pages + apiPages;
         const http = new CheerioCrawler(
             withSessions(
                 sessions,
@@ -232,24 +224,22 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
                     // At a steady 20 from the start, every expiry catches up to 19 other requests in flight.
                     minConcurrency: 20,
                     maxConcurrency: 20,
-                    requestHandler: handler,
-                    failedRequestHandler() {
-                        failed++;
+                    async requestHandler({ request, $, json, sessions }) {
+                        record(request.userData.sessionId, cheerioPageState($, json), { sessions });
                     },
+                    failedRequestHandler,
                 },
                 { check },
             ),
             inMemory(),
         );
-        // Interleave the API pages with the catalog pages, so that all five sessions crawl at once.
-        await http.run(interleave(part1.slice(0, pages), part1.slice(pages)));
+        // The API pages spread among the catalog pages, so that all five sessions crawl at once.
+        await http.run(interleave(catalog, orders));
         const part1Logins = site.stats.logins;
-        out.log(
-            `part 1 done: ${loggedIn}/${part1.length} pages logged in · ${part1Logins} logins · ${failed} failed · ${seconds().toFixed(1)}s`,
-        );
+        out.log(`part 1 done: ${loggedIn}/${requested} pages logged in · ${part1Logins} logins · ${failed} failed · ${seconds().toFixed(1)}s`);
 
-        // Part 2: the browser-user session logs in through the JavaScript app in Chromium (when it is not still
-        // logged in from the last run), then a CheerioCrawler uses its cookie and localStorage token.
+        // Part 2: browser-user logs in through the JavaScript app in Chromium when the check finds it logged out
+        // (always on a first run), then the CheerioCrawler goes on with its cookie and localStorage token.
         phase = 'part 2, browser login + HTTP';
         const apiShare = Math.floor(browserPages / 3);
         const part2 = Array.from({ length: browserPages }, (_, n) => ({
@@ -262,10 +252,10 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
                 sessions,
                 {
                     maxConcurrency: 4,
-                    requestHandler: handler,
-                    failedRequestHandler() {
-                        failed++;
+                    async requestHandler({ request, $, json, sessions }) {
+                        record(request.userData.sessionId, cheerioPageState($, json), { sessions });
                     },
+                    failedRequestHandler,
                 },
                 { check },
             ),
@@ -273,7 +263,7 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         );
         await handover.run(part2);
         const browserLogins = site.stats.loginsByUser[PLAN[BROWSER_SESSION]!.account.user] ?? 0;
-        const tokenNames = Object.keys(sessions.tokens(BROWSER_SESSION, site.url)).join(', ') || 'none';
+        const tokenNames = Object.keys(sessions.tokens(BROWSER_SESSION, host)).join(', ') || 'none';
         out.log(
             browserLogins
                 ? `part 2: ${BROWSER_SESSION} signed in ${browserLogins}× with Chromium through the app; its localStorage token ` +
@@ -283,9 +273,8 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         );
 
         // Part 3: the other direction, a session logged in over HTTP used by a PlaywrightCrawler. The same check
-        // runs on the rendered page; a logged-out page would renew the session over HTTP and open it again.
+        // runs on the rendered page: a logged-out page would renew the session over HTTP and be opened again.
         phase = 'part 3, PlaywrightCrawler';
-        const browserSession = FORM_SESSIONS[0]!;
         requested += playwrightPages;
         const browser = new PlaywrightCrawler(
             withSessions(
@@ -294,13 +283,13 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
                     headless: true,
                     maxConcurrency: 2,
                     async requestHandler({ request, page, sessions }) {
-                        const state = (await page.textContent('#state')) === 'logged-in';
-                        const user = (await page.textContent('#user').catch(() => '')) ?? '';
-                        await handler({ request, json: { state: state ? 'logged-in' : 'logged-out', user }, sessions });
+                        const state = await page.evaluate(() => ({
+                            loggedIn: document.querySelector('#state')?.textContent === 'logged-in',
+                            user: document.querySelector('#user')?.textContent ?? '',
+                        }));
+                        record(request.userData.sessionId, state, { sessions });
                     },
-                    failedRequestHandler() {
-                        failed++;
-                    },
+                    failedRequestHandler,
                 },
                 { check },
             ),
@@ -309,39 +298,42 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         await browser.run(
             Array.from({ length: playwrightPages }, (_, n) => ({
                 url: `${site.url}/catalog/${pages + browserPages + n + 1}`,
-                userData: { sessionId: browserSession },
+                userData: { sessionId: PLAYWRIGHT_SESSION },
             })),
         );
-        out.log(`part 3: a PlaywrightCrawler opened ${playwrightPages} pages with ${browserSession}'s session, logged in over HTTP`);
-        phase = 'done';
+        out.log(`part 3: a PlaywrightCrawler opened ${playwrightPages} pages with ${PLAYWRIGHT_SESSION}'s session, logged in over HTTP`);
         clearInterval(progress);
 
         const list = ours(sessions.list());
-        out.table(list.map((info) => tableRow(sessions, info, site.url)));
+        printSessions(out, sessions, list, site.url, (id) => `${PLAN[id]!.kind} as ${PLAN[id]!.account.user}`);
         out.log(`pages per profile: ${[...perProfile].sort().map(([name, count]) => `${name} ${count}`).join(' · ')}`);
-        const stats = site.stats;
-        const apiClientAccount = PLAN[API_SESSION]!.account.user;
-        const result = verdict(out, site, {
-            pages: requested,
-            loggedIn,
-            renewals: sum(list, 'renewals') - renewalsAtStart,
-            browserLogins,
-            part1Logins,
-            staleRequests: stats.staleRequests,
-            identityMismatches: stats.identityMismatches,
-            failed: failed + wrongAccount,
-            pageRequests: stats.catalogPages + stats.apiPages,
-            ruleApplied: stats.clientHeaderPages,
-            apiClientPages: stats.apiPagesByUser[apiClientAccount]?.pages ?? 0,
-            sessionHeaderApplied: stats.apiPagesByUser[apiClientAccount]?.withVersion ?? 0,
-            rotations: trackedRotations,
-            siteRotations: stats.rotations,
-            resumedSessions: atStart.length,
-            resumedLogins: stats.resumedUsers.length,
-            store: sessions.store.description,
-            seconds: seconds(),
-        });
-        return result;
+        const { stats } = site;
+        const apiClient = stats.apiPagesByUser[PLAN[API_SESSION]!.account.user];
+        return printVerdict(
+            out,
+            stats,
+            {
+                pages: requested,
+                loggedIn,
+                renewals: sum(list) - renewalsAtStart,
+                browserLogins,
+                part1Logins,
+                staleRequests: stats.staleRequests,
+                identityMismatches: stats.identityMismatches,
+                failed: failed + wrongAccount,
+                pageRequests: stats.catalogPages + stats.apiPages,
+                ruleApplied: stats.clientHeaderPages,
+                apiClientPages: apiClient?.pages ?? 0,
+                sessionHeaderApplied: apiClient?.withVersion ?? 0,
+                rotations: trackedRotations,
+                siteRotations: stats.rotations,
+                resumedSessions: atStart.length,
+                resumedLogins: stats.resumedUsers.length,
+                store: storeName,
+                seconds: seconds(),
+            },
+            API_SESSION,
+        );
     } finally {
         clearInterval(progress);
         await sessions.close();
@@ -350,70 +342,16 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
     }
 }
 
-/** One row of the sessions table: no cookie value, no token value, no proxy password. */
-function tableRow(sessions: Sessions, info: SessionInfo, siteUrl: string) {
-    const activity = sessions.tokenTracker.activityOf(info.id).find((entry) => entry.site === new URL(siteUrl).host);
-    return {
-        id: info.id,
-        login: `${PLAN[info.id]!.kind} as ${PLAN[info.id]!.account.user}`,
-        // The profile description is `name · proxy (password hidden) · User-Agent…`: the UA makes it too wide here.
-        profile: info.profile?.split(' · ').slice(0, 2).join(' · '),
-        cookies: info.cookies,
-        token: Object.keys(sessions.tokens(info.id, siteUrl)).join(', '),
-        rotations: activity?.rotations ?? 0,
-        generation: info.generation,
-        requests: info.requests,
-        renewals: info.renewals,
-    };
-}
-
-type VerdictCounts = Omit<ExampleResult, 'ok' | 'verdict'>;
-
-function verdict(out: Console, site: DemoSite, counts: VerdictCounts): ExampleResult {
-    const { stats } = site;
-    out.log(
-        `site: ${stats.requests} requests · ${stats.logins} logins (${counts.browserLogins} in Chromium) · ` +
-            `${stats.loggedInPages}/${stats.catalogPages} catalog and ${stats.apiLoggedIn}/${stats.apiPages} API pages served logged in · ` +
-            `identity mismatches: ${counts.identityMismatches} · ${counts.siteRotations} PHPSESSID rotations · ` +
-            `X-Api-Version on ${counts.sessionHeaderApplied}/${counts.apiClientPages} ${API_SESSION} API pages · ${counts.seconds.toFixed(1)}s`,
-    );
-    const resumed = counts.resumedSessions
-        ? `${counts.resumedSessions} sessions resumed from the store, ${counts.resumedLogins} with their login still valid`
-        : 'first run: 0 sessions resumed';
-    const ok =
-        counts.loggedIn === counts.pages &&
-        counts.staleRequests === 0 &&
-        counts.failed === 0 &&
-        counts.identityMismatches === 0 &&
-        counts.ruleApplied === counts.pageRequests &&
-        counts.apiClientPages > 0 &&
-        counts.sessionHeaderApplied === counts.apiClientPages &&
-        counts.rotations > 0;
-    const line =
-        `VERDICT: ${counts.loggedIn}/${counts.pages} pages fetched logged in · ${counts.renewals} renewals · ` +
-        `stale requests: ${counts.staleRequests} · failed: ${counts.failed} · X-Client rule on ${counts.ruleApplied}/${counts.pageRequests} requests · ` +
-        `${counts.rotations} PHPSESSID rotations tracked · ${resumed}`;
-    out.log(line);
-    return { ...counts, ok, verdict: line };
-}
-
-function sum(list: SessionInfo[], key: 'renewals' | 'requests'): number {
-    return list.reduce((total, info) => total + info[key], 0);
-}
-
-/** Spreads `b` evenly through `a`. */
-function interleave<T>(a: T[], b: T[]): T[] {
-    if (!b.length) return a;
+/** Spreads the items of `b` evenly among those of `a`. */
+function interleave<T>(a: readonly T[], b: readonly T[]): T[] {
     const result: T[] = [];
-    const step = (a.length + b.length) / b.length;
-    let next = 0;
-    for (let i = 0, ai = 0, bi = 0; i < a.length + b.length; i++) {
-        if (bi < b.length && i >= next) {
-            result.push(b[bi++]!);
-            next += step;
-        } else if (ai < a.length) result.push(a[ai++]!);
-        else result.push(b[bi++]!);
-    }
+    let bi = 0;
+    a.forEach((item, ai) => {
+        // Before a's item ai, b's items up to the same fraction of b.
+        while (bi < Math.floor((ai * b.length) / a.length)) result.push(b[bi++]!);
+        result.push(item);
+    });
+    while (bi < b.length) result.push(b[bi++]!);
     return result;
 }
 

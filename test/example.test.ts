@@ -92,7 +92,7 @@ it('runs the example twice on one store: every page logged in, one login per exp
     const second = await run();
     expectCleanRun(second.result, second.output);
     expect(second.result.resumedSessions).toBe(6);
-    expect(second.output).toContain(`resumed 6 sessions from the session embedded store "crawlee-sessions" in ${dir}`);
+    expect(second.output).toContain(`resumed 6 sessions from the embedded store "crawlee-sessions" in ${dir}`);
     expect(second.output).toContain('found in the store');
     // Every session was left with page views to spare, so each one crawls on with its old login first.
     expect(second.result.resumedLogins).toBe(6);
