@@ -145,7 +145,9 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         throw error;
     });
 
-    const ours = (list: SessionInfo[]) => list.filter((info) => Object.hasOwn(PLAN, info.id));
+    const order = Object.keys(PLAN);
+    const ours = (list: SessionInfo[]) =>
+        list.filter((info) => Object.hasOwn(PLAN, info.id)).sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
     const sum = (list: SessionInfo[]) => list.reduce((total, info) => total + info.renewals, 0);
     let progress: NodeJS.Timeout | undefined;
     try {

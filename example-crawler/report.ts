@@ -61,7 +61,7 @@ export function printSessions(out: Console, sessions: Sessions, list: SessionInf
             renewals: info.renewals,
         })),
     );
-    out.log('(requests and renewals count every run on this store; generation: how many times the session was renewed)');
+    out.log('(requests and renewals count every run on this store; generation: how many times the session was cleared)');
 }
 
 /** Prints what the site saw and the verdict; returns the result with `ok` and the verdict line. */
