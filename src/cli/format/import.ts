@@ -83,8 +83,9 @@ function parsePlaywrightStorageState(text: string, source: string): { cookies: C
     let json: unknown;
     try {
         json = JSON.parse(text);
-    } catch (error) {
-        throw new CliError(`${source} is not valid JSON (${(error as Error).message}); expected a Playwright storage state`);
+    } catch {
+        // Not quoting the parser's message: V8 cites the text around the error, which may be a cookie value.
+        throw new CliError(`${source} is not valid JSON: expected a Playwright storage state`);
     }
     let state: z.output<typeof storageStateSchema>;
     try {
