@@ -114,6 +114,17 @@ async function fillStore(store: StoreChoice, secret?: string): Promise<void> {
                 counters: { requests: 12, successes: 10, failures: 2, renewals: 1 },
                 lastUsedAt: Date.now() - 60_000,
             },
+            {
+                id: 'bob',
+                generation: 0,
+                reset: false,
+                assignment: { profileIndex: null, identity: null, auth: null },
+                upserts: [],
+                removals: [],
+                counters: zeroCounters(),
+                lastUsedAt: null,
+                lastRenewalError: 'Renewal of session "bob" failed after 3 attempt(s): login refused (status 403).',
+            },
         ]);
     } finally {
         await raw.close();
@@ -191,7 +202,8 @@ describe('crawlee-sessions CLI, embedded store', () => {
         const lines = result.stdout.trimEnd().split('\n');
         expect(lines[0]).toMatch(/^id\s+profile\s+cookies\s+status\s+generation\s+requests\s+failures\s+renewals\s+last used$/);
         expect(lines[1]).toMatch(/^alice\s+#0\s+4\s+ok\s+0\s+12\s+2\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+m ago\)$/);
-        expect(lines[2]).toMatch(/^bob\s+#1\s+1\s+ok\s+0\s+0\s+0\s+0\s+-$/);
+        expect(lines[2]).toMatch(/^bob\s+#1\s+1\s+failed\s+0\s+0\s+0\s+0\s+-$/);
+        expect(lines[3]).toBe('bob: renewal failed: Renewal of session "bob" failed after 3 attempt(s): login refused (status 403).');
 
         const json = await cli(['list', '--json', ...storage]);
         expect(json.code, json.stderr).toBe(0);
@@ -199,7 +211,7 @@ describe('crawlee-sessions CLI, embedded store', () => {
         const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
         expect(rows.map((row) => [row.id, row.profileIndex, row.cookies, row.status, row.generation, row.requests, row.failures])).toEqual([
             ['alice', 0, 4, 'ok', 0, 12, 2],
-            ['bob', 1, 1, 'ok', 0, 0, 0],
+            ['bob', 1, 1, 'failed', 0, 0, 0],
         ]);
     });
 
@@ -340,7 +352,8 @@ describe('crawlee-sessions CLI, embedded store', () => {
         expect(result.stdout).toMatch(/^Cleared session "bob": generation 0 → 1, removed 1 cookie\./);
         expectNoSecrets(result.stdout);
         const after = (await readRecord(store(), 'bob'))!;
-        expect(after).toMatchObject({ generation: before.generation + 1, cookies: [], auth: null, profileIndex: before.profileIndex });
+        expect(before.lastRenewalError).toMatch(/login refused/);
+        expect(after).toMatchObject({ generation: before.generation + 1, cookies: [], auth: null, profileIndex: before.profileIndex, lastRenewalError: null });
         expect(after.counters).toEqual(before.counters);
 
         const json = await cli(['clear', 'alice', '--json', ...storage]);
