@@ -28,6 +28,7 @@ import { parseWithZod } from '../validation.js';
 import { attemptStorage } from './attempt.js';
 import {
     addCookiesToJar,
+    storeSetCookieHeaders,
     allCookies,
     cookiesToDict,
     type CookieFormat,
@@ -558,11 +559,21 @@ export class Sessions {
 
     /** @internal An HTTP client bound to the session's jar, proxy and identity. */
     httpClientOf(session: BoundSession): SessionHttpClient {
+        const jar = session.jar;
         return createSessionHttpClient({
-            jar: session.jar,
+            jar,
             identity: this.identityOf(session),
             proxyUrl: this.proxyUrlOf(session),
             headerToken: session.headerToken,
+            // Logins and checks get the same header rules and session headers as the crawl's requests.
+            decorateHeaders: {
+                ready: () => this.headersReady(),
+                apply: (headers, url, method) => {
+                    this.headerPipeline.apply(headers, { url, method: method.toUpperCase(), sessionId: session.id });
+                },
+            },
+            storeCookies: (url, setCookie) =>
+                this.tokenTracker.observeSetCookie(session.id, jar, url.href, setCookie, () => storeSetCookieHeaders(jar, setCookie, url)),
         });
     }
 

@@ -46,6 +46,13 @@ export interface SessionHttpBinding {
     proxyUrl?: string;
     /** got-scraping's session token: keeps its generated headers stable for one identity. */
     headerToken: object;
+    /**
+     * Changes a hop's headers in place before it is sent (header rules and session headers); awaited `ready`
+     * first. Default: none.
+     */
+    decorateHeaders?: { ready(): Promise<void>; apply(headers: Record<string, string>, url: URL, method: string): void };
+    /** Stores a hop's Set-Cookie headers (e.g. recording token rotations). Default: straight into the jar. */
+    storeCookies?: (url: URL, setCookie: string | string[] | undefined) => void;
 }
 
 const MAX_REDIRECTS = 10;
@@ -74,12 +81,15 @@ export function createSessionHttpClient(binding: SessionHttpBinding): SessionHtt
                 body = request.body;
             }
             const redirectUrls: string[] = [];
+            await binding.decorateHeaders?.ready();
             for (let hop = 0; ; hop++) {
                 const cookie = binding.jar.getCookieStringSync(url);
+                const hopHeaders = { ...headers };
+                binding.decorateHeaders?.apply(hopHeaders, url, method);
                 const response = await gotScraping({
                     url,
                     method,
-                    headers: { ...headers, ...(cookie ? { cookie } : {}) },
+                    headers: { ...hopHeaders, ...(cookie ? { cookie } : {}) },
                     body,
                     proxyUrl: binding.proxyUrl,
                     sessionToken: binding.headerToken,
@@ -88,7 +98,8 @@ export function createSessionHttpClient(binding: SessionHttpBinding): SessionHtt
                     retry: { limit: 0 },
                     timeout: { request: (request.timeoutSecs ?? 30) * 1000 },
                 });
-                storeSetCookieHeaders(binding.jar, response.headers['set-cookie'], url);
+                if (binding.storeCookies) binding.storeCookies(url, response.headers['set-cookie']);
+                else storeSetCookieHeaders(binding.jar, response.headers['set-cookie'], url);
                 const location = response.headers.location;
                 if (response.statusCode >= 300 && response.statusCode < 400 && location) {
                     if (hop >= MAX_REDIRECTS) throw new Error(`Too many redirects (more than ${MAX_REDIRECTS}) from ${request.url}`);
