@@ -50,7 +50,7 @@ const SIZES: Record<Kind, Record<BenchSize, OverheadParams>> = {
     playwright: {
         tiny: { requests: 6, warmupRequests: 0, rounds: 1, warmups: 0, concurrency: 2, sessions: 2 },
         quick: { requests: 40, warmupRequests: 10, rounds: 2, warmups: 1, concurrency: 4, sessions: 4 },
-        full: { requests: 120, warmupRequests: 20, rounds: 3, warmups: 1, concurrency: 4, sessions: 4 },
+        full: { requests: 60, warmupRequests: 12, rounds: 3, warmups: 1, concurrency: 4, sessions: 4 },
     },
 };
 
