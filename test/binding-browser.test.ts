@@ -138,4 +138,24 @@ describe('binding in PlaywrightCrawler', () => {
         await sessions.close();
         await expiring.close();
     });
+
+    it("sends the login's auth headers from the page too", async () => {
+        const sessions = await Sessions.open({ store: 'memory' });
+        await sessions.clear('bearer', {
+            renewal: async ({ setAuth }) => setAuth?.({ headers: { authorization: 'Bearer page-token-1' }, query: {}, values: {} }),
+        });
+        let echoed: Record<string, string> = {};
+        const crawler = new PlaywrightCrawler(
+            withSessions(sessions, {
+                headless: true,
+                async requestHandler({ page }) {
+                    echoed = (JSON.parse((await page.locator('body').textContent()) ?? '{}') as { headers: Record<string, string> }).headers;
+                },
+            }),
+            freshConfig(),
+        );
+        await crawler.run([{ url: `${site.url}/echo`, userData: { sessionId: 'bearer' } }]);
+        expect(echoed.authorization).toBe('Bearer page-token-1');
+        await sessions.close();
+    });
 });

@@ -93,6 +93,8 @@ export class BrowserBinding {
         pageOptions.userAgent = identity.userAgent;
         const acceptLanguage = identity.headers['accept-language'];
         if (acceptLanguage) pageOptions.extraHTTPHeaders = { ...pageOptions.extraHTTPHeaders, 'accept-language': acceptLanguage };
+        // What a login applies besides cookies (e.g. Authorization: Bearer …) goes on the page's requests as well.
+        if (session.auth?.headers) pageOptions.extraHTTPHeaders = { ...pageOptions.extraHTTPHeaders, ...session.auth.headers };
         this.pages.set(pageId, { sessionId: session.id, generation: session.generation });
     };
 
