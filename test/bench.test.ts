@@ -26,7 +26,10 @@ describe('benchmark harness', () => {
 
         expect(() => benchResultsSchema.parse(results)).not.toThrow();
         expect(results.scenarios.map((s) => s.name)).toEqual(scenarios.map((s) => s.name));
+        // Outside CI a machine may lack MySQL or Chromium: those scenarios may then be skipped (CI has both).
+        const mayLack = (text: string | undefined) => !process.env.CI && /MySQL|Chromium/.test(text ?? '');
         for (const scenario of results.scenarios) {
+            if (scenario.status === 'skipped' && mayLack(scenario.reason)) continue;
             expect({ name: scenario.name, status: scenario.status, reason: scenario.reason }).toEqual({
                 name: scenario.name,
                 status: 'ok',
@@ -36,6 +39,7 @@ describe('benchmark harness', () => {
             const goals = scenario.rows.filter((row) => row.goal !== '');
             expect(goals.length, `${scenario.name} has at least one goal`).toBeGreaterThan(0);
             for (const row of goals) {
+                if (row.plugin === null && mayLack(row.note)) continue;
                 const measured = row.goal.startsWith('ratio') ? row.ratio : row.plugin;
                 expect(Number.isFinite(measured), `${scenario.name} · ${row.metric} produced a number`).toBe(true);
                 expect(typeof row.met, `${scenario.name} · ${row.metric} has a verdict`).toBe('boolean');
@@ -46,12 +50,13 @@ describe('benchmark harness', () => {
 
         // Correctness goals hold even at this size: no stale or failed request, one login per expiry.
         const rowOf = (scenario: string, metric: string) =>
-            results.scenarios.find((s) => s.name === scenario)!.rows.find((row) => row.metric === metric)!;
-        expect(rowOf('renewal', 'stale requests').plugin).toBe(0);
-        expect(rowOf('renewal', 'failed requests').plugin).toBe(0);
-        expect(rowOf('renewal', 'renewals per crawl').met).toBe(true);
-        expect(rowOf('multi-process', 'logins').met).toBe(true);
-        expect(rowOf('quick-login', 'form posts per login').plugin).toBe(0);
+            results.scenarios.find((s) => s.name === scenario)!.rows.find((row) => row.metric === metric);
+        expect(rowOf('renewal', 'stale requests')?.plugin).toBe(0);
+        expect(rowOf('renewal', 'failed requests')?.plugin).toBe(0);
+        expect(rowOf('renewal', 'renewals per crawl')?.met).toBe(true);
+        const ran = (name: string) => results.scenarios.find((s) => s.name === name)?.status === 'ok';
+        if (ran('multi-process')) expect(rowOf('multi-process', 'logins')?.met).toBe(true);
+        if (ran('quick-login')) expect(rowOf('quick-login', 'form posts per login')?.plugin).toBe(0);
 
         const report = formatReport(results);
         expect(report).toContain('| scenario');
