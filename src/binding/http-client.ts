@@ -85,11 +85,19 @@ export class SessionBoundHttpClient implements BaseHttpClient {
             const session = this.sessions.resolve(attempt.sessionId);
             await this.sessions.whenUsable(session);
             const generation = session.generation;
-            const cookieFor = (url: URL | string): string =>
-                mergeCookieHeaders(
-                    session.jar.getCookieStringSync(url),
-                    new URL(url).host === originalHost ? explicitCookie : undefined,
+            // The header prepared with the request is reused at transmission unless the jar changed meanwhile.
+            let cached: { href: string; store: object; version: number; value: string } | undefined;
+            const cookieFor = (url: URL | string): string => {
+                const href = typeof url === 'string' ? new URL(url).href : url.href;
+                const store = session.cookieStore;
+                if (cached && cached.href === href && cached.store === store && cached.version === store.version) return cached.value;
+                const value = mergeCookieHeaders(
+                    session.jar.getCookieStringSync(href),
+                    new URL(href).host === originalHost ? explicitCookie : undefined,
                 );
+                cached = { href, store, version: store.version, value };
+                return value;
+            };
             let appliedHeaders: AppliedHeaders | undefined; // what rules and session headers changed on the previous hop
             const hooks: TransmissionHooks = {
                 beforeRequest: (options) => {
@@ -97,7 +105,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
                     // Identity headers are in place (prepare); rules and session headers come next, cookies last.
                     const hopUrl = new URL(options.url);
                     appliedHeaders = this.sessions.applyRequestHeaders(session, options.headers, hopUrl, options.method ?? 'GET', appliedHeaders);
-                    const cookie = cookieFor(options.url);
+                    const cookie = cookieFor(hopUrl);
                     if (cookie) options.headers.cookie = cookie;
                     else delete options.headers.cookie;
                     trackTransmission(session, options);

@@ -20,15 +20,15 @@ export function takeDelta(session: BoundSession): TakenDelta {
     const dirty = store.takeDirty();
     const upserts: StoredCookie[] = [];
     const removals: CookieKey[] = [];
-    const cookies = allStoredCookies(session);
     if (dirty === 'all') {
-        upserts.push(...cookies);
-    } else if (dirty.size > 0) {
-        const current = new Map(cookies.map((cookie) => [cookieKeyOf(cookie), cookie]));
+        upserts.push(...allStoredCookies(session));
+    } else {
+        // Only the changed cookies are looked up and serialized, not the whole jar.
         for (const key of dirty) {
-            const cookie = current.get(key);
-            if (cookie) upserts.push(cookie);
-            else removals.push(parseCookieKey(key));
+            const { domain, path, key: name } = parseCookieKey(key);
+            const cookie = findCookie(session, domain, path, name);
+            if (cookie) upserts.push(cookie.toJSON() as StoredCookie);
+            else removals.push({ domain, path, key: name });
         }
     }
     const counters = session.pending;
@@ -81,19 +81,28 @@ export function hasChanges(session: BoundSession): boolean {
 export function mergeStoredCookies(session: BoundSession, record: SessionRecord): void {
     const store = session.cookieStore;
     const remote = new Map(record.cookies.map((cookie) => [cookieKeyOf(cookie), cookie]));
+    const local = new Map<string, Cookie>();
+    store.getAllCookies((_error: Error | null, cookies?: Cookie[]) => {
+        for (const cookie of cookies ?? []) local.set(cookieKeyOf(cookie), cookie);
+    });
     store.silently(() => {
-        for (const local of allStoredCookies(session)) {
-            const key = cookieKeyOf(local);
-            if (!remote.has(key) && !store.isKeyDirty(key)) {
-                store.removeCookie(local.domain ?? null, local.path ?? null, local.key, () => undefined);
-            }
+        for (const [key, cookie] of local) {
+            if (!remote.has(key) && !store.isKeyDirty(key)) store.removeCookie(cookie.domain, cookie.path, cookie.key, () => undefined);
         }
         for (const [key, json] of remote) {
             if (store.isKeyDirty(key)) continue;
+            const current = local.get(key);
+            // Most of the time the store returns what this process wrote: nothing to do, nothing to parse.
+            if (current && current.value === json.value && sameExpiry(current, json)) continue;
             const cookie = Cookie.fromJSON(json);
             if (cookie) store.putCookie(cookie, () => undefined);
         }
     });
+}
+
+function sameExpiry(cookie: Cookie, json: StoredCookie): boolean {
+    const expires = cookie.expires instanceof Date ? cookie.expires.toISOString() : cookie.expires;
+    return (json.expires ?? 'Infinity') === expires && (json.maxAge ?? null) === (cookie.maxAge ?? null);
 }
 
 /** Fills an empty jar with a record's cookies, silently. */
@@ -104,6 +113,14 @@ export function loadStoredCookies(session: BoundSession, cookies: readonly Store
             if (cookie) session.cookieStore.putCookie(cookie, () => undefined);
         }
     });
+}
+
+function findCookie(session: BoundSession, domain: string, path: string, key: string): Cookie | undefined {
+    let found: Cookie | undefined;
+    session.cookieStore.findCookie(domain, path, key, (_error: Error | null, cookie?: Cookie | null) => {
+        found = cookie ?? undefined;
+    });
+    return found;
 }
 
 /** Every cookie of the session (expired ones included: expiry is applied when cookies are read), as JSON. */

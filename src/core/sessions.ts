@@ -548,7 +548,10 @@ export class Sessions {
 
     /** @internal The identity the session's current generation presents. */
     identityOf(session: BoundSession): SessionIdentity {
-        session.identity ??= createIdentity(this.profileOf(session));
+        if (!session.identity) {
+            session.identity = createIdentity(this.profileOf(session));
+            session.touch();
+        }
         return session.identity;
     }
 
@@ -887,6 +890,7 @@ function sameAssignment(session: BoundSession, record: SessionRecord): boolean {
 }
 
 function parseSessionId(id: string | number): string {
+    if (typeof id === 'string' && id.length > 0 && id.length <= 200) return id; // the hot path: no zod
     const parsed = sessionIdSchema.safeParse(id);
     if (!parsed.success) {
         throw new TypeError('A session id must be a non-empty string of at most 200 characters or a finite number.');

@@ -11,7 +11,10 @@ import { hasChanges, takeDelta, type TakenDelta } from './session-state.js';
 export interface PersistenceOptions {
     /** How long changes may wait before they are written, in ms. Default 1000. */
     flushIntervalMs: number;
-    /** Sessions per store write; a flush writes several batches if needed. Default 500. */
+    /**
+     * Sessions per write to a shared store (MySQL): one transaction each; a flush writes several batches if
+     * needed. Single-process stores get one write per flush. Default 500.
+     */
     batchSize: number;
     /**
      * How many sessions with unwritten changes may accumulate while the store is unreachable before new sessions
@@ -47,6 +50,8 @@ const MAX_RETRY_DELAY_MS = 30_000;
 export class WriteBehind {
     private readonly dirty = new Set<BoundSession>();
     private timer: NodeJS.Timeout | undefined;
+    /** The pending timer fires at once (a full batch is waiting). */
+    private timerIsImmediate = false;
     private flushing: Promise<void> | undefined;
     private failures = 0;
     private outageSince: number | undefined;
@@ -77,7 +82,7 @@ export class WriteBehind {
         this.dirty.add(session);
         if (this.closed) return;
         if (this.dirty.size >= this.options.batchSize && !this.flushing && this.failures === 0) {
-            this.schedule(0);
+            if (!this.timerIsImmediate) this.schedule(0);
         } else if (!this.timer) {
             this.schedule(this.options.flushIntervalMs);
         }
@@ -114,8 +119,10 @@ export class WriteBehind {
 
     private schedule(delay: number): void {
         clearTimeout(this.timer);
+        this.timerIsImmediate = delay === 0;
         this.timer = setTimeout(() => {
             this.timer = undefined;
+            this.timerIsImmediate = false;
             this.flush().catch(() => undefined);
         }, delay);
         this.timer.unref();
@@ -130,8 +137,11 @@ export class WriteBehind {
         }
         let written = 0;
         try {
-            for (let start = 0; start < taken.length; start += this.options.batchSize) {
-                const batch = taken.slice(start, start + this.options.batchSize);
+            // A single-process store rewrites whatever a write touches (the embedded store: its shards), so it gets
+            // one write per flush; a shared store gets transactions of batchSize sessions.
+            const batchSize = this.store.shared ? this.options.batchSize : Math.max(taken.length, 1);
+            for (let start = 0; start < taken.length; start += batchSize) {
+                const batch = taken.slice(start, start + batchSize);
                 const records = await this.store.write(batch.map(([, t]) => t.delta));
                 records.forEach((record, index) => this.reconcile(batch[index]![0], record));
                 written += batch.length;

@@ -16,6 +16,8 @@ export class TrackingCookieStore extends MemoryCookieStore {
     /** Every cookie changed: the whole jar must be written (a reset). */
     private allDirty = false;
     private muted = false;
+    /** Bumped by every change, recorded or not: a cached Cookie header is valid while it stays the same. */
+    version = 0;
 
     constructor(private readonly onChange: () => void = () => undefined) {
         super();
@@ -67,6 +69,7 @@ export class TrackingCookieStore extends MemoryCookieStore {
     }
 
     private record(key: string): void {
+        this.version++;
         if (this.muted) return;
         this.dirty.add(key);
         this.onChange();
@@ -90,6 +93,7 @@ export class TrackingCookieStore extends MemoryCookieStore {
     }
 
     override removeCookies(domain: string, path: string | null, callback?: Callback): any {
+        this.version++;
         if (!this.muted) {
             this.allDirty = true;
             this.onChange();
@@ -98,6 +102,7 @@ export class TrackingCookieStore extends MemoryCookieStore {
     }
 
     override removeAllCookies(callback?: Callback): any {
+        this.version++;
         if (!this.muted) {
             this.allDirty = true;
             this.onChange();
