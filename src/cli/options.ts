@@ -112,6 +112,21 @@ export function parseArgument<T>(schema: z.ZodType<T>, value: unknown, name: str
     }
 }
 
+/**
+ * Parses the command line of a command about one session (`<id>`, then `extra` positionals): the id and options
+ * validated, the raw option values kept for the store selection.
+ */
+export function parseSessionCommandLine<T>(
+    args: readonly string[],
+    options: OptionsConfig,
+    schema: z.ZodType<T>,
+    extra: readonly string[] = [],
+): { id: string; rest: string[]; options: T; values: OptionValues } {
+    const { values, positionals } = parseCommandLine(args, options);
+    const [rawId, ...rest] = requirePositionals(positionals, ['id', ...extra]);
+    return { id: parseSessionId(rawId), rest, options: parseOptions(schema, values), values };
+}
+
 /** Validates a session id argument. */
 export function parseSessionId(id: string | undefined): string {
     return parseArgument(sessionIdArgument, id, 'id');

@@ -6,7 +6,7 @@ import { STORE_OPTIONS_HELP, type CliCommand } from '../command.js';
 import { EXIT_OK } from '../errors.js';
 import { fromStoredCookies, liveCookies } from '../format/cookies.js';
 import { toJsonOutput } from '../format/table.js';
-import { HELP_OPTION, STORE_OPTIONS, parseCommandLine, parseOptions, parseSessionId, requirePositionals } from '../options.js';
+import { HELP_OPTION, parseSessionCommandLine, STORE_OPTIONS } from '../options.js';
 import { parseStoreSelection, withStore } from '../store.js';
 import { missingSession } from './show.js';
 
@@ -45,10 +45,7 @@ export const clearCommand: CliCommand = {
         STORE_OPTIONS_HELP,
     ].join('\n'),
     async run(args, io) {
-        const { values, positionals } = parseCommandLine(args, OPTIONS);
-        const [rawId] = requirePositionals(positionals, ['id']);
-        const id = parseSessionId(rawId);
-        const options = parseOptions(schema, values);
+        const { id, options, values } = parseSessionCommandLine(args, OPTIONS, schema);
         const selection = parseStoreSelection(values);
         const result = await withStore(selection, io, {}, async (store): Promise<ClearResult> => {
             const record = await store.read(id);

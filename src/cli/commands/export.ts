@@ -13,7 +13,7 @@ import {
     type CookieFileFormat,
 } from '../format/export.js';
 import { toJsonOutput } from '../format/table.js';
-import { HELP_OPTION, STORE_OPTIONS, parseCommandLine, parseOptions, parseSessionId, requirePositionals } from '../options.js';
+import { HELP_OPTION, parseSessionCommandLine, STORE_OPTIONS } from '../options.js';
 import { parseStoreSelection } from '../store.js';
 import { readSession } from './show.js';
 
@@ -62,10 +62,7 @@ export const exportCommand: CliCommand = {
         STORE_OPTIONS_HELP,
     ].join('\n'),
     async run(args, io) {
-        const { values, positionals } = parseCommandLine(args, OPTIONS);
-        const [rawId] = requirePositionals(positionals, ['id']);
-        const id = parseSessionId(rawId);
-        const options = parseOptions(schema, values);
+        const { id, options, values } = parseSessionCommandLine(args, OPTIONS, schema);
         if (!options.format) throw new UsageError('--format is required: playwright, netscape or header');
         if (options.format === 'header' && !options.url) {
             throw new UsageError('--url is required for --format header: a Cookie header depends on the URL it is sent to');

@@ -10,7 +10,7 @@ import { isExpired } from '../format/cookies.js';
 import { COOKIE_FILE_FORMATS, type CookieFileFormat } from '../format/export.js';
 import { parseCookieFile } from '../format/import.js';
 import { toJsonOutput } from '../format/table.js';
-import { HELP_OPTION, STORE_OPTIONS, parseCommandLine, parseOptions, parseSessionId, requirePositionals } from '../options.js';
+import { HELP_OPTION, parseSessionCommandLine, STORE_OPTIONS } from '../options.js';
 import { parseStoreSelection, withStore } from '../store.js';
 import { httpUrlSchema } from './export.js';
 
@@ -65,10 +65,12 @@ export const importCommand: CliCommand = {
         STORE_OPTIONS_HELP,
     ].join('\n'),
     async run(args, io) {
-        const { values, positionals } = parseCommandLine(args, OPTIONS);
-        const [rawId, file] = requirePositionals(positionals, ['id', 'file']);
-        const id = parseSessionId(rawId);
-        const options = parseOptions(schema, values);
+        const {
+            id,
+            rest: [file],
+            options,
+            values,
+        } = parseSessionCommandLine(args, OPTIONS, schema, ['file']);
         const selection = parseStoreSelection(values);
         const source = file === '-' ? 'stdin' : file!;
         const text = await readInput(file!, io.readStdin);

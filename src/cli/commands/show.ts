@@ -6,7 +6,7 @@ import { CliError, EXIT_OK } from '../errors.js';
 import { HIDDEN, describeCookies, describeFlags, fromStoredCookies, type CookieDescription } from '../format/cookies.js';
 import { formatInstant, formatTable, oneLine, toJsonOutput } from '../format/table.js';
 import type { CliIo } from '../io.js';
-import { HELP_OPTION, STORE_OPTIONS, parseCommandLine, parseOptions, parseSessionId, requirePositionals } from '../options.js';
+import { HELP_OPTION, parseSessionCommandLine, STORE_OPTIONS } from '../options.js';
 import { profileDescriber } from '../profiles.js';
 import { parseStoreSelection, withStore, type StoreSelection } from '../store.js';
 
@@ -61,10 +61,7 @@ export const showCommand: CliCommand = {
         STORE_OPTIONS_HELP,
     ].join('\n'),
     async run(args, io) {
-        const { values, positionals } = parseCommandLine(args, OPTIONS);
-        const [rawId] = requirePositionals(positionals, ['id']);
-        const id = parseSessionId(rawId);
-        const options = parseOptions(schema, values);
+        const { id, options, values } = parseSessionCommandLine(args, OPTIONS, schema);
         const selection = parseStoreSelection(values);
         const describe = await profileDescriber(options.profiles);
         const record = await readSession(selection, io, id);
