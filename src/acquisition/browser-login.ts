@@ -54,7 +54,7 @@ export interface BrowserLoginOutcome {
  * @throws LoginError (`browser`, `network`), with secrets scrubbed from its message.
  */
 export async function runBrowserLogin(run: BrowserLoginRun): Promise<BrowserLoginOutcome> {
-    const { recipe, redactor } = run;
+    const { recipe } = run;
     let browser = run.browser;
     const launched = !browser;
     if (!browser) {

@@ -1,3 +1,5 @@
+import { formatSpan } from '../util/time.js';
+
 /** The store collection the maintainer keeps its status rows in (read by `crawlee-sessions status`). */
 export const MAINTAINER_STATUS_COLLECTION = 'maintainer-status';
 
@@ -99,12 +101,3 @@ export function formatInstant(instant: number | null, now: number): string {
     return `${text} (${delta >= 0 ? `in ${span}` : `${span} ago`})`;
 }
 
-function formatSpan(ms: number): string {
-    const seconds = Math.round(ms / 1000);
-    if (seconds < 60) return `${seconds}s`;
-    const minutes = Math.round(seconds / 60);
-    if (minutes < 60) return `${minutes}m`;
-    const hours = Math.round(minutes / 60);
-    if (hours < 48) return `${hours}h`;
-    return `${Math.round(hours / 24)}d`;
-}

@@ -1,3 +1,5 @@
+import { formatSpan } from '../../util/time.js';
+
 /** A column of a {@link formatTable} table. */
 export interface Column<Row> {
     /** The heading. */
@@ -48,16 +50,7 @@ export function formatInstant(instant: number | null | undefined, now = Date.now
     return `${text} (${delta >= 0 ? `in ${span}` : `${span} ago`})`;
 }
 
-/** `45s`, `12m`, `5h`, `3d`. */
-export function formatSpan(ms: number): string {
-    const seconds = Math.round(ms / 1000);
-    if (seconds < 60) return `${seconds}s`;
-    const minutes = Math.round(seconds / 60);
-    if (minutes < 60) return `${minutes}m`;
-    const hours = Math.round(minutes / 60);
-    if (hours < 48) return `${hours}h`;
-    return `${Math.round(hours / 24)}d`;
-}
+export { formatSpan };
 
 /** JSON with two-space indentation and a final newline, as every `--json` output is printed. */
 export function toJsonOutput(value: unknown): string {
