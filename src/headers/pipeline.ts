@@ -84,6 +84,7 @@ export class HeaderPipeline {
      */
     apply(headers: RequestHeaders, target: HeaderTarget, previous?: AppliedHeaders): AppliedHeaders {
         if (previous) undo(headers, previous);
+        if (this.isIdle(target.sessionId)) return NOTHING_APPLIED; // the common case: no rule, no session header
         const sessionChanges = this.sessionHeaders.applicable(target);
         const overridden = new Set(sessionChanges.map((change) => change.name));
         const changes: CompiledChange[] = [
@@ -114,6 +115,8 @@ export class HeaderPipeline {
         this.sessionHeaders.close();
     }
 }
+
+const NOTHING_APPLIED: AppliedHeaders = new Map();
 
 /** Restores the headers a previous hop changed, unless something else changed them since (e.g. got dropped them). */
 function undo(headers: RequestHeaders, applied: AppliedHeaders): void {
