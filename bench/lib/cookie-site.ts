@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../../test/support/loopback.js';
 
 /** A running cookie site. */
 export interface CookieSite {
@@ -30,7 +30,6 @@ function pageBody(path: string): string {
 /** Starts the cookie site on 127.0.0.1 with a free port. */
 export async function startCookieSite(): Promise<CookieSite> {
     const counters = { requests: 0, requestsWithCookies: 0 };
-    const sockets = new Set<Socket>();
     const server = http.createServer((req, res) => {
         counters.requests++;
         const cookie = req.headers.cookie ?? '';
@@ -43,27 +42,16 @@ export async function startCookieSite(): Promise<CookieSite> {
         res.end(pageBody(path));
     });
     server.keepAliveTimeout = 30_000;
-    server.on('connection', (socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const listener = await listenOnLoopback(server);
     return {
-        url: `http://127.0.0.1:${port}`,
+        url: listener.url,
         get requests() { return counters.requests; },
         get requestsWithCookies() { return counters.requestsWithCookies; },
         reset() {
             counters.requests = counters.requestsWithCookies = 0;
         },
         async close() {
-            const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-            for (const socket of sockets) socket.destroy();
-            server.closeAllConnections();
-            await closed;
+            await listener.close();
         },
     };
 }

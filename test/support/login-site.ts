@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from './loopback.js';
 
 /** Options of {@link startLoginSite}. */
 export interface LoginSiteOptions {
@@ -132,7 +132,6 @@ export async function startLoginSite(options: LoginSiteOptions = {}): Promise<Lo
     const byToken = new Map<string, Login>();
     const byApiKey = new Map<string, Login>();
     const allLogins: Login[] = [];
-    const sockets = new Set<Socket>();
 
     function newLogin(): Login {
         counters.logins++;
@@ -265,18 +264,10 @@ export async function startLoginSite(options: LoginSiteOptions = {}): Promise<Lo
             else res.destroy();
         });
     });
-    server.on('connection', (socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const listener = await listenOnLoopback(server);
 
     return {
-        url: `http://127.0.0.1:${port}`,
+        url: listener.url,
         get formLoginPosts() {
             return counters.formLoginPosts;
         },
@@ -297,10 +288,7 @@ export async function startLoginSite(options: LoginSiteOptions = {}): Promise<Lo
             bodies.length = 0;
         },
         async close() {
-            const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-            for (const socket of sockets) socket.destroy();
-            server.closeAllConnections();
-            await closed;
+            await listener.close();
         },
     };
 }

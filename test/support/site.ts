@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from './loopback.js';
 
 /** Options of {@link startTestSite}. */
 export interface TestSiteOptions {
@@ -149,7 +149,6 @@ export async function startTestSite(options: TestSiteOptions = {}): Promise<Test
     const counters = { logins: 0, loginAttempts: 0, staleRequests: 0 };
     const log: LoggedRequest[] = [];
     const sessionsIssued: IssuedSession[] = [];
-    const sockets = new Set<Socket>();
     const timers = new Set<NodeJS.Timeout>();
 
     /** Classifies the request's sid and logs the request; counts it as stale if it is one. */
@@ -282,18 +281,10 @@ export async function startTestSite(options: TestSiteOptions = {}): Promise<Test
             else res.destroy();
         });
     });
-    server.on('connection', (socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const listener = await listenOnLoopback(server);
 
     return {
-        url: `http://127.0.0.1:${port}`,
+        url: listener.url,
         log,
         sessionsIssued,
         get logins() { return counters.logins; },
@@ -307,10 +298,7 @@ export async function startTestSite(options: TestSiteOptions = {}): Promise<Test
         async close() {
             for (const timer of timers) clearTimeout(timer);
             timers.clear();
-            const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-            for (const socket of sockets) socket.destroy();
-            server.closeAllConnections();
-            await closed;
+            await listener.close();
         },
     };
 }
