@@ -7,8 +7,8 @@ import './binding/context-types.js';
 
 export { Sessions } from './core/sessions.js';
 export type { SessionsOptions, ClearOptions, GetCookiesOptions, CookiesIn, SessionInfo } from './core/sessions.js';
-export type { SessionCounters } from './core/session.js';
-export type { CookieFormat, CookieInput, CookieInit } from './core/cookies.js';
+export type { SessionCounters } from './session/bound-session.js';
+export type { CookieFormat, CookieInput, CookieInit } from './shared/cookies.js';
 export { SessionRenewalError, SessionsClosedError, StoreBacklogError } from './core/errors.js';
 export type { PersistenceOptions } from './core/write-behind.js';
 
@@ -20,7 +20,7 @@ export { MySqlSessionStore } from './stores/mysql-store.js';
 export type { MySqlStoreOptions } from './stores/mysql-store.js';
 export { MemorySessionStore } from './stores/memory-store.js';
 export { SECRET_ENV } from './stores/secrets.js';
-export { StoreUnavailableError, StoreSecretError } from './stores/types.js';
+export { StoreUnavailableError, StoreSecretError } from './model/types.js';
 export type {
     SessionStore,
     SessionRecord,
@@ -31,7 +31,7 @@ export type {
     CookieKey,
     RenewalLease,
     StoreEntry,
-} from './stores/types.js';
+} from './model/types.js';
 
 export { HeaderRules, HeaderRuleError } from './headers/header-rules.js';
 export type { HeaderRulesOptions, ListRulesOptions } from './headers/header-rules.js';
@@ -64,13 +64,14 @@ export { BrowserBinding } from './binding/browser-hooks.js';
 export { defineProfiles, loadProfiles } from './profiles/profile.js';
 export type { Profile } from './profiles/profile.js';
 export type { SessionIdentity } from './profiles/identity.js';
-export { redactProxyUrl, describeProfile } from './profiles/redact.js';
+export { redactProxyUrl } from './shared/redact.js';
+export { describeProfile } from './profiles/describe.js';
 
 export type { Renewal, RenewalFunction, RenewalContext, RenewalRetryOptions } from './renewal/renewal.js';
-export type { SessionRequest, SessionResponse, SessionHttpClient } from './renewal/session-http.js';
+export type { SessionRequest, SessionResponse, SessionHttpClient } from './request/session-client.js';
 
 export * from './acquisition/index.js';
 export * from './maintainer/index.js';
 
-export { ConfigValidationError } from './validation.js';
+export { ConfigValidationError } from './shared/validation.js';
 export { findChromiumExecutable, chromiumLaunchArgs } from './browser/executable.js';

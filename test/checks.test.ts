@@ -17,7 +17,7 @@ import {
 } from '../src/acquisition/index.js';
 import { ConfigValidationError } from '../src/index.js';
 import { createIdentity } from '../src/profiles/identity.js';
-import { createSessionHttpClient, type SessionHttpClient } from '../src/renewal/session-http.js';
+import { createSessionHttpClient, type SessionHttpClient } from '../src/request/session-client.js';
 import { startLoginSite, type LoginSite } from './support/login-site.js';
 
 let site: LoginSite;

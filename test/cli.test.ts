@@ -10,9 +10,9 @@ import { Cookie } from 'tough-cookie';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { Sessions, defineProfiles } from '../src/index.js';
-import { zeroCounters } from '../src/stores/merge.js';
+import { zeroCounters } from '../src/model/merge.js';
 import { openStore, type StoreChoice } from '../src/stores/open-store.js';
-import type { SessionAuth, SessionRecord, StoredCookie } from '../src/stores/types.js';
+import type { SessionAuth, SessionRecord, StoredCookie } from '../src/model/types.js';
 import { mysqlForTests, useTablePrefixes } from './support/mysql.js';
 
 log.setLevel(log.LEVELS.OFF);

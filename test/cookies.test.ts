@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Configuration, HttpCrawler, log } from 'crawlee';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { mergeCookieHeaders, parseCookieHeader } from '../src/core/cookies.js';
+import { mergeCookieHeaders, parseCookieHeader } from '../src/shared/cookies.js';
 import { Sessions, withSessions } from '../src/index.js';
 
 log.setLevel(log.LEVELS.OFF);

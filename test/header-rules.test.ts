@@ -11,7 +11,7 @@ import type { ReplaceStrategy } from '../src/headers/rule.js';
 import { changedValue, type RequestHeaders } from '../src/headers/strategies.js';
 import { MemorySessionStore } from '../src/stores/memory-store.js';
 import { MySqlSessionStore } from '../src/stores/mysql-store.js';
-import { ConfigValidationError } from '../src/validation.js';
+import { ConfigValidationError } from '../src/shared/validation.js';
 import { mysqlForTests, mysqlQuery, useTablePrefixes } from './support/mysql.js';
 
 const execFileAsync = promisify(execFile);
@@ -136,7 +136,7 @@ describe('HeaderRules', () => {
         const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
         const added = await rules.add({ name: 'ua-suffix', header: 'User-Agent', value: 'bot/1', strategy: 'append', separator: ' ' });
         expect(added).toMatchObject({ strategy: 'APPEND', priority: 50, active: true, secret: false, match: {} });
-        await expect(rules.add({ name: 'ua-suffix', header: 'X-A', value: '1' })).rejects.toMatchObject({ code: 'exists' });
+        await expect(rules.add({ name: 'ua-suffix', header: 'X-A', value: '1' })).rejects.toMatchObject({ code: 'ERR_HEADER_RULE', reason: 'exists' });
 
         const updated = await rules.update('ua-suffix', { value: 'bot/2', match: { host: 'example.com' } });
         expect(updated.createdAt).toBe(added.createdAt);
@@ -160,7 +160,7 @@ describe('HeaderRules', () => {
 
         expect(await rules.remove('ua')).toBe(true);
         expect(await rules.remove('ua')).toBe(false);
-        await expect(rules.update('ua', { value: 'x' })).rejects.toMatchObject({ code: 'not-found' });
+        await expect(rules.update('ua', { value: 'x' })).rejects.toMatchObject({ code: 'ERR_HEADER_RULE', reason: 'not-found' });
         expect((await store.listEntries(HEADER_RULES_COLLECTION)).map((entry) => entry.key)).toEqual(['other']);
     });
 

@@ -13,7 +13,7 @@ import { defineLogin, type LoginRecipe, type LoginRecipeInput } from '../src/acq
 import { findChromiumExecutable } from '../src/browser/executable.js';
 import { withSessions } from '../src/binding/with-sessions.js';
 import { Sessions } from '../src/core/sessions.js';
-import { RetriesExhaustedError, retryWithBackoff } from '../src/maintainer/backoff.js';
+import { RetriesExhaustedError, retryWithBackoff } from '../src/shared/retry.js';
 import { runMaintainerCli, runMaintainCommand } from '../src/maintainer/cli.js';
 import { defineMaintainerConfig, type MaintainerConfigInput } from '../src/maintainer/config.js';
 import { Maintainer } from '../src/maintainer/maintainer.js';
@@ -21,8 +21,8 @@ import { formatStatusTable, type MaintainerStatusRow } from '../src/maintainer/s
 import { defineProfiles } from '../src/profiles/profile.js';
 import { MemorySessionStore } from '../src/stores/memory-store.js';
 import { MySqlSessionStore } from '../src/stores/mysql-store.js';
-import type { SessionRecord } from '../src/stores/types.js';
-import { ConfigValidationError } from '../src/validation.js';
+import type { SessionRecord } from '../src/model/types.js';
+import { ConfigValidationError } from '../src/shared/validation.js';
 import { mysqlForTests, mysqlQuery, useTablePrefixes } from './support/mysql.js';
 import { startTestSite } from './support/site.js';
 
@@ -268,7 +268,7 @@ describe('Maintainer', () => {
                 async () => {
                     throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
                 },
-                { maxAttempts: 5, backoffMs: 8, maxBackoffMs: 40, isRetryable: () => true, onRetry: (_, delay) => delays.push(delay) },
+                { maxAttempts: 5, backoffMillis: 8, maxBackoffMillis: 40, isRetryable: () => true, onRetry: (_, delay) => delays.push(delay) },
             ),
         ).rejects.toBeInstanceOf(RetriesExhaustedError);
         expect(delays).toHaveLength(4);

@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { MySqlSessionStore, type MySqlStoreOptions } from '../src/stores/mysql-store.js';
 import { LATEST_SCHEMA_VERSION } from '../src/stores/mysql-schema.js';
-import { StoreSecretError, StoreUnavailableError, type SessionAuth, type SessionDelta, type StoredCookie } from '../src/stores/types.js';
-import { ConfigValidationError } from '../src/validation.js';
+import { StoreSecretError, StoreUnavailableError, type SessionAuth, type SessionDelta, type StoredCookie } from '../src/model/types.js';
+import { ConfigValidationError } from '../src/shared/validation.js';
 import { mysqlForTests, mysqlQuery, startTcpRelay, useTablePrefixes, type TcpRelay } from './support/mysql.js';
 
 const db = await mysqlForTests();

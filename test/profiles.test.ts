@@ -7,8 +7,9 @@ import { z } from 'zod';
 
 import { defineProfiles, loadProfiles, type Profile } from '../src/profiles/profile.js';
 import { ProfilePool } from '../src/profiles/profile-pool.js';
-import { describeProfile, maskCredentials, maskCredentialsInValue, redactProxyUrl } from '../src/profiles/redact.js';
-import { ConfigValidationError, parseWithZod } from '../src/validation.js';
+import { describeProfile } from '../src/profiles/describe.js';
+import { maskCredentials, maskCredentialsInValue, redactProxyUrl } from '../src/shared/redact.js';
+import { ConfigValidationError, parseWithZod } from '../src/shared/validation.js';
 
 const PASSWORD = 'hunter2-S3cret';
 const UA_FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseCron } from '../src/maintainer/cron.js';
 import { compileSchedule, ScheduledJob, type Schedule } from '../src/maintainer/schedule.js';
 import { instantOfWallTime } from '../src/maintainer/time-zone.js';
-import { ConfigValidationError } from '../src/validation.js';
+import { ConfigValidationError } from '../src/shared/validation.js';
 
 const at = (iso: string): number => Date.parse(iso);
 const iso = (instant: number | undefined): string | undefined => (instant === undefined ? undefined : new Date(instant).toISOString());

@@ -8,7 +8,7 @@ import { SESSION_HEADERS_COLLECTION, SessionHeaders, entryKey } from '../src/hea
 import type { RequestHeaders } from '../src/headers/strategies.js';
 import { MemorySessionStore } from '../src/stores/memory-store.js';
 import { MySqlSessionStore } from '../src/stores/mysql-store.js';
-import { ConfigValidationError } from '../src/validation.js';
+import { ConfigValidationError } from '../src/shared/validation.js';
 import { mysqlForTests, mysqlQuery, useTablePrefixes } from './support/mysql.js';
 
 log.setLevel(log.LEVELS.OFF);

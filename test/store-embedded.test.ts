@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Sessions, defineProfiles, withSessions } from '../src/index.js';
 import { EmbeddedSessionStore } from '../src/stores/embedded-store.js';
-import { StoreSecretError, StoreUnavailableError } from '../src/stores/types.js';
+import { StoreSecretError, StoreUnavailableError } from '../src/model/types.js';
 import { startProxies, type TestProxies } from './support/proxies.js';
 import { startTestSite, type TestSite } from './support/site.js';
 

@@ -3,7 +3,7 @@ import { Cookie, CookieJar } from 'tough-cookie';
 import { describe, expect, it } from 'vitest';
 
 import { Sessions } from '../src/index.js';
-import { storeSetCookieHeaders } from '../src/core/cookies.js';
+import { storeSetCookieHeaders } from '../src/shared/cookies.js';
 import { SessionTokens, type TokenRotation } from '../src/tokens/session-tokens.js';
 import { DEFAULT_TOKEN_NAMES, TokenNames, normalizeSite, siteOf } from '../src/tokens/token-names.js';
 

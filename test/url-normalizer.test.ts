@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
 import { defineUrlNormalizerRules, normalizeUrl, sessionHash, type UrlNormalizerRule } from '../src/maintainer/url-normalizer.js';
-import { ConfigValidationError } from '../src/validation.js';
+import { ConfigValidationError } from '../src/shared/validation.js';
 
 const rules = defineUrlNormalizerRules([
     { host: 'api.example.com', path: '/v1/session/', keepKeys: ['tenant', 'region'] },

@@ -22,10 +22,10 @@ import { Configuration, log } from 'crawlee';
 import { Cookie, CookieJar, MemoryCookieStore } from 'tough-cookie';
 
 import { Sessions } from '../../src/index.js';
-import { applySessionDelta } from '../../src/stores/merge.js';
+import { applySessionDelta } from '../../src/model/merge.js';
 import { MemorySessionStore } from '../../src/stores/memory-store.js';
-import { TrackingCookieStore } from '../../src/stores/tracking-cookie-store.js';
-import type { SessionDelta, SessionRecord } from '../../src/stores/types.js';
+import { TrackingCookieStore } from '../../src/session/tracking-cookie-store.js';
+import type { SessionDelta, SessionRecord } from '../../src/model/types.js';
 import { COOKIE_URL, cookiesFor } from '../lib/cookies.js';
 import { median, percentile } from '../lib/stats.js';
 

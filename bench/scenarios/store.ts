@@ -13,9 +13,9 @@ import { Configuration, log } from 'crawlee';
 import { Cookie } from 'tough-cookie';
 
 import { Sessions } from '../../src/index.js';
-import { zeroCounters } from '../../src/stores/merge.js';
+import { zeroCounters } from '../../src/model/merge.js';
 import { openStore, type StoreChoice } from '../../src/stores/open-store.js';
-import type { SessionDelta, SessionStore, StoredCookie } from '../../src/stores/types.js';
+import type { SessionDelta, SessionStore, StoredCookie } from '../../src/model/types.js';
 import { COOKIE_URL, cookiesFor } from '../lib/cookies.js';
 import { benchMySqlUrl, dropStoreTables, mysqlUnavailable, uniqueTablePrefix } from '../lib/mysql.js';
 import { alternate } from '../lib/rounds.js';

@@ -1,7 +1,7 @@
 import type { CookieJar } from 'tough-cookie';
 
-import { addCookiesToJar } from '../core/cookies.js';
-import type { SessionAuth } from '../stores/types.js';
+import { addCookiesToJar } from '../shared/cookies.js';
+import type { SessionAuth } from '../model/types.js';
 import type { ExtractedValue } from './extract.js';
 import type { ApplyRules } from './recipe.js';
 import { renderRecord, renderTemplate } from './template.js';

@@ -1,12 +1,13 @@
 import { chromium, type Browser, type BrowserContext } from 'playwright';
 import type { CookieJar } from 'tough-cookie';
+import { describeCause } from '../shared/describe.js';
 
 import { chromiumLaunchArgs, findChromiumExecutable } from '../browser/executable.js';
 import { fromPlaywrightCookies, type PlaywrightCookie } from '../browser/cookies.js';
 import type { SessionIdentity } from '../profiles/identity.js';
 import { TrafficCapture } from './capture.js';
 import type { Redactor } from './credentials.js';
-import { LoginError, firstLine, isNetworkError } from './errors.js';
+import { LoginError, isNetworkError } from './errors.js';
 import type { CapturedExchange } from './extract.js';
 import type { LoginRecipe } from './recipe.js';
 
@@ -65,7 +66,7 @@ export async function runBrowserLogin(run: BrowserLoginRun): Promise<BrowserLogi
                 headless: recipe.browser.headless,
             });
         } catch (error) {
-            throw new LoginError('browser', recipe.name, `Chromium could not be started: ${firstLine(error)}`);
+            throw new LoginError('browser', recipe.name, `Chromium could not be started: ${describeCause(error)}`);
         }
     }
     let context: BrowserContext | undefined;
@@ -139,7 +140,7 @@ async function guarded(run: BrowserLoginRun, what: string, work: () => Promise<v
     } catch (error) {
         if (error instanceof LoginError) throw error;
         const kind = isNetworkError(error) ? 'network' : 'browser';
-        throw new LoginError(kind, run.recipe.name, run.redactor.scrub(`${what} failed: ${firstLine(error)}`));
+        throw new LoginError(kind, run.recipe.name, run.redactor.scrub(`${what} failed: ${describeCause(error)}`));
     }
 }
 

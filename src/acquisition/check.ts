@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 import type { Renewal } from '../renewal/renewal.js';
-import type { SessionHttpClient } from '../renewal/session-http.js';
-import type { SessionAuth } from '../stores/types.js';
-import { parseWithZod } from '../validation.js';
+import type { SessionHttpClient } from '../request/session-client.js';
+import type { SessionAuth } from '../model/types.js';
+import { parseWithZod } from '../shared/validation.js';
 import { renderRequest, requestTemplateSchema, type RequestTemplate } from './request-template.js';
 
 /**

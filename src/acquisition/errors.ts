@@ -1,3 +1,8 @@
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
+import { isNetworkError } from '../shared/retry.js';
+
+export { isNetworkError };
+
 /**
  * Why a login failed:
  * - `network`: the site could not be reached (connection refused or reset, timeout, DNS): worth retrying later;
@@ -14,7 +19,7 @@ export type LoginErrorKind = 'network' | 'rejected' | 'extraction' | 'verificati
  * extracted value (they are scrubbed before the error is built); the original error is not attached, since its
  * message could carry them.
  */
-export class LoginError extends Error {
+export class LoginError extends CrawleeSessionsError {
     override readonly name = 'LoginError';
 
     constructor(
@@ -24,49 +29,16 @@ export class LoginError extends Error {
         readonly recipe: string,
         detail: string,
     ) {
-        super(`Login "${recipe}" failed (${kind}): ${detail}`);
+        super(ERROR_CODES.loginFailed, `Login "${recipe}" failed (${kind}): ${detail}`);
     }
 
     /** Whether trying again later may help: network failures only. */
     get retryable(): boolean {
         return this.kind === 'network';
     }
-}
 
-const NETWORK_CODES = new Set([
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'ETIMEDOUT',
-    'ESOCKETTIMEDOUT',
-    'EPIPE',
-    'ENOTFOUND',
-    'EAI_AGAIN',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'ECONNABORTED',
-    'ERR_GOT_REQUEST_ERROR',
-    'ERR_PROXY_CONNECTION_FAILED',
-]);
-const NETWORK_ERROR_NAMES = new Set(['RequestError', 'TimeoutError', 'ReadError']);
-
-/**
- * Whether an error means the site could not be reached (as opposed to an answer the login did not like):
- * Node socket errors, got's request/timeout/read errors, and Chromium's `net::ERR_*` navigation errors.
- */
-export function isNetworkError(error: unknown): boolean {
-    for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
-        const candidate = current as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
-        if (current instanceof LoginError) return current.kind === 'network';
-        if (typeof candidate.code === 'string' && NETWORK_CODES.has(candidate.code)) return true;
-        if (typeof candidate.name === 'string' && NETWORK_ERROR_NAMES.has(candidate.name)) return true;
-        if (typeof candidate.message === 'string' && /net::ERR_|socket hang up|ECONNRE(FUSED|SET)/.test(candidate.message)) return true;
-        current = candidate.cause;
+    /** Whether the site could not be reached (read by the retry policy). */
+    get network(): boolean {
+        return this.kind === 'network';
     }
-    return false;
-}
-
-/** The first line of an error's message (or its name), for building a {@link LoginError}. */
-export function firstLine(error: unknown): string {
-    if (error instanceof Error) return error.message.split('\n')[0] || error.name;
-    return String(error).split('\n')[0] ?? '';
 }

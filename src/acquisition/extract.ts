@@ -2,7 +2,7 @@ import { load } from 'cheerio';
 import type { Cookie } from 'tough-cookie';
 import { z } from 'zod';
 
-import { parseCookieHeader } from '../core/cookies.js';
+import { parseCookieHeader } from '../shared/cookies.js';
 import { findKeyRecursively, parseJsonPath, scalarText, valueAtJsonPath } from './json-path.js';
 
 /**

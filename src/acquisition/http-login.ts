@@ -1,10 +1,11 @@
 import type { CookieJar } from 'tough-cookie';
 
-import { allCookies } from '../core/cookies.js';
-import type { SessionHttpClient, SessionResponse } from '../renewal/session-http.js';
+import { allCookies } from '../shared/cookies.js';
+import { describeCause } from '../shared/describe.js';
+import type { SessionHttpClient, SessionResponse } from '../request/session-client.js';
 import { valueMap } from './apply.js';
 import type { Redactor } from './credentials.js';
-import { LoginError, firstLine, isNetworkError } from './errors.js';
+import { LoginError, isNetworkError } from './errors.js';
 import { describeMissing, extractAll, type CapturedExchange, type ExtractedValue } from './extract.js';
 import type { HttpLoginStep, LoginRecipe } from './recipe.js';
 import { renderRequest } from './request-template.js';
@@ -53,7 +54,7 @@ export async function runHttpLogin(run: HttpLoginRun): Promise<HttpLoginOutcome>
             response = await run.http.request(request);
         } catch (error) {
             const kind = isNetworkError(error) ? 'network' : 'rejected';
-            throw new LoginError(kind, recipe.name, redactor.scrub(`${label}: ${firstLine(error)}`));
+            throw new LoginError(kind, recipe.name, redactor.scrub(`${label}: ${describeCause(error)}`));
         }
         const exchange: CapturedExchange = {
             request: { method: request.method ?? (request.form || request.json !== undefined || request.body ? 'POST' : 'GET'), url: request.url, headers: request.headers ?? {} },

@@ -1,8 +1,8 @@
 import type { CookieJar } from 'tough-cookie';
 
-import { allCookies } from '../core/cookies.js';
+import { allCookies } from '../shared/cookies.js';
 import { fromPlaywrightCookies, toPlaywrightCookies, type PlaywrightCookie } from '../browser/cookies.js';
-import type { SessionStore } from '../stores/types.js';
+import type { SessionStore } from '../model/types.js';
 import type { BrowserStorageState } from './browser-login.js';
 import type { ExtractedValue } from './extract.js';
 import type { LoginRecipe } from './recipe.js';

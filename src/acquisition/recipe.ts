@@ -1,7 +1,7 @@
 import type { BrowserContext, Page } from 'playwright';
 import { z } from 'zod';
 
-import { parseWithZod } from '../validation.js';
+import { parseWithZod } from '../shared/validation.js';
 import { checkSchema, markValidated, type ValidityCheck, type ValidityCheckInput } from './check.js';
 import { toCredentialSource, type CredentialInput, type CredentialSource, SecretValue } from './credentials.js';
 import { extractRuleSchema, sourcesOf, type ExtractRule } from './extract.js';

@@ -1,21 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { log as crawleeLog } from 'crawlee';
+import { describeCause } from '../shared/describe.js';
 import type { Browser } from 'playwright';
 import { CookieJar, type Cookie } from 'tough-cookie';
 
-import { allCookies } from '../core/cookies.js';
+import { allCookies } from '../shared/cookies.js';
 import { createIdentity, type SessionIdentity } from '../profiles/identity.js';
 import type { Profile } from '../profiles/profile.js';
 import { backoffDelay, type RenewalContext, type RenewalFunction, type RenewalRetryOptions } from '../renewal/renewal.js';
-import { createSessionHttpClient } from '../renewal/session-http.js';
-import type { SessionAuth } from '../stores/types.js';
-import { ConfigValidationError } from '../validation.js';
+import { createSessionHttpClient } from '../request/session-client.js';
+import type { SessionAuth } from '../model/types.js';
+import { ConfigValidationError } from '../shared/validation.js';
 import { applyCookies, authHasEffect, buildAuth } from './apply.js';
 import { runBrowserLogin } from './browser-login.js';
 import { SessionCheck, type SessionCheckOptions } from './check.js';
 import { Redactor, resolveCredentials, toCredentialSource, type CredentialInput } from './credentials.js';
-import { LoginError, firstLine, isNetworkError } from './errors.js';
+import { LoginError, isNetworkError } from './errors.js';
 import { describeMissing, extractAll, type ExtractedValue, type ExtractionEvidence } from './extract.js';
 import { runHttpLogin } from './http-login.js';
 import {
@@ -233,7 +234,7 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
         if (options.quickLogin && stateKey) {
             const state = { ...loginStateFromJar(recipe, context.jar, values), origins };
             await saveLoginState(options.quickLogin.store, stateKey, state).catch((error: unknown) => {
-                log.warning(`Login state of "${recipe.name}" could not be stored for quick login: ${redactor.scrub(firstLine(error))}`);
+                log.warning(`Login state of "${recipe.name}" could not be stored for quick login: ${redactor.scrub(describeCause(error))}`);
             });
         }
         log.info(`Session "${context.sessionId}" logged in with "${recipe.name}" (${recipe.mode} mode)${describeValues(values)}.`);
@@ -241,7 +242,7 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
     } catch (error) {
         if (error instanceof LoginError) throw error;
         const kind = isNetworkError(error) ? 'network' : 'rejected';
-        throw new LoginError(kind, recipe.name, redactor.scrub(firstLine(error)));
+        throw new LoginError(kind, recipe.name, redactor.scrub(describeCause(error)));
     }
 }
 
@@ -257,7 +258,7 @@ async function tryQuickLogin(
     try {
         state = await loadLoginState(quickLogin.store, key, recipe);
     } catch (error) {
-        log.warning(`Quick login of "${recipe.name}": the stored state could not be read (${firstLine(error)}); logging in.`);
+        log.warning(`Quick login of "${recipe.name}": the stored state could not be read (${describeCause(error)}); logging in.`);
         return undefined;
     }
     if (!state) return undefined;
@@ -281,7 +282,7 @@ async function runCheck(recipe: LoginRecipe, context: LoginTarget, auth: Session
         return await new SessionCheck(recipe.check!).run(context.http, auth);
     } catch (error) {
         const kind = isNetworkError(error) ? 'network' : 'verification';
-        throw new LoginError(kind, recipe.name, redactor.scrub(`the check request failed: ${firstLine(error)}`));
+        throw new LoginError(kind, recipe.name, redactor.scrub(`the check request failed: ${describeCause(error)}`));
     }
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-import type { SessionRequest } from '../renewal/session-http.js';
-import type { SessionAuth } from '../stores/types.js';
+import type { SessionRequest } from '../request/session-client.js';
+import type { SessionAuth } from '../model/types.js';
 import { renderDeep, renderRecord, renderTemplate, templateNames } from './template.js';
 
 /** HTTP methods a login step or a check may use. */

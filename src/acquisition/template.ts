@@ -1,3 +1,5 @@
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
+
 /** `{{name}}` placeholders; whitespace inside the braces is allowed. */
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}/g;
 
@@ -14,8 +16,12 @@ export function templateNamesIn(value: unknown): string[] {
 }
 
 /** Thrown when a template names a value that does not exist when it is rendered. */
-export class TemplateError extends Error {
+export class TemplateError extends CrawleeSessionsError {
     override readonly name = 'TemplateError';
+
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(ERROR_CODES.templateValueMissing, message, options);
+    }
 }
 
 /**

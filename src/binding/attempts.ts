@@ -1,6 +1,6 @@
 import type { ProxyInfo } from 'crawlee';
 
-import { ATTEMPT, attemptStorage, sessionIdOf, type RequestAttempt } from '../core/attempt.js';
+import { ATTEMPT, attemptStorage, sessionIdOf, type RequestAttempt } from '../session/attempt.js';
 import type { Sessions } from '../core/sessions.js';
 
 /** The parts of a crawling context the binding reads and writes. */

@@ -2,9 +2,9 @@ import { ProxyConfiguration, RetryRequestError } from 'crawlee';
 import type { BrowserContext, Cookie as PlaywrightCookie, Page } from 'playwright';
 import type { Cookie } from 'tough-cookie';
 
-import { sessionIdOf, type RequestAttempt } from '../core/attempt.js';
-import { allCookies } from '../core/cookies.js';
-import type { BoundSession } from '../core/session.js';
+import { sessionIdOf, type RequestAttempt } from '../session/attempt.js';
+import { allCookies } from '../shared/cookies.js';
+import type { BoundSession } from '../session/bound-session.js';
 import type { Sessions } from '../core/sessions.js';
 import { fromPlaywrightCookies, toPlaywrightCookies } from '../browser/cookies.js';
 import { attemptOf, beginAttempt, proxyInfoFor, type BindableContext } from './attempts.js';

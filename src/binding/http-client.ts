@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 
 import type { BaseHttpClient, HttpRequest, HttpResponse, RedirectHandler, StreamingHttpResponse } from 'crawlee';
 
-import { ATTEMPT, type RequestAttempt } from '../core/attempt.js';
-import { mergeCookieHeaders, storeSetCookieHeaders } from '../core/cookies.js';
-import type { BoundSession } from '../core/session.js';
+import { ATTEMPT, type RequestAttempt } from '../session/attempt.js';
+import { mergeCookieHeaders, storeSetCookieHeaders } from '../shared/cookies.js';
+import type { BoundSession } from '../session/bound-session.js';
 import type { Sessions } from '../core/sessions.js';
 import type { AppliedHeaders } from '../headers/pipeline.js';
 

@@ -1,4 +1,4 @@
-import { ATTEMPT } from '../core/attempt.js';
+import { ATTEMPT } from '../session/attempt.js';
 import type { Sessions } from '../core/sessions.js';
 import { beginAttempt, proxyInfoFor, type BindableContext } from './attempts.js';
 

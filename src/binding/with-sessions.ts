@@ -1,10 +1,10 @@
 import { GotScrapingHttpClient, RetryRequestError, type BaseHttpClient } from 'crawlee';
 
-import { attemptStorage } from '../core/attempt.js';
+import { attemptStorage } from '../session/attempt.js';
 import type { Sessions } from '../core/sessions.js';
-import { ConfigValidationError } from '../validation.js';
+import { ConfigValidationError } from '../shared/validation.js';
 import { SessionCheck } from '../acquisition/check.js';
-import { withSessionCheck } from '../acquisition/crawl-check.js';
+import { withSessionCheck } from './check-handler.js';
 import { chromiumLaunchArgs, findChromiumExecutable } from '../browser/executable.js';
 import { attemptOf, runInAttempt } from './attempts.js';
 import { BrowserBinding } from './browser-hooks.js';

@@ -1,5 +1,6 @@
-import { describeCause } from '../core/errors.js';
-import { ConfigValidationError } from '../validation.js';
+import { describeCause } from '../shared/describe.js';
+import { ConfigValidationError } from '../shared/validation.js';
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
 
 /** Exit code of a command that did what it was asked. */
 export const EXIT_OK = 0;
@@ -12,13 +13,21 @@ export const EXIT_USAGE = 2;
  * A command line the CLI refuses: unknown command or option, missing or bad argument. Exits with code 2; its
  * message is one line naming the bad option (never quoting a secret).
  */
-export class UsageError extends Error {
+export class UsageError extends CrawleeSessionsError {
     override readonly name = 'UsageError';
+
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(ERROR_CODES.cliUsage, message, options);
+    }
 }
 
 /** A failure the CLI explains in one line and exits with code 1 (e.g. an unknown session). */
-export class CliError extends Error {
+export class CliError extends CrawleeSessionsError {
     override readonly name = 'CliError';
+
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(ERROR_CODES.cliFailed, message, options);
+    }
 }
 
 /** The exit code for an error thrown by a command. */

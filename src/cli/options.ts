@@ -2,8 +2,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { z } from 'zod';
 
-import { ConfigValidationError, parseWithZod } from '../validation.js';
+import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
 import { UsageError } from './errors.js';
+import { sessionIdStringSchema } from '../shared/ids.js';
 
 /** Option definitions as `util.parseArgs` takes them. */
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -79,13 +80,8 @@ export function parseOptions<T>(schema: z.ZodType<T>, values: unknown): T {
     }
 }
 
-/** Zod schema of a session id given on the command line: 1–200 characters, no control characters. */
-export const sessionIdArgument = z
-    .string()
-    .min(1)
-    .max(200)
-    // eslint-disable-next-line no-control-regex
-    .refine((id) => !/[\u0000-\u001f\u007f]/.test(id), 'must not contain control characters');
+/** Zod schema of a session id given on the command line (the rule every session id follows). */
+export const sessionIdArgument = sessionIdStringSchema;
 
 /**
  * Checks the positional arguments of a command against their names and returns them; a missing or surplus one is a

@@ -1,5 +1,5 @@
 import { loadProfiles, type Profile } from '../profiles/profile.js';
-import { describeProfile } from '../profiles/redact.js';
+import { describeProfile } from '../profiles/describe.js';
 
 /** Describes a session's profile: `#1 · http://bob:***@proxy:8000 · Mozilla/5.0…` (password hidden), or `-`. */
 export type ProfileDescriber = (profileIndex: number | null) => string;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 import type { StoreChoice } from '../stores/open-store.js';
 import { SECRET_ENV } from '../stores/secrets.js';
-import type { SessionStore } from '../stores/types.js';
+import type { SessionStore } from '../model/types.js';
 import { CliError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { parseOptions, type OptionValues } from './options.js';

@@ -1,10 +1,11 @@
-import { maskCredentials } from '../profiles/redact.js';
+import { describeCause } from '../shared/describe.js';
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
 
 /**
  * Thrown to the requests waiting on a session whose renewal failed for good (after every retry).
  * The message names the session and the cause; it never contains cookie values or credentials.
  */
-export class SessionRenewalError extends Error {
+export class SessionRenewalError extends CrawleeSessionsError {
     override readonly name = 'SessionRenewalError';
 
     constructor(
@@ -16,6 +17,7 @@ export class SessionRenewalError extends Error {
         override readonly cause: unknown,
     ) {
         super(
+            ERROR_CODES.renewalFailed,
             `Renewal of session "${sessionId}" failed after ${attempts} attempt(s): ${describeCause(cause)}. ` +
                 'The session stays cleared; requests bound to it fail until it is cleared and renewed again.',
         );
@@ -23,11 +25,11 @@ export class SessionRenewalError extends Error {
 }
 
 /** Thrown when a {@link Sessions} method is used after `close()`. */
-export class SessionsClosedError extends Error {
+export class SessionsClosedError extends CrawleeSessionsError {
     override readonly name = 'SessionsClosedError';
 
     constructor() {
-        super('This Sessions object is closed. Open a new one with Sessions.open().');
+        super(ERROR_CODES.sessionsClosed, 'This Sessions object is closed. Open a new one with Sessions.open().');
     }
 }
 
@@ -36,7 +38,7 @@ export class SessionsClosedError extends Error {
  * number of sessions with unwritten changes (`persistence.maxPendingSessions`) is reached. Existing sessions keep
  * working; nothing already pending is dropped.
  */
-export class StoreBacklogError extends Error {
+export class StoreBacklogError extends CrawleeSessionsError {
     override readonly name = 'StoreBacklogError';
 
     constructor(
@@ -46,15 +48,10 @@ export class StoreBacklogError extends Error {
         readonly pendingSessions: number,
     ) {
         super(
+            ERROR_CODES.storeBacklog,
             `The session ${store} is unreachable and ${pendingSessions} session(s) have unwritten changes, the limit ` +
                 '(persistence.maxPendingSessions). No new session is created until the store is back; raise the limit ' +
                 'or restore the store.',
         );
     }
-}
-
-/** A short, single-line description of an error, for messages; credentials in URLs are masked. */
-export function describeCause(cause: unknown): string {
-    const text = cause instanceof Error ? cause.message.split('\n')[0] || cause.name : String(cause);
-    return maskCredentials(text);
 }

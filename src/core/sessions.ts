@@ -9,23 +9,23 @@ import { z } from 'zod';
 import { createIdentity, type SessionIdentity } from '../profiles/identity.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
 import { ProfilePool } from '../profiles/profile-pool.js';
-import { describeProfile } from '../profiles/redact.js';
+import { describeProfile } from '../profiles/describe.js';
 import {
     backoffDelay,
     runRenewalAttempt,
     type Renewal,
     type RenewalRetryOptions,
 } from '../renewal/renewal.js';
-import { createSessionHttpClient, type SessionHttpClient } from '../renewal/session-http.js';
+import { createSessionHttpClient, type SessionHttpClient } from '../request/session-client.js';
 import { openStore, type StoreChoice } from '../stores/open-store.js';
-import type { RenewalLease, SessionRecord, SessionStore } from '../stores/types.js';
+import type { RenewalLease, SessionRecord, SessionStore } from '../model/types.js';
 import type { HeaderRules } from '../headers/header-rules.js';
 import { HeaderPipeline, headerPipelineOptionsSchema, type AppliedHeaders, type HeaderPipelineOptions } from '../headers/pipeline.js';
 import type { SessionHeader, SessionHeaderInput, SessionHeaderPatch } from '../headers/rule.js';
 import type { GetSessionHeadersOptions } from '../headers/session-headers.js';
 import { SessionTokens, sessionTokensOptionsSchema, type CookieSet, type SessionTokensOptions } from '../tokens/session-tokens.js';
-import { parseWithZod } from '../validation.js';
-import { attemptStorage } from './attempt.js';
+import { parseWithZod } from '../shared/validation.js';
+import { attemptStorage } from '../session/attempt.js';
 import {
     addCookiesToJar,
     storeSetCookieHeaders,
@@ -33,11 +33,13 @@ import {
     cookiesToDict,
     type CookieFormat,
     type CookieInput,
-} from './cookies.js';
-import { SessionRenewalError, SessionsClosedError, StoreBacklogError, describeCause } from './errors.js';
-import { BoundSession, type SessionCounters } from './session.js';
-import { loadStoredCookies, mergeStoredCookies, takeDelta } from './session-state.js';
+} from '../shared/cookies.js';
+import { describeCause } from '../shared/describe.js';
+import { SessionRenewalError, SessionsClosedError, StoreBacklogError } from './errors.js';
+import { BoundSession, type SessionCounters } from '../session/bound-session.js';
+import { loadStoredCookies, mergeStoredCookies, takeDelta } from '../session/state.js';
 import { DEFAULT_PERSISTENCE, WriteBehind, type PersistenceOptions } from './write-behind.js';
+import { parseSessionId, sessionIdStringSchema } from '../shared/ids.js';
 
 /** Options of {@link Sessions.open}. */
 export interface SessionsOptions {
@@ -121,11 +123,9 @@ export interface SessionInfo extends SessionCounters {
 /** How long a clear waits for old-generation requests to be answered before renewing anyway. */
 const FLUSH_WAIT_LIMIT_MS = 5_000;
 
-const sessionIdSchema = z.union([z.string().min(1).max(200), z.number().finite()]).transform(String);
-
 const optionsSchema = z.strictObject({
     profiles: z.array(z.unknown()).optional(),
-    defaultSessionId: z.string().min(1).max(200).optional(),
+    defaultSessionId: sessionIdStringSchema.optional(),
     renewal: z
         .strictObject({
             maxAttempts: z.number().int().min(1).max(100).optional(),
@@ -889,11 +889,3 @@ function sameAssignment(session: BoundSession, record: SessionRecord): boolean {
     );
 }
 
-function parseSessionId(id: string | number): string {
-    if (typeof id === 'string' && id.length > 0 && id.length <= 200) return id; // the hot path: no zod
-    const parsed = sessionIdSchema.safeParse(id);
-    if (!parsed.success) {
-        throw new TypeError('A session id must be a non-empty string of at most 200 characters or a finite number.');
-    }
-    return parsed.data;
-}

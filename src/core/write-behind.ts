@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Log } from 'crawlee';
 
-import { describeCause } from './errors.js';
-import type { SessionRecord, SessionStore } from '../stores/types.js';
-import type { BoundSession } from './session.js';
-import { hasChanges, takeDelta, type TakenDelta } from './session-state.js';
+import { describeCause } from '../shared/describe.js';
+import type { SessionRecord, SessionStore } from '../model/types.js';
+import type { BoundSession } from '../session/bound-session.js';
+import { hasChanges, takeDelta, type TakenDelta } from '../session/state.js';
 
 /** Options of the write-behind persistence (`Sessions.open({ persistence })`). */
 export interface PersistenceOptions {

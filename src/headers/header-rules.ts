@@ -1,6 +1,6 @@
 import { log as crawleeLog } from 'crawlee';
 
-import type { SessionStore } from '../stores/types.js';
+import type { SessionStore } from '../model/types.js';
 import { compileCondition, type HeaderTarget, type TargetPredicate } from './conditions.js';
 import { PeriodicTask } from './periodic.js';
 import { describeRule, isSensitiveHeader } from './redact.js';
@@ -12,6 +12,7 @@ import {
     type HeaderRulePatch,
 } from './rule.js';
 import type { CompiledChange } from './strategies.js';
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
 
 /** Options of {@link HeaderRules}. */
 export interface HeaderRulesOptions {
@@ -36,14 +37,14 @@ export interface ListRulesOptions {
 }
 
 /** Thrown by {@link HeaderRules} when a rule does not exist, or a name is already taken. */
-export class HeaderRuleError extends Error {
+export class HeaderRuleError extends CrawleeSessionsError {
     override readonly name = 'HeaderRuleError';
     constructor(
         message: string,
         /** `not-found` or `exists`. */
-        readonly code: 'not-found' | 'exists',
+        readonly reason: 'not-found' | 'exists',
     ) {
-        super(message);
+        super(ERROR_CODES.headerRule, message);
     }
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import type { SessionStore } from '../stores/types.js';
+import type { SessionStore } from '../model/types.js';
 import type { HeaderTarget } from './conditions.js';
 import { HeaderRules, type HeaderRulesOptions } from './header-rules.js';
 import { SessionHeaders, type SessionHeadersOptions } from './session-headers.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-import { ConfigValidationError, parseWithZod } from '../validation.js';
+import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
+import { sessionIdSchema, sessionIdStringSchema } from '../shared/ids.js';
 
 /**
  * How a header rule or session header changes a request header:
@@ -248,8 +249,6 @@ const strategySchema = z.preprocess(
 
 const prioritySchema = z.number().int().min(0).max(100);
 
-const sessionIdSchema = z.union([z.string().min(1).max(200), z.number().finite()]).transform(String);
-
 const methodSchema = z
     .string()
     .min(1)
@@ -320,7 +319,7 @@ const sessionHeaderInputSchema = z.strictObject({
 
 const storedSessionHeaderSchema = sessionHeaderInputSchema.extend({
     id: z.string().min(1).max(100),
-    sessionId: z.string().min(1).max(200),
+    sessionId: sessionIdStringSchema,
     expiresAt: timestampSchema,
     createdAt: timestampSchema,
     updatedAt: timestampSchema,

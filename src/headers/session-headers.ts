@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 
 import { log as crawleeLog } from 'crawlee';
 
-import type { SessionStore } from '../stores/types.js';
+import type { SessionStore } from '../model/types.js';
 import { compileCondition, type HeaderTarget, type TargetPredicate } from './conditions.js';
 import { PeriodicTask } from './periodic.js';
 import { describeSessionHeader, isSensitiveHeader } from './redact.js';

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 
-import { describeCause } from '../core/errors.js';
+import { describeCause } from '../shared/describe.js';
 import { openStore } from '../stores/open-store.js';
-import type { SessionStore } from '../stores/types.js';
-import { ConfigValidationError } from '../validation.js';
+import type { SessionStore } from '../model/types.js';
+import { ConfigValidationError } from '../shared/validation.js';
 import { loadMaintainerConfig } from './config.js';
 import { Maintainer } from './maintainer.js';
 import { MAINTAINER_STATUS_COLLECTION, formatStatusTable, type MaintainerStatusRow } from './status.js';

@@ -7,11 +7,12 @@ import { z } from 'zod';
 import type { CredentialInput } from '../acquisition/credentials.js';
 import { defineLogin, type LoginRecipe, type LoginRecipeInput } from '../acquisition/recipe.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
-import { maskCredentials } from '../profiles/redact.js';
+import { maskCredentials } from '../shared/redact.js';
 import type { RenewalRetryOptions } from '../renewal/renewal.js';
 import type { StoreChoice } from '../stores/open-store.js';
-import { ConfigValidationError, parseWithZod, type ConfigValidationIssue } from '../validation.js';
+import { ConfigValidationError, parseWithZod, type ConfigValidationIssue } from '../shared/validation.js';
 import { scheduleSchema, type Schedule } from './schedule.js';
+import { sessionIdStringSchema } from '../shared/ids.js';
 
 /** One recipe the maintainer keeps sessions fresh with. */
 export interface MaintainedRecipeInput {
@@ -115,13 +116,11 @@ export interface MaintainerConfig {
     readonly executablePath: string | undefined;
 }
 
-const sessionIdSchema = z.string().min(1).max(200);
-
 const entrySchema = z.strictObject({
     recipe: z.custom<object>((value) => typeof value === 'object' && value !== null, {
         message: 'must be a login recipe: defineLogin({ … }) or its definition',
     }),
-    sessions: z.array(sessionIdSchema).min(1).optional(),
+    sessions: z.array(sessionIdStringSchema).min(1).optional(),
     schedule: scheduleSchema,
     runOnStart: z.boolean().optional(),
     refresh: z.enum(['when-invalid', 'always']).optional(),

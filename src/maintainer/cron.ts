@@ -1,3 +1,5 @@
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
+
 /**
  * Five-field cron expressions (`minute hour day-of-month month day-of-week`), as in Vixie cron / cronie:
  * `*`, values, ranges `a-b`, steps `*&#47;n` `a-b/n` `a/n`, lists `a,b-c`, month names `jan`–`dec`, day names
@@ -21,8 +23,12 @@ export interface CronFields {
 }
 
 /** Thrown by {@link parseCron}; the message names the field and what is wrong with it. */
-export class CronSyntaxError extends Error {
+export class CronSyntaxError extends CrawleeSessionsError {
     override readonly name = 'CronSyntaxError';
+
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(ERROR_CODES.cronSyntax, message, options);
+    }
 }
 
 interface FieldSpec {

@@ -7,15 +7,15 @@ import { Cookie, CookieJar, MemoryCookieStore } from 'tough-cookie';
 import { SessionCheck, type CheckOutcome } from '../acquisition/check.js';
 import { LoginError, isNetworkError } from '../acquisition/errors.js';
 import { performLogin, type LoginOptions, type LoginTarget } from '../acquisition/renewal.js';
-import { allCookies } from '../core/cookies.js';
-import { describeCause } from '../core/errors.js';
+import { allCookies } from '../shared/cookies.js';
+import { describeCause } from '../shared/describe.js';
 import { createIdentity, type SessionIdentity } from '../profiles/identity.js';
 import type { Profile } from '../profiles/profile.js';
-import { createSessionHttpClient } from '../renewal/session-http.js';
-import { cookieKeyOf, zeroCounters } from '../stores/merge.js';
+import { createSessionHttpClient } from '../request/session-client.js';
+import { cookieKeyOf, zeroCounters } from '../model/merge.js';
 import { openStore } from '../stores/open-store.js';
-import type { CookieKey, SessionAuth, SessionDelta, SessionRecord, SessionStore, StoredCookie } from '../stores/types.js';
-import { RetriesExhaustedError, retryWithBackoff } from './backoff.js';
+import type { CookieKey, SessionAuth, SessionDelta, SessionRecord, SessionStore, StoredCookie } from '../model/types.js';
+import { RetriesExhaustedError, retryWithBackoff } from '../shared/retry.js';
 import { defineMaintainerConfig, type MaintainedRecipe, type MaintainerConfig, type MaintainerConfigInput } from './config.js';
 import { ConcurrencyQueue, LoginQueues } from './login-queues.js';
 import { ScheduledJob } from './schedule.js';
@@ -299,7 +299,9 @@ export class Maintainer {
                     return this.queues.of(recipe.mode).run(() => this.login(entry, session, profile, identity, fromGeneration + 1, attempt));
                 },
                 {
-                    ...this.config.retry,
+                    maxAttempts: this.config.retry.maxAttempts,
+                    backoffMillis: this.config.retry.backoffMs,
+                    maxBackoffMillis: this.config.retry.maxBackoffMs,
                     isRetryable: isNetworkError,
                     signal: this.abort.signal,
                     onRetry: (attempt, delay, error) =>

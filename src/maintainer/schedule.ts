@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { parseWithZod } from '../validation.js';
+import { parseWithZod } from '../shared/validation.js';
 import { cronDayMatches, CronSyntaxError, parseCron, type CronFields } from './cron.js';
 import { instantOfWallTime, isValidTimeZone, offsetAt, systemTimeZone, wallTimeAt } from './time-zone.js';
 

@@ -1,4 +1,4 @@
-import { formatSpan } from '../util/time.js';
+import { formatSpan } from '../shared/time.js';
 
 /** The store collection the maintainer keeps its status rows in (read by `crawlee-sessions status`). */
 export const MAINTAINER_STATUS_COLLECTION = 'maintainer-status';

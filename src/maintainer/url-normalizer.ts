@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { z } from 'zod';
 
-import { parseWithZod } from '../validation.js';
+import { parseWithZod } from '../shared/validation.js';
 
 /**
  * A URL normalizer rule (Session-Maintainer's `URL_NORMALIZER`): for URLs on `host` whose path matches, the

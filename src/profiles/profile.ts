@@ -4,8 +4,8 @@ import { pathToFileURL } from 'node:url';
 
 import { z } from 'zod';
 
-import { ConfigValidationError, parseWithZod } from '../validation.js';
-import { explicitPortOf, maskCredentials } from './redact.js';
+import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
+import { explicitPortOf, maskCredentials } from '../shared/redact.js';
 
 /**
  * A client identity a session can be bound to: the proxy its traffic goes through and the user agent it

@@ -2,8 +2,8 @@ import type { CookieJar } from 'tough-cookie';
 
 import type { Profile } from '../profiles/profile.js';
 import type { SessionIdentity } from '../profiles/identity.js';
-import type { SessionAuth } from '../stores/types.js';
-import type { SessionHttpClient, SessionRequest } from './session-http.js';
+import type { SessionAuth } from '../model/types.js';
+import type { SessionHttpClient, SessionRequest } from '../request/session-client.js';
 
 /** What a renewal function receives. */
 export interface RenewalContext {

@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import { Configuration, KeyValueStore } from 'crawlee';
 import { z } from 'zod';
 
-import { parseWithZod } from '../validation.js';
-import { applySessionDelta } from './merge.js';
+import { parseWithZod } from '../shared/validation.js';
+import { applySessionDelta } from '../model/merge.js';
 import { SingleProcessStore } from './single-process-store.js';
 import { openJson, openSecretBox, sealJson, type EncryptionMeta, type SecretBox } from './secrets.js';
 import {
@@ -14,7 +14,7 @@ import {
     type SessionRecord,
     type StoreEntry,
     type StoredCookie,
-} from './types.js';
+} from '../model/types.js';
 
 /** Options of the embedded store (`Sessions.open({ store: { embedded: { … } } })`). */
 export interface EmbeddedStoreOptions {

@@ -1,6 +1,6 @@
-import { applySessionDelta } from './merge.js';
+import { applySessionDelta } from '../model/merge.js';
 import { SingleProcessStore } from './single-process-store.js';
-import type { SessionDelta, SessionRecord, StoreEntry } from './types.js';
+import type { SessionDelta, SessionRecord, StoreEntry } from '../model/types.js';
 
 /**
  * A store that keeps everything in this process's memory and forgets it on exit. For tests, benchmarks and

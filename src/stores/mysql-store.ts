@@ -5,8 +5,8 @@ import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
 
-import { parseWithZod } from '../validation.js';
-import { applySessionDelta } from './merge.js';
+import { parseWithZod } from '../shared/validation.js';
+import { applySessionDelta } from '../model/merge.js';
 import { META_ENCRYPTION, META_REVISION, migrateMySqlSchema, mySqlTableNames, type MySqlTableNames } from './mysql-schema.js';
 import { openJson, openSecretBox, SecretBox, type EncryptionMeta } from './secrets.js';
 import {
@@ -19,7 +19,8 @@ import {
     type SessionStore,
     type StoredCookie,
     type StoreEntry,
-} from './types.js';
+} from '../model/types.js';
+import { MAX_SESSION_ID_LENGTH } from '../shared/ids.js';
 
 /**
  * Options of {@link MySqlSessionStore.open}.
@@ -75,7 +76,7 @@ const ROWS_PER_STATEMENT = 500;
 const BYTES_PER_STATEMENT = 2 * 1024 * 1024;
 /** Attempts of a transaction that hits a deadlock or a lock wait timeout. */
 const CONFLICT_ATTEMPTS = 6;
-const MAX_ID_LENGTH = 200;
+const MAX_ID_LENGTH = MAX_SESSION_ID_LENGTH;
 
 const optionsSchema = z.strictObject({
     url: z.string().refine((url) => typeof parseMySqlUrl(url) !== 'string', {

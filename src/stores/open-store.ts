@@ -1,11 +1,11 @@
 import { Configuration } from 'crawlee';
 import { z } from 'zod';
 
-import { parseWithZod } from '../validation.js';
+import { parseWithZod } from '../shared/validation.js';
 import { EmbeddedSessionStore, type EmbeddedStoreOptions } from './embedded-store.js';
 import { MemorySessionStore } from './memory-store.js';
 import { SECRET_ENV } from './secrets.js';
-import type { SessionStore } from './types.js';
+import type { SessionStore } from '../model/types.js';
 
 /** The environment variable that selects MySQL (a `mysql://user:pass@host:port/db` URL) when no store is given. */
 export const MYSQL_URL_ENV = 'CRAWLEE_SESSIONS_MYSQL_URL';

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 
-import { StoreSecretError } from './types.js';
+import { StoreSecretError } from '../model/types.js';
 
 /** The environment variable holding the secret that encrypts cookie values, tokens and credentials at rest. */
 export const SECRET_ENV = 'CRAWLEE_SESSIONS_SECRET';

@@ -1,4 +1,4 @@
-import type { RenewalLease, SessionDelta, SessionRecord, SessionStore, StoreEntry } from './types.js';
+import type { RenewalLease, SessionDelta, SessionRecord, SessionStore, StoreEntry } from '../model/types.js';
 
 /**
  * The part of the store contract that is the same for every store serving one process: nobody else writes, so

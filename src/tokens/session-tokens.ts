@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { Cookie, domainMatch, type CookieJar } from 'tough-cookie';
 import { z } from 'zod';
 
-import { allCookies, parseCookieHeader } from '../core/cookies.js';
+import { allCookies, parseCookieHeader } from '../shared/cookies.js';
 import { hostOfSite, normalizeSite, siteOf, TokenNames, type TokenNamesOptions } from './token-names.js';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-import { zeroCounters } from '../../stores/merge.js';
-import type { SessionDelta } from '../../stores/types.js';
+import { zeroCounters } from '../../model/merge.js';
+import type { SessionDelta } from '../../model/types.js';
 import { STORE_OPTIONS_HELP, type CliCommand } from '../command.js';
 import { EXIT_OK } from '../errors.js';
 import { fromStoredCookies, liveCookies } from '../format/cookies.js';

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 
 import { z } from 'zod';
 
-import { zeroCounters } from '../../stores/merge.js';
-import type { SessionDelta, StoredCookie } from '../../stores/types.js';
+import { zeroCounters } from '../../model/merge.js';
+import type { SessionDelta, StoredCookie } from '../../model/types.js';
 import { STORE_OPTIONS_HELP, type CliCommand } from '../command.js';
 import { CliError, EXIT_OK } from '../errors.js';
 import { isExpired } from '../format/cookies.js';

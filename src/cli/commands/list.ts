@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import type { SessionRecord } from '../../stores/types.js';
+import type { SessionRecord } from '../../model/types.js';
 import { STORE_OPTIONS_HELP, type CliCommand } from '../command.js';
 import { EXIT_OK } from '../errors.js';
 import { fromStoredCookies, liveCookies } from '../format/cookies.js';

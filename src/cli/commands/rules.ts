@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import type { HeaderRules } from '../../headers/header-rules.js';
 import type { HeaderRule, HeaderRuleInput, HeaderRulePatch, MatchConditionInput } from '../../headers/rule.js';
-import { ConfigValidationError } from '../../validation.js';
+import { ConfigValidationError } from '../../shared/validation.js';
 import { STORE_OPTIONS_HELP, type CliCommand } from '../command.js';
 import { CliError, EXIT_OK, UsageError } from '../errors.js';
 import { formatInstant, formatTable, oneLine, toJsonOutput, type Column } from '../format/table.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import type { SessionAuth, SessionRecord } from '../../stores/types.js';
+import type { SessionAuth, SessionRecord } from '../../model/types.js';
 import { STORE_OPTIONS_HELP, type CliCommand } from '../command.js';
 import { CliError, EXIT_OK } from '../errors.js';
 import { HIDDEN, describeCookies, describeFlags, fromStoredCookies, type CookieDescription } from '../format/cookies.js';

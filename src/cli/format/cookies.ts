@@ -1,6 +1,6 @@
 import { Cookie, CookieJar, type SerializedCookieJar } from 'tough-cookie';
 
-import type { StoredCookie } from '../../stores/types.js';
+import type { StoredCookie } from '../../model/types.js';
 
 /** What replaces a secret value in the CLI's output. */
 export const HIDDEN = '<hidden>';

@@ -2,7 +2,7 @@ import { Cookie, CookieJar } from 'tough-cookie';
 import { z } from 'zod';
 
 import { fromPlaywrightCookies, type PlaywrightCookie } from '../../browser/cookies.js';
-import { ConfigValidationError, parseWithZod } from '../../validation.js';
+import { ConfigValidationError, parseWithZod } from '../../shared/validation.js';
 import { CliError, UsageError } from '../errors.js';
 import { NETSCAPE_HEADER, NETSCAPE_HTTP_ONLY_PREFIX, type CookieFileFormat } from './export.js';
 

@@ -1,4 +1,4 @@
-import { formatSpan } from '../../util/time.js';
+import { formatSpan } from '../../shared/time.js';
 
 /** A column of a {@link formatTable} table. */
 export interface Column<Row> {

@@ -1,9 +1,9 @@
 import { CookieJar } from 'tough-cookie';
 
 import type { SessionIdentity } from '../profiles/identity.js';
-import { zeroCounters } from '../stores/merge.js';
-import { TrackingCookieStore } from '../stores/tracking-cookie-store.js';
-import type { SessionAuth, StoredCounters } from '../stores/types.js';
+import { zeroCounters } from '../model/merge.js';
+import { TrackingCookieStore } from './tracking-cookie-store.js';
+import type { SessionAuth, StoredCounters } from '../model/types.js';
 
 /** Something whose cookies must be wiped when its session is cleared: an open Playwright browser context. */
 export interface CookieHolder {

@@ -1,6 +1,6 @@
 import { MemoryCookieStore, type Cookie } from 'tough-cookie';
 
-import { cookieKeyOf } from './merge.js';
+import { cookieKeyOf } from '../model/merge.js';
 
 type Callback = (error: Error | null, result?: unknown) => void;
 

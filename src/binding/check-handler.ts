@@ -1,8 +1,9 @@
 import { RetryRequestError } from 'crawlee';
 
-import { attemptOf } from '../binding/attempts.js';
+import { attemptOf } from './attempts.js';
 import type { Sessions } from '../core/sessions.js';
-import { checkResponseOf, type SessionCheck } from './check.js';
+import { checkResponseOf, type SessionCheck } from '../acquisition/check.js';
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
 
 type Handler = (context: any, ...rest: any[]) => unknown;
 
@@ -13,8 +14,12 @@ export const CHECK_RENEWALS_KEY = '__crawleeSessionsCheckRenewals';
 export const MAX_CHECK_RENEWALS_PER_REQUEST = 3;
 
 /** Thrown when a request's session is still logged out after {@link MAX_CHECK_RENEWALS_PER_REQUEST} renewals. */
-export class SessionCheckError extends Error {
+export class SessionCheckError extends CrawleeSessionsError {
     override readonly name = 'SessionCheckError';
+
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(ERROR_CODES.sessionCheckFailed, message, options);
+    }
 }
 
 /**

@@ -1,8 +1,8 @@
 import { Cookie } from 'tough-cookie';
 
-import { addCounters, cookieKeyOf, zeroCounters } from '../stores/merge.js';
-import type { CookieKey, SessionDelta, SessionRecord, StoredCookie } from '../stores/types.js';
-import type { BoundSession } from './session.js';
+import { addCounters, cookieKeyOf, zeroCounters } from '../model/merge.js';
+import type { CookieKey, SessionDelta, SessionRecord, StoredCookie } from '../model/types.js';
+import type { BoundSession } from './bound-session.js';
 
 /** A delta taken from a session, and how to give it back if writing it failed. */
 export interface TakenDelta {

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { gotScraping } from 'got-scraping';
 import type { CookieJar } from 'tough-cookie';
 
-import { storeSetCookieHeaders } from '../core/cookies.js';
+import { storeSetCookieHeaders } from '../shared/cookies.js';
 import type { SessionIdentity } from '../profiles/identity.js';
 
 /** A request sent with a session's cookies and identity (renewals, logins, validity checks). */

@@ -1,4 +1,5 @@
-import type { SessionIdentity } from '../profiles/identity.js';
+import type { SessionIdentity } from './identity.js';
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
 
 /**
  * A cookie as stores keep it: tough-cookie's `Cookie.toJSON()` shape (`key`, `value`, `domain`, `path`,
@@ -159,17 +160,18 @@ export interface SessionStore {
  * Thrown by a store when its backend cannot be reached or failed (connection refused, lost connection, disk
  * full). The message names the backend (never its password) and the cause.
  */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends CrawleeSessionsError {
     override readonly name = 'StoreUnavailableError';
-    constructor(
-        message: string,
-        override readonly cause?: unknown,
-    ) {
-        super(message);
+    constructor(message: string, cause?: unknown) {
+        super(ERROR_CODES.storeUnavailable, message, { cause });
     }
 }
 
 /** Thrown when a store's data cannot be decrypted with the configured secret, or is encrypted and none is set. */
-export class StoreSecretError extends Error {
+export class StoreSecretError extends CrawleeSessionsError {
     override readonly name = 'StoreSecretError';
+
+    constructor(message: string, options?: { cause?: unknown }) {
+        super(ERROR_CODES.storeSecret, message, options);
+    }
 }

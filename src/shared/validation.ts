@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 
-import { INVALID_PROXY_URL_PLACEHOLDER, maskCredentialsInValue, redactProxyUrl } from './profiles/redact.js';
+import { CrawleeSessionsError, ERROR_CODES } from './errors.js';
+import { INVALID_PROXY_URL_PLACEHOLDER, maskCredentialsInValue, redactProxyUrl } from './redact.js';
 
 /**
  * One problem found while validating user configuration.
@@ -68,7 +69,7 @@ const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
  *
  * Secret values (passwords, tokens, cookies, proxy credentials) never appear in the message.
  */
-export class ConfigValidationError extends Error {
+export class ConfigValidationError extends CrawleeSessionsError {
     override readonly name = 'ConfigValidationError';
 
     /** What was being validated, e.g. `profiles` or `options`; the root of every path in the message. */
@@ -86,7 +87,7 @@ export class ConfigValidationError extends Error {
      * @param options See {@link ConfigValidationErrorOptions}.
      */
     constructor(subject: string, issues: ConfigValidationIssue[], options: ConfigValidationErrorOptions = {}) {
-        super(formatValidationMessage(subject, issues, options.source));
+        super(ERROR_CODES.configInvalid, formatValidationMessage(subject, issues, options.source));
         this.subject = subject;
         this.issues = issues;
         if (options.source !== undefined) this.source = options.source;

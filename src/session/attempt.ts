@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
+import { parseSessionId } from '../shared/ids.js';
+
 /**
  * One attempt of one crawler request bound to a session. It travels with the crawling context, and through an
  * AsyncLocalStorage into the user's handlers, so that `sessions.clear()` called for a response that was sent
@@ -23,9 +25,5 @@ export const ATTEMPT = Symbol.for('crawlee-sessions.attempt');
 export function sessionIdOf(userData: Record<string, unknown> | undefined, defaultSessionId: string): string {
     const raw = userData?.sessionId;
     if (raw === undefined || raw === null) return defaultSessionId;
-    if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
-    if (typeof raw === 'string' && raw.length > 0 && raw.length <= 200) return raw;
-    throw new TypeError(
-        `request.userData.sessionId must be a non-empty string (at most 200 characters) or a finite number; got ${typeof raw === 'string' ? `a string of ${raw.length} characters` : typeof raw}.`,
-    );
+    return parseSessionId(raw, 'request.userData.sessionId');
 }
