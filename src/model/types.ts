@@ -175,3 +175,36 @@ export class StoreSecretError extends CrawleeSessionsError {
         super(ERROR_CODES.storeSecret, message, options);
     }
 }
+
+/** A delta a store refused for good: it can never be written as it is (too large for the backend, invalid data). */
+export interface RejectedDelta {
+    /** The session. */
+    id: string;
+    /** Why, in one line, without secret values. */
+    reason: string;
+}
+
+/**
+ * Thrown by {@link SessionStore.write} when some deltas of a batch can never be written. The other deltas of the
+ * batch were written: `records` holds their results in the order of the deltas, `undefined` at the rejected
+ * positions. Callers set the rejected sessions aside (retrying them cannot help) and go on with the rest; an
+ * outage is a {@link StoreUnavailableError} instead, and nothing of its batch was written.
+ */
+export class StoreWriteRejectedError extends CrawleeSessionsError {
+    override readonly name = 'StoreWriteRejectedError';
+
+    constructor(
+        /** The deltas refused, with why. */
+        readonly rejected: readonly RejectedDelta[],
+        /** The written records, in the order of the deltas; undefined where a delta was rejected. */
+        readonly records: ReadonlyArray<SessionRecord | undefined>,
+    ) {
+        super(
+            ERROR_CODES.storeWriteRejected,
+            `The store refused ${rejected.length} session(s) for good: ${rejected
+                .slice(0, 3)
+                .map((entry) => `"${entry.id}" (${entry.reason})`)
+                .join(', ')}${rejected.length > 3 ? ', …' : ''}`,
+        );
+    }
+}

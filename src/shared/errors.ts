@@ -21,6 +21,8 @@ export const ERROR_CODES = {
     templateValueMissing: 'ERR_TEMPLATE_VALUE_MISSING',
     /** The session store cannot be reached or failed. */
     storeUnavailable: 'ERR_STORE_UNAVAILABLE',
+    /** A store refused to write some sessions for good (too large for the backend, invalid); the rest were written. */
+    storeWriteRejected: 'ERR_STORE_WRITE_REJECTED',
     /** The store's data cannot be decrypted with the configured secret, or needs one. */
     storeSecret: 'ERR_STORE_SECRET',
     /** New sessions are refused: too many sessions wait to be written to an unreachable store. */
