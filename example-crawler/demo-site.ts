@@ -95,6 +95,8 @@ interface Login {
 
 /** What `stateFile` holds. */
 interface SavedState {
+    /** The port the site listened on: a restarted site takes it again, so its origin stays the same. */
+    port?: number;
     loginNumber: number;
     newestAnswered: Record<string, number>;
     logins: Array<Omit<Login, 'expired' | 'restored'>>;
@@ -210,7 +212,7 @@ async function loadState(file: string): Promise<SavedState | undefined> {
     }
 }
 
-/** Starts the demo site on 127.0.0.1 with a free port. */
+/** Starts the demo site on 127.0.0.1: on the port of its state file when it has one and the port is free, else a free one. */
 export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite> {
     const lifetime = options.sessionLifetime ?? Infinity;
     const idleMs = (options.idleTimeoutSecs ?? 1800) * 1000;
@@ -236,8 +238,8 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         if (login.token) byToken.set(login.token, login);
     }
 
-    if (options.stateFile) {
-        const saved = await loadState(options.stateFile);
+    const saved = options.stateFile ? await loadState(options.stateFile) : undefined;
+    {
         if (saved) {
             loginNumber = saved.loginNumber;
             for (const [user, number] of Object.entries(saved.newestAnswered)) newestAnswered.set(user, number);
@@ -388,15 +390,24 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
     });
-    await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-    });
+    // A site keeps its origin across restarts, and the login values a session applies are scoped to origins
+    // (scheme, host, port): listen on the previous port again when it is free, else on any free port.
+    const listen = (port: number) =>
+        new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(port, '127.0.0.1', () => {
+                server.off('error', reject);
+                resolve();
+            });
+        });
+    await listen(saved?.port ?? 0).catch(() => listen(0));
+    const { port } = server.address() as AddressInfo;
 
     async function saveState(file: string): Promise<void> {
         const now = Date.now();
         const live = new Set([...bySid.values(), ...byToken.values()]);
         const state: SavedState = {
+            port,
             loginNumber,
             newestAnswered: Object.fromEntries(newestAnswered),
             logins: [...live]
@@ -409,7 +420,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
     }
 
     return {
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        url: `http://127.0.0.1:${port}`,
         stats,
         async close() {
             const closed = new Promise<void>((resolve) => server.close(() => resolve()));

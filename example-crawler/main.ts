@@ -168,10 +168,10 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         const host = new URL(site.url).host;
         // Header rules live in the store: the previous run's rule is still there (for the site's previous port).
         const rule = { header: 'X-Client', value: 'crawlee-sessions-demo', match: { host } };
-        const existing = await sessions.headerRules.get(HEADER_RULE);
-        if (existing) await sessions.headerRules.update(HEADER_RULE, rule);
-        else await sessions.headerRules.add({ name: HEADER_RULE, ...rule });
-        await sessions.setHeader(API_SESSION, { name: 'X-Api-Version', value: '2', ttl: 900, scope: { host } });
+        const existing = await sessions.headers.rules.get(HEADER_RULE);
+        if (existing) await sessions.headers.rules.update(HEADER_RULE, rule);
+        else await sessions.headers.rules.add({ name: HEADER_RULE, ...rule });
+        await sessions.headers.set(API_SESSION, { name: 'X-Api-Version', value: '2', ttl: 900, scope: { host } });
         out.log(
             `header rule "${HEADER_RULE}": X-Client on ${host} (${existing ? 'found in the store, host updated' : 'added to the store'}) · ` +
                 `session header X-Api-Version on ${API_SESSION} for 15 minutes`,
@@ -265,7 +265,7 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         );
         await handover.run(part2);
         const browserLogins = site.stats.loginsByUser[PLAN[BROWSER_SESSION]!.account.user] ?? 0;
-        const tokenNames = Object.keys(sessions.tokens(BROWSER_SESSION, host)).join(', ') || 'none';
+        const tokenNames = Object.keys(sessions.tokens.values(BROWSER_SESSION, host)).join(', ') || 'none';
         out.log(
             browserLogins
                 ? `part 2: ${BROWSER_SESSION} signed in ${browserLogins}× with Chromium through the app; its localStorage token ` +

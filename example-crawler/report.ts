@@ -53,9 +53,9 @@ export function printSessions(out: Console, sessions: Sessions, list: SessionInf
             // The profile description is `name · proxy (password hidden) · User-Agent…`: the UA makes it too wide here.
             profile: info.profile?.split(' · ').slice(0, 2).join(' · '),
             cookies: info.cookies,
-            // sessions.tokens() returns token values (secrets): only their names are shown.
-            token: Object.keys(sessions.tokens(info.id, site)).join(', '),
-            rotations: sessions.tokenTracker.activityOf(info.id).find((entry) => entry.site === site)?.rotations ?? 0,
+            // sessions.tokens.values() returns token values (secrets): only their names are shown.
+            token: Object.keys(sessions.tokens.values(info.id, site)).join(', '),
+            rotations: sessions.tokens.activity(info.id).find((entry) => entry.site === site)?.rotations ?? 0,
             generation: info.generation,
             requests: info.requests,
             renewals: info.renewals,

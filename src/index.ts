@@ -1,26 +1,61 @@
 /**
- * crawlee-sessions: first-class web sessions for Crawlee. Bound sessions, client-identity profiles and
- * renewal that never stalls, for HttpCrawler, CheerioCrawler and PlaywrightCrawler.
+ * crawlee-sessions: first-class web sessions for Crawlee. Bound sessions, client-identity profiles and renewal that
+ * never stalls, for HttpCrawler, CheerioCrawler and PlaywrightCrawler.
+ *
+ * This is the whole public surface, listed on purpose. Left out: the parts `Sessions` is made of (registry, renewal
+ * coordinator, request pipeline, store sync), the Crawlee adapters behind `withSessions()` (hooks, the crawler's HTTP
+ * client, the browser binding), and the helpers of login recipes and the CLI: they change without notice. Playwright
+ * and mysql2 are not loaded by importing this module, only when a browser crawler, a browser login or the MySQL store
+ * is used (the MySQL store class itself: `crawlee-sessions/mysql`).
  * @packageDocumentation
  */
 import './binding/context-types.js';
 
-export { Sessions } from './core/sessions.js';
-export type { SessionsOptions, ClearOptions, GetCookiesOptions, CookiesIn, SessionInfo } from './core/sessions.js';
+// --- Sessions ---
+export { Sessions, DEFAULT_SESSION_ID, DEFAULT_RENEWAL_OPTIONS, MIN_SECRET_LENGTH } from './core/sessions.js';
+export type {
+    SessionsOptions,
+    RenewalOptions,
+    ClearOptions,
+    GetCookiesOptions,
+    CookiesIn,
+    SessionInfo,
+    SessionStatus,
+} from './core/sessions.js';
+export type { SessionHeadersApi } from './core/header-api.js';
+export type { SessionTokensApi } from './core/token-api.js';
 export type { SessionCounters } from './session/bound-session.js';
-export type { CookieFormat, CookieInput, CookieInit } from './shared/cookies.js';
-export { SessionRenewalError, SessionsClosedError, StoreBacklogError } from './core/errors.js';
+export { DEFAULT_PERSISTENCE } from './core/write-behind.js';
 export type { PersistenceOptions } from './core/write-behind.js';
+export type { CookieFormat, CookieInput, CookieInit } from './shared/cookies.js';
+export { DEFAULT_RETRY_POLICY } from './shared/retry.js';
+export type { RetryPolicy } from './shared/retry.js';
+export { MAX_SESSION_ID_LENGTH } from './shared/ids.js';
 
+// --- Crawlee binding ---
+export { withSessions } from './binding/with-sessions.js';
+export type { WithSessionsSettings, CrawlerKind } from './binding/with-sessions.js';
+
+// --- Profiles and identity ---
+export { defineProfiles, loadProfiles } from './profiles/profile.js';
+export type { Profile } from './profiles/profile.js';
+export type { SessionIdentity } from './model/identity.js';
+export { describeProfile } from './profiles/describe.js';
+export { redactProxyUrl } from './shared/redact.js';
+
+// --- Renewal ---
+export type { Renewal, RenewalFunction, RenewalContext, SessionAuthInput } from './renewal/renewal.js';
+export type { SessionRequest, SessionResponse, SessionHttpClient } from './request/session-client.js';
+
+// --- Stores ---
 export { openStore, MYSQL_URL_ENV } from './stores/open-store.js';
 export type { StoreChoice, MySqlStoreChoice } from './stores/open-store.js';
 export { EmbeddedSessionStore } from './stores/embedded-store.js';
 export type { EmbeddedStoreOptions } from './stores/embedded-store.js';
-export { MySqlSessionStore } from './stores/mysql-store.js';
-export type { MySqlStoreOptions } from './stores/mysql-store.js';
+export type { MySqlSessionStore, MySqlStoreOptions } from './stores/mysql-store.js';
 export { MemorySessionStore } from './stores/memory-store.js';
 export { SECRET_ENV } from './stores/secrets.js';
-export { StoreUnavailableError, StoreSecretError } from './model/types.js';
+export { applySessionDelta } from './model/merge.js';
 export type {
     SessionStore,
     SessionRecord,
@@ -31,11 +66,12 @@ export type {
     CookieKey,
     RenewalLease,
     StoreEntry,
+    RejectedDelta,
 } from './model/types.js';
 
-export { HeaderRules, HeaderRuleError } from './headers/header-rules.js';
+// --- Header rules, session headers, tokens ---
+export { HeaderRules } from './headers/header-rules.js';
 export type { HeaderRulesOptions, ListRulesOptions } from './headers/header-rules.js';
-export { SessionHeaders } from './headers/session-headers.js';
 export type { SessionHeadersOptions, GetSessionHeadersOptions } from './headers/session-headers.js';
 export type { HeaderPipelineOptions } from './headers/pipeline.js';
 export { isSensitiveHeader, describeRule, describeSessionHeader } from './headers/redact.js';
@@ -51,27 +87,67 @@ export type {
     SessionHeaderPatch,
     HeaderScope,
 } from './headers/rule.js';
-export { SessionTokens } from './tokens/session-tokens.js';
 export type { TokenRotation, SiteActivity, SessionTokensOptions, CookieSet } from './tokens/session-tokens.js';
-export { TokenNames, DEFAULT_TOKEN_NAMES, normalizeSite } from './tokens/token-names.js';
+export type { TokenNames, TokenNamesOptions } from './tokens/token-names.js';
+export { DEFAULT_TOKEN_NAMES, normalizeSite } from './tokens/token-names.js';
 
-export { withSessions } from './binding/with-sessions.js';
-export type { WithSessionsSettings, CrawlerKind } from './binding/with-sessions.js';
-export { createHttpPreNavigationHook } from './binding/http-hooks.js';
-export { SessionBoundHttpClient } from './binding/http-client.js';
-export { BrowserBinding } from './binding/browser-hooks.js';
+// --- Login recipes, extraction, checks ---
+export { defineLogin } from './acquisition/recipe.js';
+export type {
+    LoginRecipe,
+    LoginRecipeInput,
+    HttpLoginStep,
+    BrowserLoginFunction,
+    BrowserLoginArgs,
+    BrowserLoginSettings,
+    ApplyRules,
+    CookieRule,
+} from './acquisition/recipe.js';
+export type { RequestTemplate } from './acquisition/request-template.js';
+export type { ExtractRule, ExtractSource, ExtractedValue, CapturedExchange, ExtractionEvidence } from './acquisition/extract.js';
+export { extractValue, extractAll, describeSource } from './acquisition/extract.js';
+export { SecretValue } from './acquisition/credentials.js';
+export type { CredentialInput } from './acquisition/credentials.js';
+export type { LoginErrorKind } from './acquisition/errors.js';
+export { defineCheck, createSessionCheck, evaluateCheck, describeIndicator, SessionCheck } from './acquisition/check.js';
+export type {
+    Indicator,
+    ValidityCheck,
+    ValidityCheckInput,
+    CheckResponse,
+    CheckOutcome,
+    Verdict,
+    VerdictInput,
+    SessionCheckOptions,
+} from './acquisition/check.js';
+export type { LoginState, QuickLoginOptions } from './acquisition/quick-login.js';
+export { loginRenewal, loginCheck, acquire } from './acquisition/renewal.js';
+export type { LoginOptions, LoginOutcome, LoginTarget, AcquireOptions, AcquiredSession } from './acquisition/renewal.js';
 
-export { defineProfiles, loadProfiles } from './profiles/profile.js';
-export type { Profile } from './profiles/profile.js';
-export type { SessionIdentity } from './profiles/identity.js';
-export { redactProxyUrl } from './shared/redact.js';
-export { describeProfile } from './profiles/describe.js';
+// --- Maintainer ---
+export { Maintainer } from './maintainer/maintainer.js';
+export { defineMaintainerConfig, loadMaintainerConfig } from './maintainer/config.js';
+export type { MaintainerConfig, MaintainerConfigInput, MaintainedRecipe, MaintainedRecipeInput, MaintainerConcurrency } from './maintainer/config.js';
+export type { Schedule, OnceSchedule, DailySchedule, IntervalSchedule, CronSchedule } from './maintainer/schedule.js';
+export { defineUrlNormalizerRules, normalizeUrl, sessionHash } from './maintainer/url-normalizer.js';
+export type { UrlNormalizerRule, UrlNormalizerRules } from './maintainer/url-normalizer.js';
+export type { MaintainerStatusRow, MaintainedState } from './maintainer/status.js';
 
-export type { Renewal, RenewalFunction, RenewalContext, RenewalRetryOptions } from './renewal/renewal.js';
-export type { SessionRequest, SessionResponse, SessionHttpClient } from './request/session-client.js';
-
-export * from './acquisition/index.js';
-export * from './maintainer/index.js';
-
-export { ConfigValidationError } from './shared/validation.js';
+// --- Browsers ---
 export { findChromiumExecutable, chromiumLaunchArgs } from './browser/executable.js';
+
+// --- Errors: every error a user can meet, each with a stable `code` ---
+export { CrawleeSessionsError, ERROR_CODES, isCrawleeSessionsError } from './shared/errors.js';
+export type { CrawleeSessionsErrorCode } from './shared/errors.js';
+export { ConfigValidationError } from './shared/validation.js';
+export type { ConfigValidationIssue } from './shared/validation.js';
+export { SessionIdError } from './shared/ids.js';
+export { SessionsClosedError, StoreBacklogError } from './core/errors.js';
+export { SessionRenewalError, RenewalTimeoutError, NoRenewalError } from './renewal/errors.js';
+export { RenewalAnswerError } from './renewal/renewal.js';
+export { StoreUnavailableError, StoreSecretError, StoreWriteRejectedError } from './model/types.js';
+export { HeaderRuleError } from './headers/header-rules.js';
+export { LoginError } from './acquisition/errors.js';
+export { TemplateError } from './acquisition/template.js';
+export { SessionCheckError } from './binding/check-handler.js';
+export { CronSyntaxError } from './maintainer/cron.js';

@@ -142,7 +142,8 @@ describe('binding in PlaywrightCrawler', () => {
     it("sends the login's auth headers from the page too", async () => {
         const sessions = await Sessions.open({ store: 'memory' });
         await sessions.clear('bearer', {
-            renewal: async ({ setAuth }) => setAuth?.({ headers: { authorization: 'Bearer page-token-1' }, query: {}, values: {} }),
+            // A renewal that sends no request names the origins its values belong to (deny by default).
+            renewal: async ({ setAuth }) => setAuth({ headers: { authorization: 'Bearer page-token-1' }, query: {}, origins: [new URL(site.url).origin] }),
         });
         let echoed: Record<string, string> = {};
         const crawler = new PlaywrightCrawler(

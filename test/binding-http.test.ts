@@ -258,7 +258,7 @@ describe('renewal', () => {
 
     it('fails the waiting requests with a clear error when the renewal keeps failing, without hanging', async () => {
         const failing = await startTestSite({ failLogins: 1000 });
-        const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 3, backoffMs: 10, maxBackoffMs: 20 } });
+        const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 3, backoffMillis: 10, maxBackoffMillis: 20 } });
         const clearErrors: unknown[] = [];
         const failures: string[] = [];
         const crawler = new CheerioCrawler(
@@ -306,7 +306,7 @@ describe('secrets', () => {
         const sessions = await Sessions.open({
             store: 'memory',
             profiles: [{ proxy: wrongPassword }],
-            renewal: { maxAttempts: 2, backoffMs: 1, maxBackoffMs: 1 },
+            renewal: { maxAttempts: 2, backoffMillis: 1, maxBackoffMillis: 1 },
         });
         const failure = await sessions.clear('x', { renewal: { url: `${site.url}/login` } }).catch((error: Error) => error);
         expect(failure).toBeInstanceOf(SessionRenewalError);

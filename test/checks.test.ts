@@ -17,7 +17,9 @@ import {
 } from '../src/acquisition/index.js';
 import { ConfigValidationError } from '../src/index.js';
 import { createIdentity } from '../src/profiles/identity.js';
-import { createSessionHttpClient, type SessionHttpClient } from '../src/request/session-client.js';
+import { createDetachedSession, type DetachedSession } from '../src/request/detached-session.js';
+import { RequestPipeline } from '../src/request/pipeline.js';
+import { createSessionClient, type SessionHttpClient } from '../src/request/session-client.js';
 import { startLoginSite, type LoginSite } from './support/login-site.js';
 
 let site: LoginSite;
@@ -36,9 +38,10 @@ afterEach(() => {
 });
 
 /** A client like a session's: its own jar and identity. */
-function client(): { http: SessionHttpClient; jar: CookieJar } {
-    const jar = new CookieJar(undefined, { looseMode: true });
-    return { jar, http: createSessionHttpClient({ jar, identity: createIdentity(undefined), headerToken: {} }) };
+function client(): { http: SessionHttpClient; jar: CookieJar; session: DetachedSession } {
+    const session = createDetachedSession('check-test', { jar: new CookieJar(undefined, { looseMode: true }) });
+    const http = createSessionClient({ pipeline: new RequestPipeline(), session, identity: createIdentity(undefined), headerToken: {} });
+    return { jar: session.jar, http, session };
 }
 
 /** Logs a client in through the form. */
@@ -86,19 +89,23 @@ describe('logged-out indicators on real responses', () => {
         expect((await anyHeader.run(http)).valid).toBe(true);
     });
 
-    it('applies the session auth and fills templates in the check request', async () => {
-        const { http } = client();
+    it("sends the check with the session's login values (on their origin) and fills its templates", async () => {
+        const { http, session } = client();
         const token = (JSON.parse((await http.request({ url: `${site.url}/api/login`, json: { username: 'alice', password: 'hunter2-Login-Pass' } })).body) as { data: { token: string; apiKey: string } }).data;
         const byHeader = createSessionCheck({ request: { url: `${site.url}/api/me` }, indicators: [{ in: 'status', status: [401], means: 'invalid' }] });
         expect((await byHeader.run(http)).valid).toBe(false);
         const auth = { headers: { Authorization: `Bearer ${token.token}` }, query: {}, values: { key: { value: token.apiKey, source: 'test' } } };
+        session.auth = { ...auth, origins: ['https://elsewhere.example'] };
+        expect((await byHeader.run(http, auth)).valid, 'the token is scoped to another origin').toBe(false);
+        session.auth = { ...auth, origins: [new URL(site.url).origin] };
         expect((await byHeader.run(http, auth)).valid).toBe(true);
+        session.auth = undefined;
         const byTemplate = createSessionCheck({
             request: { url: `${site.url}/strict/1`, query: { api_key: '{{key}}' } },
             indicators: [{ in: 'status', status: [401], means: 'invalid' }],
         });
         expect((await byTemplate.run(http, { headers: {}, query: {}, values: auth.values })).valid).toBe(true);
-        expect(site.protectedRequests.map((r) => r.via)).toEqual(['none', 'bearer', 'query']);
+        expect(site.protectedRequests.map((r) => r.via)).toEqual(['none', 'none', 'bearer', 'query']);
     });
 });
 

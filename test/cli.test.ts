@@ -547,7 +547,7 @@ describe.skipIf(!db.available)(db.suiteName('crawlee-sessions CLI, MySQL store')
         expect(sortedShapes(await readRecord(store(), 'copy'))).toEqual(sortedShapes(await readRecord(store(), 'alice')));
 
         // A crawler process shares the store while the CLI clears one of its sessions.
-        const sessions = await Sessions.open({ store: store(), profiles: PROFILES, persistence: { syncIntervalMs: 100 } });
+        const sessions = await Sessions.open({ store: store(), profiles: PROFILES, persistence: { syncIntervalMillis: 100 } });
         try {
             expect(sessions.get('alice', { format: 'header', url: 'http://127.0.0.1:8080/' })).toBe(`sid=${SECRETS.sid}`);
             const cleared = await cli(['clear', 'alice', ...mysqlArgs]);

@@ -66,7 +66,7 @@ describe('strategies', () => {
     it('applies each strategy through a stored rule, to present, absent and empty headers', async () => {
         for (const [strategy, pattern, absent, empty, present] of table) {
             const store = new MemorySessionStore();
-            const pipeline = new HeaderPipeline(store, { refreshIntervalMs: 0, cleanupIntervalMs: 0 });
+            const pipeline = new HeaderPipeline(store, { refreshIntervalMillis: 0, cleanupIntervalMillis: 0 });
             await pipeline.rules.add({ name: 'r', header: 'X-H', value: 'new', strategy, separator: '; ', pattern: pattern?.source });
             expect((await applied(pipeline, {}))['x-h']).toBe(absent);
             expect((await applied(pipeline, { 'x-h': '' }))['x-h']).toBe(empty === undefined ? '' : empty);
@@ -84,7 +84,7 @@ describe('HeaderRules', () => {
         vi.useFakeTimers({ toFake: ['Date'] });
         vi.setSystemTime(1_000_000);
         const store = new MemorySessionStore();
-        const pipeline = new HeaderPipeline(store, { refreshIntervalMs: 0, cleanupIntervalMs: 0 });
+        const pipeline = new HeaderPipeline(store, { refreshIntervalMillis: 0, cleanupIntervalMillis: 0 });
         const rules = pipeline.rules;
         await rules.add({ name: 'z-late-low', header: 'X-Order', value: 'low', strategy: 'APPEND', priority: 10 });
         vi.setSystemTime(1_000_500);
@@ -101,7 +101,7 @@ describe('HeaderRules', () => {
         expect((await applied(pipeline, {}))['x-win']).toBe('winner');
 
         // A fresh instance reading the same store computes the same order.
-        const other = new HeaderPipeline(store, { refreshIntervalMs: 0, cleanupIntervalMs: 0 });
+        const other = new HeaderPipeline(store, { refreshIntervalMillis: 0, cleanupIntervalMillis: 0 });
         expect((await applied(other, {}))['x-order']).toBe('low, tie1, tie2, high');
         expect((await other.rules.list()).map((rule) => rule.name)).toEqual(['z-late-low', 'lose', 'n-tie-first', 'm-tie-second', 'win', 'a-high']);
         pipeline.close();
@@ -109,7 +109,7 @@ describe('HeaderRules', () => {
     });
 
     it('matches on URL glob, URL regex, host, method and session ids', async () => {
-        const pipeline = new HeaderPipeline(new MemorySessionStore(), { refreshIntervalMs: 0, cleanupIntervalMs: 0 });
+        const pipeline = new HeaderPipeline(new MemorySessionStore(), { refreshIntervalMillis: 0, cleanupIntervalMillis: 0 });
         const rules = pipeline.rules;
         await rules.add({ name: 'glob', header: 'X-Glob', value: '1', match: { urlGlob: 'https://example.com/api/*' } });
         await rules.add({ name: 'regex', header: 'X-Regex', value: '1', match: { urlRegex: '/v\\d+/items' } });
@@ -133,7 +133,7 @@ describe('HeaderRules', () => {
 
     it('adds, updates (keeping createdAt, bumping updatedAt), renames, disables, enables and removes rules', async () => {
         const store = new MemorySessionStore();
-        const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+        const rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
         const added = await rules.add({ name: 'ua-suffix', header: 'User-Agent', value: 'bot/1', strategy: 'append', separator: ' ' });
         expect(added).toMatchObject({ strategy: 'APPEND', priority: 50, active: true, secret: false, match: {} });
         await expect(rules.add({ name: 'ua-suffix', header: 'X-A', value: '1' })).rejects.toMatchObject({ code: 'ERR_HEADER_RULE', reason: 'exists' });
@@ -167,8 +167,8 @@ describe('HeaderRules', () => {
     it('picks up rules another process added, changed or removed, on refresh() and on its interval', async () => {
         vi.useFakeTimers();
         const store = new MemorySessionStore();
-        const crawler = new HeaderRules(store, { refreshIntervalMs: 10_000 });
-        const cli = new HeaderRules(store, { refreshIntervalMs: 0 });
+        const crawler = new HeaderRules(store, { refreshIntervalMillis: 10_000 });
+        const cli = new HeaderRules(store, { refreshIntervalMillis: 0 });
         await crawler.ready();
         await cli.add({ name: 'from-cli', header: 'X-Cli', value: '1' });
         expect(crawler.loadedRules).toEqual([]);
@@ -196,9 +196,9 @@ describe('HeaderRules', () => {
         vi.useFakeTimers();
         let closed = false;
         const store = new MemorySessionStore();
-        const rules = new HeaderRules(store, { refreshIntervalMs: 1_000, isClosed: () => closed });
+        const rules = new HeaderRules(store, { refreshIntervalMillis: 1_000, isClosed: () => closed });
         await rules.ready();
-        await new HeaderRules(store, { refreshIntervalMs: 0 }).add({ name: 'a', header: 'X-A', value: '1' });
+        await new HeaderRules(store, { refreshIntervalMillis: 0 }).add({ name: 'a', header: 'X-A', value: '1' });
         closed = true;
         await vi.advanceTimersByTimeAsync(5_000);
         expect(rules.loadedRules).toEqual([]);
@@ -208,7 +208,7 @@ describe('HeaderRules', () => {
     it('skips a malformed stored rule with a warning instead of failing', async () => {
         const store = new MemorySessionStore();
         await store.putEntry(HEADER_RULES_COLLECTION, 'broken', { header: 'Bad Header', value: 'x' });
-        const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+        const rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
         await rules.add({ name: 'fine', header: 'X-Fine', value: '1' });
         await rules.refresh();
         expect(rules.loadedRules.map((rule) => rule.name)).toEqual(['fine']);
@@ -217,7 +217,7 @@ describe('HeaderRules', () => {
 });
 
 describe('validation', () => {
-    const rules = new HeaderRules(new MemorySessionStore(), { refreshIntervalMs: 0 });
+    const rules = new HeaderRules(new MemorySessionStore(), { refreshIntervalMillis: 0 });
 
     async function refusal(input: Record<string, unknown>): Promise<ConfigValidationError> {
         const error = await rules.add(input as never).then(
@@ -284,7 +284,7 @@ describe('redaction', () => {
 
     it('hides sensitive values in list() and describe(), reveals them on request, and marks them secret in the store', async () => {
         const store = new RecordingStore();
-        const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+        const rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
         await rules.add({ name: 'auth', header: 'Authorization', value: 'Bearer top-secret-token' });
         await rules.add({ name: 'marked', header: 'X-Custom', value: 'hidden-too', secret: true });
         await rules.add({ name: 'plain', header: 'X-Trace', value: 'visible' });
@@ -316,7 +316,7 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('header rules in MySQL'), 
             const { HeaderRules } = await import(${JSON.stringify(new URL('../src/headers/header-rules.ts', import.meta.url).pathname)});
             const { MySqlSessionStore } = await import(${JSON.stringify(new URL('../src/stores/mysql-store.ts', import.meta.url).pathname)});
             const store = await MySqlSessionStore.open({ url: ${JSON.stringify(mysqlDb.url)}, tablePrefix: ${JSON.stringify(tablePrefix)}, secret: ${JSON.stringify(SECRET)} });
-            const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+            const rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
             try { ${code} } finally { await store.close(); }`;
         const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
             cwd: new URL('..', import.meta.url).pathname,
@@ -327,7 +327,7 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('header rules in MySQL'), 
     it('shares rules between processes, and seals sensitive values at rest', async () => {
         const tablePrefix = newPrefix();
         const store = await MySqlSessionStore.open({ url: mysqlDb.url, tablePrefix, secret: SECRET });
-        const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+        const rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
         try {
             await rules.ready();
             await rules.add({ name: 'local', header: 'X-Local', value: 'here', priority: 10 });

@@ -127,15 +127,15 @@ describe('header rules and session headers in a CheerioCrawler crawl', () => {
     it('applies identity, rules, session headers and cookies in that order, as the server sees them', async () => {
         const sessions = await Sessions.open({ store: 'memory' });
         try {
-            await sessions.headerRules.add({ name: 'all', header: 'X-Crawl', value: 'yes' });
-            await sessions.headerRules.add({ name: 'ua-suffix', header: 'User-Agent', value: 'crawlee-sessions-test/1', strategy: 'APPEND', separator: ' ' });
-            await sessions.headerRules.add({ name: 'tags', header: 'X-Tags', value: 'rule', strategy: 'APPEND' });
-            await sessions.headerRules.add({
+            await sessions.headers.rules.add({ name: 'all', header: 'X-Crawl', value: 'yes' });
+            await sessions.headers.rules.add({ name: 'ua-suffix', header: 'User-Agent', value: 'crawlee-sessions-test/1', strategy: 'APPEND', separator: ' ' });
+            await sessions.headers.rules.add({ name: 'tags', header: 'X-Tags', value: 'rule', strategy: 'APPEND' });
+            await sessions.headers.rules.add({
                 name: 'auth', header: 'Authorization', value: 'Bearer rule-token', match: { host: site.site, sessionIds: ['alice', 'bob'] },
             });
-            await sessions.headerRules.add({ name: 'off', header: 'X-Off', value: '1', active: false });
-            await sessions.setHeader('alice', { name: 'X-Tags', value: 'alice', strategy: 'APPEND', ttl: 600 });
-            await sessions.setHeader('alice', { name: 'Authorization', value: 'Bearer alice-token', ttl: 600 });
+            await sessions.headers.rules.add({ name: 'off', header: 'X-Off', value: '1', active: false });
+            await sessions.headers.set('alice', { name: 'X-Tags', value: 'alice', strategy: 'APPEND', ttl: 600 });
+            await sessions.headers.set('alice', { name: 'Authorization', value: 'Bearer alice-token', ttl: 600 });
             sessions.addCookies('alice', ['sid=a1; Path=/'], site.url);
             sessions.addCookies('bob', ['sid=b1; Path=/'], site.url);
 
@@ -156,7 +156,7 @@ describe('header rules and session headers in a CheerioCrawler crawl', () => {
                 expect(seen.headers['x-crawl'], id).toBe('yes');
                 expect(seen.headers['x-off'], id).toBeUndefined();
                 // The rule appends to the session's identity User-Agent (generated per session: no profiles here).
-                const sessionUa = sessions.identityOf(sessions.resolve(id)).userAgent;
+                const sessionUa = sessions.getIdentity(id).userAgent;
                 expect(seen.headers['user-agent'], id).toBe(`${sessionUa} crawlee-sessions-test/1`);
             }
             // alice's session headers override the rules on X-Tags and Authorization; bob gets the rules.
@@ -171,7 +171,7 @@ describe('header rules and session headers in a CheerioCrawler crawl', () => {
             expect(carol.cookies).toEqual({});
 
             // Per-session, per-site message counts.
-            expect(sessions.tokenTracker.activityOf('alice')).toEqual([{ site: site.site, messages: 1, rotations: 0 }]);
+            expect(sessions.tokens.activity('alice')).toEqual([{ site: site.site, messages: 1, rotations: 0 }]);
         } finally {
             await sessions.close();
         }
@@ -180,9 +180,9 @@ describe('header rules and session headers in a CheerioCrawler crawl', () => {
     it('evaluates rules per redirect hop: APPEND is not repeated and a host-scoped rule stays on its host', async () => {
         const sessions = await Sessions.open({ store: 'memory' });
         try {
-            await sessions.headerRules.add({ name: 'tags', header: 'X-Tags', value: 'r', strategy: 'APPEND' });
-            await sessions.headerRules.add({ name: 'only-site', header: 'X-Site', value: 'first', match: { host: site.site } });
-            await sessions.headerRules.add({ name: 'only-other', header: 'X-Other', value: 'second', match: { host: other.site } });
+            await sessions.headers.rules.add({ name: 'tags', header: 'X-Tags', value: 'r', strategy: 'APPEND' });
+            await sessions.headers.rules.add({ name: 'only-site', header: 'X-Site', value: 'first', match: { host: site.site } });
+            await sessions.headers.rules.add({ name: 'only-other', header: 'X-Other', value: 'second', match: { host: other.site } });
             const start = `/hop/2?to=${encodeURIComponent(`${other.url}/echo`)}`;
             const crawler = new HttpCrawler(withSessions(sessions, { async requestHandler() {} }), freshConfig());
             await crawler.run([{ url: `${site.url}${start}`, headers: { 'X-Tags': 'req' }, userData: { sessionId: 'hops' } }]);
@@ -198,7 +198,7 @@ describe('header rules and session headers in a CheerioCrawler crawl', () => {
             expect(last.headers['x-tags']).toBe('req, r');
             expect(last.headers['x-site']).toBeUndefined();
             expect(last.headers['x-other']).toBe('second');
-            expect(sessions.tokenTracker.activityOf('hops')).toEqual([
+            expect(sessions.tokens.activity('hops')).toEqual([
                 { site: site.site, messages: 3, rotations: 0 },
                 { site: other.site, messages: 1, rotations: 0 },
             ]);
@@ -217,13 +217,13 @@ describe('header rules and session headers in a CheerioCrawler crawl', () => {
             };
             expect((await crawl('before'))['x-from-cli']).toBeUndefined();
             // The CLI (or another crawler) writes to the same store through its own HeaderRules.
-            const cli = new HeaderRules(sessions.store, { refreshIntervalMs: 0 });
+            const cli = new HeaderRules(sessions.store, { refreshIntervalMillis: 0 });
             await cli.add({ name: 'from-cli', header: 'X-From-Cli', value: 'hello' });
             expect((await crawl('not-yet'))['x-from-cli']).toBeUndefined(); // until the next reload
-            await sessions.headerRules.refresh();
+            await sessions.headers.rules.refresh();
             expect((await crawl('after'))['x-from-cli']).toBe('hello');
             await cli.disable('from-cli');
-            await sessions.headerRules.refresh();
+            await sessions.headers.rules.refresh();
             expect((await crawl('disabled'))['x-from-cli']).toBeUndefined();
         } finally {
             await sessions.close();
@@ -237,7 +237,7 @@ describe('active sessions in a crawl', () => {
         try {
             sessions.addCookies('alice', ['PHPSESSID=alice-sid; Path=/'], site.url);
             sessions.addCookies('bob', ['PHPSESSID=bob-sid; Path=/'], site.url);
-            sessions.activate(site.site, 'alice');
+            sessions.tokens.activate(site.site, 'alice');
             const handled: string[] = [];
             const crawler = new CheerioCrawler(
                 withSessions(sessions, {
@@ -259,9 +259,9 @@ describe('active sessions in a crawl', () => {
             expect(echoed('/echo?named=bob')[0]!.cookies).toEqual({ PHPSESSID: 'bob-sid' });
             expect(echoed('/echo?active=other', other)[0]!.cookies).toEqual({});
             expect(sessions.has('default')).toBe(true);
-            expect(sessions.tokenTracker.activityOf('alice')).toEqual([{ site: site.site, messages: 10, rotations: 0 }]);
+            expect(sessions.tokens.activity('alice')).toEqual([{ site: site.site, messages: 10, rotations: 0 }]);
 
-            sessions.deactivate(site.site);
+            sessions.tokens.deactivate(site.site);
             site.log.length = 0;
             const again = new CheerioCrawler(withSessions(sessions, { async requestHandler() {} }), freshConfig());
             await again.run([{ url: `${site.url}/echo?after=1` }]);
@@ -276,7 +276,7 @@ describe('token rotation in a crawl', () => {
     it('counts and reports every rotation of the session cookie the site performs', async () => {
         const sessions = await Sessions.open({ store: 'memory' });
         const events: TokenRotation[] = [];
-        sessions.tokenTracker.on('rotation', (rotation) => events.push(rotation));
+        sessions.tokens.on('rotation', (rotation) => events.push(rotation));
         try {
             const crawler = new CheerioCrawler(
                 withSessions(sessions, { maxConcurrency: 1, async requestHandler() {} }),
@@ -295,13 +295,13 @@ describe('token rotation in a crawl', () => {
                 expect(mine).toHaveLength(site.rotations.get(who)!);
                 expect(mine.map((event) => event.rotations)).toEqual([1, 2, 3, 4, 5, 6]);
                 expect(mine.every((event) => event.token === 'PHPSESSID' && event.site === site.site)).toBe(true);
-                expect(sessions.tokenTracker.activityOf(who)).toEqual([{ site: site.site, messages: 20, rotations: 6 }]);
+                expect(sessions.tokens.activity(who)).toEqual([{ site: site.site, messages: 20, rotations: 6 }]);
                 // The session holds the value the site issued last.
-                expect(sessions.tokens(who, site.site)).toEqual({ PHPSESSID: site.lastIssued.get(who) });
+                expect(sessions.tokens.values(who, site.site)).toEqual({ PHPSESSID: site.lastIssued.get(who) });
                 // Matching the session's current cookies finds the session again.
-                expect(sessions.match(sessions.get(who, { format: 'header', url: site.url }), site.site)).toBe(who);
+                expect(sessions.tokens.match(sessions.get(who, { format: 'header', url: site.url }), site.site)).toBe(who);
             }
-            expect(JSON.stringify(events)).not.toContain(sessions.tokens('alice', site.site).PHPSESSID!);
+            expect(JSON.stringify(events)).not.toContain(sessions.tokens.values('alice', site.site).PHPSESSID!);
         } finally {
             await sessions.close();
         }
@@ -312,12 +312,12 @@ describe('header rules in a PlaywrightCrawler crawl', () => {
     it('applies rules and session headers to navigations and subresources, keeps the cookies, honours the active session', async () => {
         const sessions = await Sessions.open({ store: 'memory' });
         try {
-            await sessions.headerRules.add({ name: 'crawl', header: 'X-Crawl', value: 'browser' });
-            await sessions.headerRules.add({ name: 'tags', header: 'X-Tags', value: 'rule', strategy: 'APPEND' });
-            await sessions.setHeader('alice', { name: 'X-Tags', value: 'alice', ttl: 600 });
+            await sessions.headers.rules.add({ name: 'crawl', header: 'X-Crawl', value: 'browser' });
+            await sessions.headers.rules.add({ name: 'tags', header: 'X-Tags', value: 'rule', strategy: 'APPEND' });
+            await sessions.headers.set('alice', { name: 'X-Tags', value: 'alice', ttl: 600 });
             sessions.addCookies('alice', ['PHPSESSID=alice-sid; Path=/'], site.url);
             sessions.addCookies('bob', ['PHPSESSID=bob-sid; Path=/'], site.url);
-            sessions.activate(site.site, 'alice');
+            sessions.tokens.activate(site.site, 'alice');
             const crawler = new PlaywrightCrawler(
                 withSessions(sessions, {
                     headless: true,

@@ -205,7 +205,7 @@ describe('HTTP-mode login recipes', () => {
                 steps: [{ url: `${flaky.url}/api/login`, json: { username: '{{user}}', password: '{{password}}' } }],
                 extract: [{ name: 'token', from: { json: '$.data.token' } }],
             });
-            const session = await acquire(recipe, { retry: { maxAttempts: 3, backoffMs: 10 } });
+            const session = await acquire(recipe, { retry: { maxAttempts: 3, backoffMillis: 10 } });
             expect(session.attempts).toBe(3);
             expect(flaky.apiLoginPosts).toBe(3);
             expect(session.values.token?.value).toMatch(/^tok-/);
@@ -214,12 +214,12 @@ describe('HTTP-mode login recipes', () => {
             const broken = await startLoginSite({ dropLogins: 100 });
             try {
                 const down = defineLogin({ ...recipeInputFor(broken.url), name: 'down' });
-                const failure = await acquire(down, { retry: { maxAttempts: 3, backoffMs: 10 } }).catch((e: unknown) => e);
+                const failure = await acquire(down, { retry: { maxAttempts: 3, backoffMillis: 10 } }).catch((e: unknown) => e);
                 expect(failure).toBeInstanceOf(LoginError);
                 expect((failure as LoginError).kind).toBe('network');
                 expect(broken.apiLoginPosts).toBe(3);
 
-                const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 2, backoffMs: 10 } });
+                const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 2, backoffMillis: 10 } });
                 const renewal = await sessions.clear('s', { renewal: loginRenewal(down) }).catch((e: unknown) => e);
                 expect(renewal).toBeInstanceOf(SessionRenewalError);
                 expect((renewal as SessionRenewalError).cause).toBeInstanceOf(LoginError);
@@ -245,7 +245,7 @@ describe('HTTP-mode login recipes', () => {
         const store = new MemorySessionStore();
         try {
             const recipe = formRecipe();
-            const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 2, backoffMs: 1 } });
+            const sessions = await Sessions.open({ store: 'memory', renewal: { maxAttempts: 2, backoffMillis: 1 } });
             await sessions.clear('alice', { renewal: loginRenewal(recipe, { quickLogin: { store } }) });
             // A login that fails after the password was sent, one that puts the password in a URL, one whose
             // environment variable is missing.

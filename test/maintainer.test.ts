@@ -420,7 +420,7 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Maintainer and crawlers s
             recipes: [{ recipe: httpRecipe(site), sessions: ['m1'], schedule: { kind: 'once' } }],
             retry: FAST_RETRY,
         });
-        const sessions = await Sessions.open({ store, persistence: { syncIntervalMs: 100 } });
+        const sessions = await Sessions.open({ store, persistence: { syncIntervalMillis: 100 } });
         try {
             await maintainer.runNow();
             const first = await maintainer.store.read('m1');

@@ -17,7 +17,7 @@ afterEach(() => {
     vi.useRealTimers();
 });
 
-const noTimers = { refreshIntervalMs: 0, cleanupIntervalMs: 0 };
+const noTimers = { refreshIntervalMillis: 0, cleanupIntervalMillis: 0 };
 
 function apply(pipeline: HeaderPipeline, headers: RequestHeaders, sessionId: string, url = 'https://example.com/') {
     const copy = { ...headers };
@@ -29,34 +29,34 @@ describe('sessions.setHeader and friends', () => {
     it('sets, batch-sets, gets, updates (same id, updatedAt bumped), removes and clears', async () => {
         const sessions = await Sessions.open({ store: 'memory' });
         try {
-            const first = await sessions.setHeader('alice', { name: 'X-Tenant', value: 'a', ttl: 600 });
+            const first = await sessions.headers.set('alice', { name: 'X-Tenant', value: 'a', ttl: 600 });
             expect(first).toMatchObject({ sessionId: 'alice', name: 'X-Tenant', value: 'a', ttl: 600, strategy: 'UPSERT', priority: 50, active: true });
             expect(first.expiresAt - first.createdAt).toBe(600_000);
 
             await new Promise((resolve) => setTimeout(resolve, 5));
-            const again = await sessions.setHeader('alice', { name: 'x-tenant', value: 'b', ttl: 120 });
+            const again = await sessions.headers.set('alice', { name: 'x-tenant', value: 'b', ttl: 120 });
             expect(again.id).toBe(first.id);
             expect(again.createdAt).toBe(first.createdAt);
             expect(again.updatedAt).toBeGreaterThan(first.updatedAt);
             expect(again.expiresAt).toBe(again.updatedAt + 120_000);
 
-            const patched = await sessions.updateHeader('alice', 'X-TENANT', { priority: 90 });
+            const patched = await sessions.headers.update('alice', 'X-TENANT', { priority: 90 });
             expect(patched).toMatchObject({ id: first.id, value: 'b', priority: 90, expiresAt: again.expiresAt });
             expect(patched.updatedAt).toBeGreaterThan(again.updatedAt);
 
-            const batch = await sessions.setHeaders('alice', [
+            const batch = await sessions.headers.setMany('alice', [
                 { name: 'X-One', value: '1' },
                 { name: 'X-Two', value: '2', active: false },
             ]);
             expect(batch).toHaveLength(2);
-            expect((await sessions.getHeaders('alice')).map((header) => header.name)).toEqual(['X-One', 'x-tenant']);
-            expect((await sessions.getHeaders('alice', { all: true })).map((header) => header.name).sort()).toEqual(['X-One', 'X-Two', 'x-tenant']);
-            expect(await sessions.getHeaders('bob')).toEqual([]);
+            expect((await sessions.headers.get('alice')).map((header) => header.name)).toEqual(['X-One', 'x-tenant']);
+            expect((await sessions.headers.get('alice', { all: true })).map((header) => header.name).sort()).toEqual(['X-One', 'X-Two', 'x-tenant']);
+            expect(await sessions.headers.get('bob')).toEqual([]);
 
-            expect(await sessions.removeHeader('alice', 'x-one')).toBe(true);
-            expect(await sessions.removeHeader('alice', 'x-one')).toBe(false);
-            expect(await sessions.clearHeaders('alice')).toBe(2);
-            expect(await sessions.getHeaders('alice', { all: true })).toEqual([]);
+            expect(await sessions.headers.remove('alice', 'x-one')).toBe(true);
+            expect(await sessions.headers.remove('alice', 'x-one')).toBe(false);
+            expect(await sessions.headers.clear('alice')).toBe(2);
+            expect(await sessions.headers.get('alice', { all: true })).toEqual([]);
             expect(await sessions.store.listEntries(SESSION_HEADERS_COLLECTION)).toEqual([]);
         } finally {
             await sessions.close();
@@ -71,20 +71,20 @@ describe('sessions.setHeader and friends', () => {
                 expect(error).toBeInstanceOf(ConfigValidationError);
                 return (error as Error).message;
             };
-            expect(await refused(sessions.setHeader('a', { name: 'X-A', value: '1', ttl: 59 }))).toContain('sessionHeader.ttl: must be at least 60');
-            expect(await refused(sessions.setHeader('a', { name: 'X-A', value: '1', ttl: 86_401 }))).toContain('sessionHeader.ttl: must be at most 86400');
-            const injection = await refused(sessions.setHeader('a', { name: 'Authorization', value: 'Bearer s3cr3t\r\nX-Evil: 1' }));
+            expect(await refused(sessions.headers.set('a', { name: 'X-A', value: '1', ttl: 59 }))).toContain('sessionHeader.ttl: must be at least 60');
+            expect(await refused(sessions.headers.set('a', { name: 'X-A', value: '1', ttl: 86_401 }))).toContain('sessionHeader.ttl: must be at most 86400');
+            const injection = await refused(sessions.headers.set('a', { name: 'Authorization', value: 'Bearer s3cr3t\r\nX-Evil: 1' }));
             expect(injection).toContain('sessionHeader.value: must not contain CR, LF, NUL');
             expect(injection).not.toContain('s3cr3t');
-            expect(await refused(sessions.setHeader('a', { name: 'Bad Name', value: '1' }))).toContain('sessionHeader.name');
-            expect(await refused(sessions.setHeader('a', { name: 'Cookie', value: 'a=1' }))).toContain('sessions.addCookies()');
-            expect(await refused(sessions.setHeader('a', { name: 'X-A', value: '1', priority: 101 }))).toContain('sessionHeader.priority');
-            expect(await refused(sessions.setHeader('a', { name: 'X-A', value: '1', scope: { urlRegex: '(' } }))).toContain(
+            expect(await refused(sessions.headers.set('a', { name: 'Bad Name', value: '1' }))).toContain('sessionHeader.name');
+            expect(await refused(sessions.headers.set('a', { name: 'Cookie', value: 'a=1' }))).toContain('sessions.addCookies()');
+            expect(await refused(sessions.headers.set('a', { name: 'X-A', value: '1', priority: 101 }))).toContain('sessionHeader.priority');
+            expect(await refused(sessions.headers.set('a', { name: 'X-A', value: '1', scope: { urlRegex: '(' } }))).toContain(
                 'sessionHeader.scope.urlRegex: is not a valid regular expression',
             );
-            const batch = await refused(sessions.setHeaders('a', [{ name: 'X-Ok', value: '1' }, { name: 'X-Bad', value: 'x\ny' }]));
+            const batch = await refused(sessions.headers.setMany('a', [{ name: 'X-Ok', value: '1' }, { name: 'X-Bad', value: 'x\ny' }]));
             expect(batch).toContain('sessionHeaders[1].value');
-            expect(await sessions.getHeaders('a', { all: true })).toEqual([]);
+            expect(await sessions.headers.get('a', { all: true })).toEqual([]);
         } finally {
             await sessions.close();
         }
@@ -95,7 +95,7 @@ describe('SessionHeaders', () => {
     it('never applies an expired header, and the cleanup deletes it from memory and the store', async () => {
         vi.useFakeTimers();
         const store = new MemorySessionStore();
-        const pipeline = new HeaderPipeline(store, { refreshIntervalMs: 0, cleanupIntervalMs: 45_000 });
+        const pipeline = new HeaderPipeline(store, { refreshIntervalMillis: 0, cleanupIntervalMillis: 45_000 });
         await pipeline.ready();
         await pipeline.sessionHeaders.set('s', { name: 'X-Short', value: 'short', ttl: 60 });
         await pipeline.sessionHeaders.set('s', { name: 'X-Long', value: 'long', ttl: 600 });
@@ -136,7 +136,7 @@ describe('SessionHeaders', () => {
     it('stops its timers once its owner is closed', async () => {
         vi.useFakeTimers();
         let closed = false;
-        const headers = new SessionHeaders(new MemorySessionStore(), { refreshIntervalMs: 1000, cleanupIntervalMs: 1000, isClosed: () => closed });
+        const headers = new SessionHeaders(new MemorySessionStore(), { refreshIntervalMillis: 1000, cleanupIntervalMillis: 1000, isClosed: () => closed });
         await headers.ready();
         expect(vi.getTimerCount()).toBe(2);
         closed = true;

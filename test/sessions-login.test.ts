@@ -60,8 +60,8 @@ describe('logins and the header pipeline', () => {
     it('sends header rules and session headers with renewal requests, and tracks their token rotations', async () => {
         site.reset();
         const sessions = await Sessions.open({ store: 'memory' });
-        await sessions.headerRules.add({ name: 'api-key', header: 'X-Api-Key', value: 'k-123' });
-        await sessions.setHeader('a', { name: 'X-Tenant', value: 't-9', ttl: 600 });
+        await sessions.headers.rules.add({ name: 'api-key', header: 'X-Api-Key', value: 'k-123' });
+        await sessions.headers.set('a', { name: 'X-Tenant', value: 't-9', ttl: 600 });
         let seen: Record<string, unknown> = {};
         await sessions.clear('a', {
             renewal: async ({ http }) => {
@@ -73,7 +73,7 @@ describe('logins and the header pipeline', () => {
         expect(seen['x-api-key']).toBe('k-123');
         expect(seen['x-tenant']).toBe('t-9');
         // The cookie the login set is the session's token on the site.
-        expect(Object.keys(sessions.tokens('a', new URL(site.url).host))).toContain('sid');
+        expect(Object.keys(sessions.tokens.values('a', new URL(site.url).host))).toContain('sid');
         await sessions.close();
     });
 });

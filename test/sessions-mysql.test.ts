@@ -99,14 +99,15 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Sessions on MySQL'), () =
     it('a renewal that fails for good leaves the stored session as it was (other processes keep using it)', async () => {
         site.reset();
         const store = { mysql: { url: mysqlDb.url, tablePrefix: newPrefix() } };
-        const sessions = await Sessions.open({ store, renewal: { maxAttempts: 2, backoffMs: 10, maxBackoffMs: 20 } });
+        const sessions = await Sessions.open({ store, renewal: { maxAttempts: 2, backoffMillis: 10, maxBackoffMillis: 20 } });
         await sessions.clear('keep', { renewal: { url: `${site.url}/login`, form: { user: 'alice', password: 'secret' } } });
         await sessions.flush();
         const good = sessions.get('keep', { format: 'dict' });
         expect(Object.keys(good)).toEqual(['sid']);
 
         const failing = sessions.clear('keep', { renewal: { url: `${site.url}/login`, form: { user: 'alice', password: 'wrong' } } });
-        await expect(failing).rejects.toThrow(/Renewal of session "keep" failed after 2 attempt/);
+        // A refused password is not retried (the retry policy's retryRefused is off): one attempt.
+        await expect(failing).rejects.toThrow(/Renewal of session "keep" failed after 1 attempt\(s\): renewal request POST \/login answered 40[13]/);
         await sessions.flush();
         // In this process the session is back on the stored state, marked failed…
         expect(sessions.get('keep', { format: 'dict' })).toEqual(good);
@@ -131,7 +132,7 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Sessions on MySQL'), () =
                     sessionId: 'shared',
                     pages: [n * 50, n * 50 + 50],
                     concurrency: 5,
-                    leaseMs: 10_000,
+                    leaseMillis: 10_000,
                 }),
             );
             const results = await Promise.all(crawlers.map((crawler) => crawler.done));
@@ -155,7 +156,7 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Sessions on MySQL'), () =
         const slow = await startTestSite({ loginDelayMs: 3000 });
         try {
             const tablePrefix = newPrefix();
-            const common = { mysqlUrl: mysqlDb.url, tablePrefix, siteUrl: slow.url, sessionId: 'fragile', concurrency: 2, leaseMs: 1000 };
+            const common = { mysqlUrl: mysqlDb.url, tablePrefix, siteUrl: slow.url, sessionId: 'fragile', concurrency: 2, leaseMillis: 1000 };
             const doomed = startCrawler({ ...common, pages: [0, 1] });
             await doomed.opened;
             while (slow.loginAttempts < 1) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -186,7 +187,7 @@ describe.skipIf(!canRunPrivateMariaDb())('Sessions when MySQL is stopped and sta
         try {
             const sessions = await Sessions.open({
                 store: { mysql: { url: db.url, connectTimeoutMs: 1000 } },
-                persistence: { flushIntervalMs: 50, syncIntervalMs: 100 },
+                persistence: { flushIntervalMillis: 50, syncIntervalMillis: 100 },
             });
             let handled = 0;
             let restart: Promise<void> | undefined;

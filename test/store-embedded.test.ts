@@ -120,7 +120,7 @@ describe('embedded store', () => {
             deltas += batch.length;
             return write(batch);
         };
-        const sessions = await Sessions.open({ store, persistence: { flushIntervalMs: 50 } });
+        const sessions = await Sessions.open({ store, persistence: { flushIntervalMillis: 50 } });
         const crawler = new HttpCrawler(
             withSessions(sessions, { maxConcurrency: 10, async requestHandler() {} }),
             new Configuration({ persistStorage: false, purgeOnStart: true }),
@@ -184,7 +184,7 @@ describe('embedded store', () => {
     it('refuses bad store options with the field named', async () => {
         await expect(Sessions.open({ store: { embedded: { name: 'bad name!' } } })).rejects.toThrow(/name/);
         await expect(Sessions.open({ store: { mysql: 'postgres://x' } } as never)).rejects.toThrow(/mysql/);
-        await expect(Sessions.open({ store: 'memory', persistence: { flushIntervalMs: -1 } })).rejects.toThrow(/persistence\.flushIntervalMs/);
+        await expect(Sessions.open({ store: 'memory', persistence: { flushIntervalMillis: -1 } })).rejects.toThrow(/persistence\.flushIntervalMillis/);
         await expect(Sessions.open({ store: 'memory', secret: 'short' })).rejects.toThrow(/secret/);
     });
 });

@@ -6,6 +6,7 @@ import { Sessions } from '../src/index.js';
 import { storeSetCookieHeaders } from '../src/shared/cookies.js';
 import { SessionTokens, type TokenRotation } from '../src/tokens/session-tokens.js';
 import { DEFAULT_TOKEN_NAMES, TokenNames, normalizeSite, siteOf } from '../src/tokens/token-names.js';
+import { internalsOf } from '../src/core/internals.js';
 
 log.setLevel(log.LEVELS.OFF);
 
@@ -73,13 +74,13 @@ describe('session tokens', () => {
             sessions.addCookies('alice', ['PHPSESSID=p1; Path=/', 'theme=dark; Path=/', 'ASPSESSIONIDQQGQGQAB=iis; Path=/app'], URL_);
             sessions.addCookies('alice', ['JSESSIONID=other-site; Path=/'], 'https://elsewhere.example/');
             sessions.addCookies('alice', ['sid=wide; Domain=example.test; Path=/'], 'https://www.example.test/');
-            expect(sessions.tokens('alice', SITE)).toEqual({ PHPSESSID: 'p1', ASPSESSIONIDQQGQGQAB: 'iis' });
-            expect(sessions.tokens('alice', 'https://elsewhere.example')).toEqual({ JSESSIONID: 'other-site' });
-            expect(sessions.tokens('alice', 'api.example.test:443')).toEqual({ sid: 'wide' }); // a domain cookie
-            expect(sessions.tokens('nobody', SITE)).toEqual({});
+            expect(sessions.tokens.values('alice', SITE)).toEqual({ PHPSESSID: 'p1', ASPSESSIONIDQQGQGQAB: 'iis' });
+            expect(sessions.tokens.values('alice', 'https://elsewhere.example')).toEqual({ JSESSIONID: 'other-site' });
+            expect(sessions.tokens.values('alice', 'api.example.test:443')).toEqual({ sid: 'wide' }); // a domain cookie
+            expect(sessions.tokens.values('nobody', SITE)).toEqual({});
             // Without a site: every site the session talked to or is active on.
-            sessions.activate(SITE, 'alice');
-            expect(sessions.tokens('alice')).toEqual({ [SITE]: { PHPSESSID: 'p1', ASPSESSIONIDQQGQGQAB: 'iis' } });
+            sessions.tokens.activate(SITE, 'alice');
+            expect(sessions.tokens.values('alice')).toEqual({ [SITE]: { PHPSESSID: 'p1', ASPSESSIONIDQQGQGQAB: 'iis' } });
         });
     });
 
@@ -90,24 +91,24 @@ describe('session tokens', () => {
             sessions.addCookies('c', ['PHPSESSID=2; Path=/', 'cfid=x; Path=/', 'cftoken=t; Path=/'], URL_);
             sessions.addCookies('empty', ['theme=dark; Path=/'], URL_);
 
-            expect(sessions.match('PHPSESSID=1; theme=light', SITE)).toBe('a');
-            expect(sessions.match({ phpsessid: '1' }, SITE)).toBe('a'); // names are case-insensitive
+            expect(sessions.tokens.match('PHPSESSID=1; theme=light', SITE)).toBe('a');
+            expect(sessions.tokens.match({ phpsessid: '1' }, SITE)).toBe('a'); // names are case-insensitive
             // b and c both hold PHPSESSID=2 and cfid=x, but c also holds cftoken, absent from the cookies: only b.
-            expect(sessions.match('PHPSESSID=2; cfid=x', SITE)).toBe('b');
-            expect(sessions.match('PHPSESSID=2; cfid=x; CFTOKEN=t', SITE)).toBe('c');
+            expect(sessions.tokens.match('PHPSESSID=2; cfid=x', SITE)).toBe('b');
+            expect(sessions.tokens.match('PHPSESSID=2; cfid=x; CFTOKEN=t', SITE)).toBe('c');
             // b lacks cfid=y: a different value disqualifies.
-            expect(sessions.match('PHPSESSID=2; cfid=y', SITE)).toBeUndefined();
+            expect(sessions.tokens.match('PHPSESSID=2; cfid=y', SITE)).toBeUndefined();
             // A token present in the cookies but held by no session.
-            expect(sessions.match('PHPSESSID=9', SITE)).toBeUndefined();
+            expect(sessions.tokens.match('PHPSESSID=9', SITE)).toBeUndefined();
             // No token at all: no match (ZAP would pick any tokenless session).
-            expect(sessions.match('theme=dark', SITE)).toBeUndefined();
+            expect(sessions.tokens.match('theme=dark', SITE)).toBeUndefined();
             // Other input forms.
-            expect(sessions.match([['PHPSESSID', '1']], SITE)).toBe('a');
-            expect(sessions.match([{ name: 'PHPSESSID', value: '2' }, new Cookie({ key: 'cfid', value: 'x' })], SITE)).toBe('b');
+            expect(sessions.tokens.match([['PHPSESSID', '1']], SITE)).toBe('a');
+            expect(sessions.tokens.match([{ name: 'PHPSESSID', value: '2' }, new Cookie({ key: 'cfid', value: 'x' })], SITE)).toBe('b');
             // Per-site token configuration counts: without cftoken as a token, c qualifies for the shorter set too
             // and ties with b on two equal values; the oldest session (b) wins.
-            sessions.tokenTracker.names.remove(SITE, 'cftoken');
-            expect(sessions.match('PHPSESSID=2; cfid=x', SITE)).toBe('b');
+            sessions.tokens.names.remove(SITE, 'cftoken');
+            expect(sessions.tokens.match('PHPSESSID=2; cfid=x', SITE)).toBe('b');
         });
     });
 
@@ -115,23 +116,23 @@ describe('session tokens', () => {
         await withSessions((sessions) => {
             sessions.addCookies('one', ['jsessionid=j; Path=/'], URL_);
             sessions.addCookies('two', ['jsessionid=j; Path=/', 'zenid=z; Path=/'], URL_);
-            sessions.tokenTracker.names.add(SITE, 'cart');
+            sessions.tokens.names.add(SITE, 'cart');
             // 'one' lacks zenid while the cookies carry it → disqualified; 'two' matches both.
-            expect(sessions.match('jsessionid=j; zenid=z', SITE)).toBe('two');
+            expect(sessions.tokens.match('jsessionid=j; zenid=z', SITE)).toBe('two');
         });
     });
 
     it('activates and deactivates a site\'s session', async () => {
         await withSessions((sessions) => {
-            expect(sessions.activeSession(SITE)).toBeUndefined();
-            sessions.activate('https://shop.example/', 'alice');
-            expect(sessions.activeSession(SITE)).toBe('alice');
-            expect(sessions.sessionIdForUrl('https://shop.example/cart')).toBe('alice');
-            expect(sessions.sessionIdForUrl('http://shop.example/cart')).toBe('default'); // another site (port 80)
-            expect(sessions.deactivate(SITE)).toBe(true);
-            expect(sessions.deactivate(SITE)).toBe(false);
-            expect(sessions.sessionIdForUrl('https://shop.example/cart')).toBe('default');
-            expect(() => sessions.activate('shop.example', 'alice')).toThrow(/host:port/);
+            expect(sessions.tokens.activeSession(SITE)).toBeUndefined();
+            sessions.tokens.activate('https://shop.example/', 'alice');
+            expect(sessions.tokens.activeSession(SITE)).toBe('alice');
+            expect(internalsOf(sessions).sessionIdForUrl('https://shop.example/cart')).toBe('alice');
+            expect(internalsOf(sessions).sessionIdForUrl('http://shop.example/cart')).toBe('default'); // another site (port 80)
+            expect(sessions.tokens.deactivate(SITE)).toBe(true);
+            expect(sessions.tokens.deactivate(SITE)).toBe(false);
+            expect(internalsOf(sessions).sessionIdForUrl('https://shop.example/cart')).toBe('default');
+            expect(() => sessions.tokens.activate('shop.example', 'alice')).toThrow(/host:port/);
         });
     });
 

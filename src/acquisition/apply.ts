@@ -12,15 +12,21 @@ export function valueMap(values: Readonly<Record<string, ExtractedValue>>): Reco
 }
 
 /**
- * The {@link SessionAuth} a recipe's `apply` rules make of extracted values: headers and query parameters for
- * every later request, plus every extracted value with its source.
+ * The {@link SessionAuth} a recipe's `apply` rules make of extracted values: headers and query parameters for the
+ * session's later requests to `origins` (the login's own origins plus `apply.origins`), and every extracted value
+ * with its source.
  */
-export function buildAuth(apply: Readonly<ApplyRules>, values: Readonly<Record<string, ExtractedValue>>): SessionAuth {
+export function buildAuth(
+    apply: Readonly<ApplyRules>,
+    values: Readonly<Record<string, ExtractedValue>>,
+    origins: readonly string[],
+): SessionAuth {
     const plain = valueMap(values);
     return {
         headers: renderRecord(apply.headers, plain) ?? {},
         query: renderRecord(apply.query, plain) ?? {},
         values: Object.fromEntries(Object.entries(values).map(([name, entry]) => [name, { value: entry.value, source: entry.source }])),
+        origins: [...new Set([...origins, ...(apply.origins ?? [])])],
     };
 }
 
@@ -33,9 +39,4 @@ export function applyCookies(apply: Readonly<ApplyRules>, values: Readonly<Recor
         added += addCookiesToJar(jar, [cookie], rule.url);
     }
     return added;
-}
-
-/** Whether an auth carries anything to apply to requests (headers or query parameters). */
-export function authHasEffect(auth: SessionAuth | undefined): boolean {
-    return !!auth && (Object.keys(auth.headers).length > 0 || Object.keys(auth.query).length > 0);
 }

@@ -1,4 +1,4 @@
-import { chromium, type Browser, type BrowserContext } from 'playwright';
+import type { Browser, BrowserContext } from 'playwright';
 import type { CookieJar } from 'tough-cookie';
 import { describeCause } from '../shared/describe.js';
 
@@ -60,6 +60,7 @@ export async function runBrowserLogin(run: BrowserLoginRun): Promise<BrowserLogi
     const launched = !browser;
     if (!browser) {
         try {
+            const { chromium } = await import('playwright');
             browser = await chromium.launch({
                 executablePath: findChromiumExecutable({ executablePath: run.executablePath }).path,
                 args: [...chromiumLaunchArgs],

@@ -221,7 +221,7 @@ export interface VerdictInput {
     response?: CheckResponse;
     /** A client bound to the session (used to send the check's request). */
     http?: SessionHttpClient;
-    /** The session's extracted headers/query, applied to the check's request; its values fill templates. */
+    /** The session's login values: they fill the check's templates (the request path adds its headers and query). */
     auth?: SessionAuth;
 }
 
@@ -254,14 +254,14 @@ export class SessionCheck {
     }
 
     /**
-     * Sends the check's request with the session (through `http`, which carries its cookies, proxy and identity,
-     * plus `auth`) and judges the answer. No throttle.
+     * Sends the check's request with the session (through `http`, the session's request path: its cookies, proxy,
+     * identity and login values) and judges the answer; `auth.values` fill the check's templates. No throttle.
      * @throws TypeError when the check has no request.
      */
     async run(http: SessionHttpClient, auth?: SessionAuth): Promise<CheckOutcome> {
         if (!this.check.request) throw new TypeError('This check has no request to send: judge a response with evaluate().');
         const values = Object.fromEntries(Object.entries(auth?.values ?? {}).map(([name, entry]) => [name, entry.value]));
-        const response = await http.request(renderRequest(this.check.request, values, auth));
+        const response = await http.request(renderRequest(this.check.request, values));
         return this.evaluate(response);
     }
 

@@ -1,5 +1,5 @@
 import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
-import { isNetworkError } from '../shared/retry.js';
+import { isNetworkError, isTransientStatus } from '../shared/retry.js';
 
 export { isNetworkError };
 
@@ -22,23 +22,38 @@ export type LoginErrorKind = 'network' | 'rejected' | 'extraction' | 'verificati
 export class LoginError extends CrawleeSessionsError {
     override readonly name = 'LoginError';
 
+    /** The HTTP status the site answered with, when a step or check was answered with an unexpected one. */
+    readonly status: number | undefined;
+
     constructor(
         /** What kind of failure this is (see {@link LoginErrorKind}). */
         readonly kind: LoginErrorKind,
         /** The recipe's name. */
         readonly recipe: string,
         detail: string,
+        options: { status?: number } = {},
     ) {
         super(ERROR_CODES.loginFailed, `Login "${recipe}" failed (${kind}): ${detail}`);
+        this.status = options.status;
     }
 
-    /** Whether trying again later may help: network failures only. */
+    /** Whether trying again later may help: the site could not be reached, or answered 5xx, 408 or 429. */
     get retryable(): boolean {
-        return this.kind === 'network';
+        return !this.refused;
     }
 
     /** Whether the site could not be reached (read by the retry policy). */
     get network(): boolean {
         return this.kind === 'network';
+    }
+
+    /**
+     * Whether the site answered and said no: a 4xx answer, a failed check, a value not found, missing credentials,
+     * a browser login that threw. The retry policy does not retry refusals unless `retryRefused` is set: with a wrong
+     * password, retrying risks locking the account.
+     */
+    get refused(): boolean {
+        if (this.kind === 'network') return false;
+        return !(this.kind === 'rejected' && this.status !== undefined && isTransientStatus(this.status));
     }
 }

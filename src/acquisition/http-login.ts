@@ -63,7 +63,12 @@ export async function runHttpLogin(run: HttpLoginRun): Promise<HttpLoginOutcome>
         exchanges.push(exchange);
         const expected = step.expectStatus ? step.expectStatus.includes(response.statusCode) : response.statusCode < 400;
         if (!expected) {
-            throw new LoginError('rejected', recipe.name, `${label} answered ${response.statusCode}${step.expectStatus ? ` (expected ${step.expectStatus.join(' or ')})` : ''}`);
+            throw new LoginError(
+                'rejected',
+                recipe.name,
+                `${label} answered ${response.statusCode}${step.expectStatus ? ` (expected ${step.expectStatus.join(' or ')})` : ''}`,
+                { status: response.statusCode },
+            );
         }
         if (step.extract?.length) {
             const { missing } = extractAll(step.extract, { exchanges: [exchange], cookies: allCookies(run.jar) }, values);

@@ -23,6 +23,8 @@ export interface LoginState extends BrowserStorageState {
     savedAt: number;
     /** The values the login extracted, with their sources. */
     values: Record<string, ExtractedValue>;
+    /** Where the login's values may go (its `SessionAuth.origins` when it was saved). Absent in older states. */
+    scope?: string[];
 }
 
 /** The part of a store quick login uses. */

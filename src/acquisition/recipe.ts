@@ -1,6 +1,7 @@
 import type { BrowserContext, Page } from 'playwright';
 import { z } from 'zod';
 
+import { originPatternProblem } from '../request/origin-scope.js';
 import { parseWithZod } from '../shared/validation.js';
 import { checkSchema, markValidated, type ValidityCheck, type ValidityCheckInput } from './check.js';
 import { toCredentialSource, type CredentialInput, type CredentialSource, SecretValue } from './credentials.js';
@@ -52,6 +53,14 @@ export interface ApplyRules {
     query?: Record<string, string>;
     /** Cookies put into the session's jar. Default none. */
     cookies?: CookieRule[];
+    /**
+     * Where `headers` and `query` go besides the login's own origins (those of its steps, its check, and in browser
+     * mode its start and collection URLs): origins (`https://api.shop.example`), hosts (`cdn.shop.example`), host
+     * globs (`*.shop.example`), or `'*'` for every host. Requests to any other origin never carry them, redirects
+     * included.
+     * @default none: the login's own origins only
+     */
+    origins?: string[];
 }
 
 /** Browser-mode settings. */
@@ -201,6 +210,15 @@ const recipeSchema = z
                             path: z.string().startsWith('/').optional(),
                         }),
                     )
+                    .optional(),
+                origins: z
+                    .array(
+                        z.string().superRefine((entry, ctx) => {
+                            const problem = originPatternProblem(entry);
+                            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+                        }),
+                    )
+                    .max(100)
                     .optional(),
             })
             .optional(),

@@ -1,22 +1,25 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-
-import { log as crawleeLog } from 'crawlee';
-import { describeCause } from '../shared/describe.js';
+import { log as crawleeLog } from '@crawlee/core';
 import type { Browser } from 'playwright';
-import { CookieJar, type Cookie } from 'tough-cookie';
+import type { Cookie, CookieJar } from 'tough-cookie';
 
-import { allCookies } from '../shared/cookies.js';
-import { createIdentity, type SessionIdentity } from '../profiles/identity.js';
-import type { Profile } from '../profiles/profile.js';
-import { backoffDelay, type RenewalContext, type RenewalFunction, type RenewalRetryOptions } from '../renewal/renewal.js';
-import { createSessionHttpClient } from '../request/session-client.js';
+import type { SessionIdentity } from '../model/identity.js';
 import type { SessionAuth } from '../model/types.js';
+import { createIdentity } from '../profiles/identity.js';
+import type { Profile } from '../profiles/profile.js';
+import { scopedAuth, type RenewalContext, type RenewalFunction } from '../renewal/renewal.js';
+import { createDetachedSession } from '../request/detached-session.js';
+import { originsOf } from '../request/origin-scope.js';
+import { RequestPipeline } from '../request/pipeline.js';
+import { createSessionClient } from '../request/session-client.js';
+import { allCookies } from '../shared/cookies.js';
+import { describeCause } from '../shared/describe.js';
+import { DEFAULT_RETRY_POLICY, RetriesExhaustedError, isNetworkError, isRetryableUnder, retryWithBackoff, type RetryPolicy } from '../shared/retry.js';
 import { ConfigValidationError } from '../shared/validation.js';
-import { applyCookies, authHasEffect, buildAuth } from './apply.js';
+import { applyCookies, buildAuth } from './apply.js';
 import { runBrowserLogin } from './browser-login.js';
 import { SessionCheck, type SessionCheckOptions } from './check.js';
 import { Redactor, resolveCredentials, toCredentialSource, type CredentialInput } from './credentials.js';
-import { LoginError, isNetworkError } from './errors.js';
+import { LoginError } from './errors.js';
 import { describeMissing, extractAll, type ExtractedValue, type ExtractionEvidence } from './extract.js';
 import { runHttpLogin } from './http-login.js';
 import {
@@ -33,19 +36,25 @@ import type { LoginRecipe } from './recipe.js';
 /** Options of {@link loginRenewal} (and {@link acquire}). */
 export interface LoginOptions {
     /**
-     * Credentials to use instead of (or besides) the recipe's: literal strings or `{ env: 'VARIABLE' }`, e.g. one
-     * recipe for several users. Default: the recipe's own.
+     * Credentials to use instead of (or besides) the recipe's: literal strings or `{ env: 'VARIABLE' }`.
+     * @default the recipe's own
      */
     credentials?: Record<string, CredentialInput>;
     /**
      * Quick login: the state of the last good login is kept in this store; a login first restores it and runs the
      * recipe's check, and logs in for real only when the check fails. Needs a recipe whose check has a request.
-     * Default: off.
+     * @default off
      */
     quickLogin?: QuickLoginOptions;
-    /** Browser mode: a running Chromium to open login contexts in. Default: one is launched per login. */
+    /**
+     * Browser mode: a running Chromium to open login contexts in.
+     * @default one is launched per login
+     */
     browser?: Browser;
-    /** Browser mode: the Chromium to launch. Default: see `findChromiumExecutable()`. */
+    /**
+     * Browser mode: the Chromium to launch.
+     * @default see `findChromiumExecutable()`
+     */
     executablePath?: string;
 }
 
@@ -53,17 +62,14 @@ export interface LoginOptions {
 export interface LoginOutcome {
     /** True when a stored quick-login state was restored and verified instead of logging in. */
     quick: boolean;
-    /** The headers and query parameters to apply to the session's requests, and the extracted values. */
+    /** The headers and query parameters to apply to the session's requests (with their origins), and the extracted values. */
     auth: SessionAuth;
     /** The extracted values with their sources (the same as `auth.values`). */
     values: Record<string, ExtractedValue>;
 }
 
-/**
- * What a login fills: a renewal context, plus `setAuth`, through which the session receives the extracted
- * headers and query parameters (`RenewalContext.setAuth` of the core).
- */
-export type LoginTarget = RenewalContext & { setAuth?: (auth: SessionAuth) => void };
+/** What a login fills: the context of a renewal attempt (a crawler's, a maintainer's or `acquire()`'s). */
+export type LoginTarget = RenewalContext;
 
 /** The logger, taken at use time so that the level set by the application applies. */
 const log = {
@@ -74,9 +80,9 @@ const log = {
 
 /**
  * Makes a recipe a renewal: `sessions.clear(id, { renewal: loginRenewal(recipe) })` renews the session by running
- * the recipe through the session's new profile and identity (single flight, ahead of the queue, retried with
- * backoff by the core). Cookies land in the session's jar; extracted headers and query parameters are applied to
- * the session's later requests.
+ * the recipe through the session's new profile and identity (single flight, ahead of the queue, retried by the
+ * retry policy: network failures and 5xx only, unless `renewal.retryRefused`). Cookies land in the session's jar;
+ * extracted headers and query parameters go on the session's later requests to the login's origins.
  *
  * A failed attempt throws a {@link LoginError} whose message contains no credential or extracted value.
  */
@@ -99,17 +105,23 @@ export function loginCheck(recipe: LoginRecipe, options: LoginOptions & Omit<Ses
 
 /** Options of {@link acquire}. */
 export interface AcquireOptions extends LoginOptions {
-    /** Names the session in logs and in the default quick-login key. Default: the recipe's name. */
-    sessionId?: string;
-    /** The proxy and user agent to log in with. Default: none (direct, generated identity). */
-    profile?: Profile;
-    /** The identity to present. Default: generated from the profile. */
-    identity?: SessionIdentity;
     /**
-     * Retries of network failures (connection refused or reset, timeouts), with exponential backoff and jitter;
-     * other failures are not retried. Defaults: 3 attempts, 250 ms first backoff, 5 s at most.
+     * Names the session in logs and in the default quick-login key.
+     * @default the recipe's name
      */
-    retry?: Partial<RenewalRetryOptions>;
+    sessionId?: string;
+    /**
+     * The proxy and user agent to log in with.
+     * @default none: direct, generated identity
+     */
+    profile?: Profile;
+    /**
+     * The identity to present.
+     * @default generated from the profile
+     */
+    identity?: SessionIdentity;
+    /** When a failed login is tried again: the project's retry policy (see `RetryPolicy` for each default). */
+    retry?: Partial<RetryPolicy>;
 }
 
 /** A session obtained by {@link acquire}. */
@@ -126,36 +138,51 @@ export interface AcquiredSession extends LoginOutcome {
 
 /**
  * Runs a recipe on its own, outside a crawl (the maintainer's way): returns the session's cookies, auth and
- * identity. Network failures are retried with backoff; a failure for good rejects with a {@link LoginError}.
+ * identity. A failed attempt is retried under the retry policy (network failures and 5xx answers; refusals only
+ * with `retryRefused`); a failure for good rejects with the last attempt's {@link LoginError}.
  */
 export async function acquire(recipe: LoginRecipe, options: AcquireOptions = {}): Promise<AcquiredSession> {
     validateOptions(recipe, options);
-    const retry: RenewalRetryOptions = { maxAttempts: 3, backoffMs: 250, maxBackoffMs: 5000, ...options.retry };
+    const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     const identity = options.identity ?? createIdentity(options.profile);
-    for (let attempt = 1; ; attempt++) {
-        const jar = new CookieJar(undefined, { looseMode: true });
-        let auth: SessionAuth | undefined;
-        const context: LoginTarget = {
-            sessionId: options.sessionId ?? recipe.name,
-            generation: 0,
-            profile: options.profile,
-            identity,
-            http: createSessionHttpClient({ jar, identity, proxyUrl: options.profile?.proxy, headerToken: {} }),
-            jar,
-            attempt,
-            setAuth: (value) => {
-                auth = value;
+    const sessionId = options.sessionId ?? recipe.name;
+    try {
+        const { value, attempts } = await retryWithBackoff(
+            async (attempt) => {
+                const session = createDetachedSession(sessionId);
+                const http = createSessionClient({
+                    pipeline: new RequestPipeline(),
+                    session,
+                    identity,
+                    proxyUrl: options.profile?.proxy,
+                    headerToken: {},
+                });
+                const context: LoginTarget = {
+                    sessionId,
+                    generation: 0,
+                    profile: options.profile,
+                    identity,
+                    http,
+                    jar: session.jar,
+                    attempt,
+                    signal: new AbortController().signal,
+                    setAuth: (auth) => {
+                        session.auth = auth && scopedAuth(auth, http.origins);
+                    },
+                };
+                const outcome = await performLogin(recipe, context, options);
+                return { ...outcome, auth: session.auth ?? outcome.auth, cookies: allCookies(session.jar), jar: session.jar, identity };
             },
-        };
-        try {
-            const outcome = await performLogin(recipe, context, options);
-            return { ...outcome, auth: auth ?? outcome.auth, cookies: allCookies(jar), jar, identity, attempts: attempt };
-        } catch (error) {
-            if (!isNetworkError(error) || attempt >= retry.maxAttempts) throw error;
-            const delay = backoffDelay(attempt, retry);
-            log.debug(`Login "${recipe.name}" could not reach the site (attempt ${attempt}); retrying in ${delay} ms.`);
-            await sleep(delay);
-        }
+            {
+                ...policy,
+                isRetryable: (error) => isRetryableUnder(policy, error),
+                onRetry: (attempt, delay, error) =>
+                    log.debug(`Login "${recipe.name}" failed (attempt ${attempt}: ${describeCause(error)}); retrying in ${delay} ms.`),
+            },
+        );
+        return { ...value, attempts };
+    } catch (error) {
+        throw error instanceof RetriesExhaustedError ? error.cause : error;
     }
 }
 
@@ -178,7 +205,9 @@ function validateOptions(recipe: LoginRecipe, options: LoginOptions): void {
 
 /**
  * Runs a recipe for one session: quick login first when configured, else (or when the restored state fails its
- * check) the full login; then extraction, `apply`, verification, and saving the state for the next quick login.
+ * check) the full login; then extraction, `apply` (the login's values go on the session, scoped to the origins of
+ * the login's requests and check plus `apply.origins`), verification, and saving the state for the next quick
+ * login.
  */
 export async function performLogin(recipe: LoginRecipe, context: LoginTarget, options: LoginOptions = {}): Promise<LoginOutcome> {
     const redactor = new Redactor();
@@ -196,7 +225,7 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
 
         const values: Record<string, ExtractedValue> = {};
         let evidence: ExtractionEvidence;
-        let origins: LoginState['origins'] = [];
+        let storage: LoginState['origins'] = [];
         if (recipe.mode === 'http') {
             const outcome = await runHttpLogin({ recipe, credentials, http: context.http, jar: context.jar, redactor });
             Object.assign(values, outcome.values);
@@ -212,7 +241,7 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
                 browser: options.browser,
                 executablePath: options.executablePath,
             });
-            origins = outcome.state.origins;
+            storage = outcome.state.origins;
             evidence = {
                 exchanges: outcome.exchanges,
                 cookies: allCookies(context.jar),
@@ -225,14 +254,14 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
         if (missing.length) throw new LoginError('extraction', recipe.name, `not found: ${describeMissing(recipe.extract, missing)}`);
 
         applyCookies(recipe.apply, values, context.jar);
-        const auth = buildAuth(recipe.apply, values);
+        const auth = buildAuth(recipe.apply, values, loginOrigins(recipe, context, values));
+        context.setAuth(auth);
         if (recipe.verify && recipe.check) {
             const outcome = await runCheck(recipe, context, auth, redactor);
             if (!outcome.valid) throw new LoginError('verification', recipe.name, `the check after the login says: ${outcome.reason}`);
         }
-        deliverAuth(recipe, context, auth);
         if (options.quickLogin && stateKey) {
-            const state = { ...loginStateFromJar(recipe, context.jar, values), origins };
+            const state: LoginState = { ...loginStateFromJar(recipe, context.jar, values), origins: storage, scope: auth.origins };
             await saveLoginState(options.quickLogin.store, stateKey, state).catch((error: unknown) => {
                 log.warning(`Login state of "${recipe.name}" could not be stored for quick login: ${redactor.scrub(describeCause(error))}`);
             });
@@ -244,6 +273,22 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
         const kind = isNetworkError(error) ? 'network' : 'rejected';
         throw new LoginError(kind, recipe.name, redactor.scrub(describeCause(error)));
     }
+}
+
+/**
+ * The origins a login's values belong to: those its requests went to (HTTP mode: every step; browser mode: the
+ * start and collection URLs) and its check's, plus the recipe's `apply.origins` (added by `buildAuth`).
+ */
+function loginOrigins(recipe: LoginRecipe, context: LoginTarget, values: Record<string, ExtractedValue>): string[] {
+    const urls: string[] = [...context.http.origins];
+    if (recipe.startUrl) urls.push(recipe.startUrl);
+    urls.push(...recipe.collect);
+    const check = recipe.check?.request;
+    if (check) {
+        const plain = Object.fromEntries(Object.entries(values).map(([name, entry]) => [name, entry.value]));
+        urls.push(check.url.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (whole, name: string) => plain[name] ?? whole));
+    }
+    return originsOf(urls);
 }
 
 /** Restores the stored state and verifies it; undefined when there is none or it no longer passes the check. */
@@ -264,14 +309,15 @@ async function tryQuickLogin(
     if (!state) return undefined;
     redactor.add(...Object.values(state.values).map((entry) => entry.value));
     restoreCookies(state, context.jar);
-    const auth = buildAuth(recipe.apply, state.values);
+    const auth = buildAuth(recipe.apply, state.values, state.scope ?? loginOrigins(recipe, context, state.values));
+    context.setAuth(auth);
     const outcome = await runCheck(recipe, context, auth, redactor);
     if (outcome.valid) {
-        deliverAuth(recipe, context, auth);
         log.info(`Session "${context.sessionId}" restored from the last login of "${recipe.name}" (quick login; check passed).`);
         return { quick: true, auth, values: state.values };
     }
     log.info(`Quick login of "${recipe.name}" for session "${context.sessionId}": the stored state fails its check (${outcome.reason}); logging in.`);
+    context.setAuth(undefined);
     await context.jar.removeAllCookies();
     return undefined;
 }
@@ -283,17 +329,6 @@ async function runCheck(recipe: LoginRecipe, context: LoginTarget, auth: Session
     } catch (error) {
         const kind = isNetworkError(error) ? 'network' : 'verification';
         throw new LoginError(kind, recipe.name, redactor.scrub(`the check request failed: ${describeCause(error)}`));
-    }
-}
-
-function deliverAuth(recipe: LoginRecipe, context: LoginTarget, auth: SessionAuth): void {
-    if (context.setAuth) context.setAuth(auth);
-    else if (authHasEffect(auth)) {
-        throw new LoginError(
-            'rejected',
-            recipe.name,
-            'the recipe applies headers or query parameters, but this renewal context cannot carry them (no setAuth)',
-        );
     }
 }
 

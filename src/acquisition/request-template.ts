@@ -1,7 +1,6 @@
 import { z } from 'zod';
 
 import type { SessionRequest } from '../request/session-client.js';
-import type { SessionAuth } from '../model/types.js';
 import { renderDeep, renderRecord, renderTemplate, templateNames } from './template.js';
 
 /** HTTP methods a login step or a check may use. */
@@ -90,16 +89,15 @@ export function templateUses(template: RequestTemplate): Array<{ path: string[];
 }
 
 /**
- * The request a template stands for: templates rendered with `values`, the query appended to the URL, and the
- * session's auth (headers and query parameters extracted by its login) applied when given.
+ * The request a template stands for: templates rendered with `values` and the query appended to the URL. A
+ * session's login values are not added here: the request path adds them on the origins they belong to.
  */
-export function renderRequest(template: RequestTemplate, values: Readonly<Record<string, string>>, auth?: SessionAuth): SessionRequest {
+export function renderRequest(template: RequestTemplate, values: Readonly<Record<string, string>>): SessionRequest {
     const url = new URL(renderTemplate(template.url, values));
-    for (const [key, value] of Object.entries({ ...auth?.query, ...renderRecord(template.query, values) })) {
-        url.searchParams.set(key, value);
-    }
-    const headers = { ...auth?.headers, ...renderRecord(template.headers, values) };
-    const request: SessionRequest = { url: url.href, headers };
+    for (const [key, value] of Object.entries(renderRecord(template.query, values) ?? {})) url.searchParams.set(key, value);
+    const request: SessionRequest = { url: url.href };
+    const headers = renderRecord(template.headers, values);
+    if (headers) request.headers = headers;
     if (template.method) request.method = template.method;
     if (template.form) request.form = renderRecord(template.form, values);
     if (template.json !== undefined) request.json = renderDeep(template.json, values);

@@ -1,6 +1,7 @@
-import type { ProxyInfo } from 'crawlee';
+import type { ProxyInfo } from '@crawlee/core';
 
 import { ATTEMPT, attemptStorage, sessionIdOf, type RequestAttempt } from '../session/attempt.js';
+import { internalsOf } from '../core/internals.js';
 import type { Sessions } from '../core/sessions.js';
 
 /** The parts of a crawling context the binding reads and writes. */
@@ -18,8 +19,8 @@ export interface BindableContext {
  * through the crawler's session-bound HTTP client).
  */
 export function beginAttempt(sessions: Sessions, context: BindableContext): RequestAttempt {
-    // A request that names no session uses its site's active session (sessions.activate), else the default one.
-    const fallback = sessions.sessionIdForUrl(context.request.url);
+    // A request that names no session uses its site's active session (sessions.tokens.activate), else the default.
+    const fallback = internalsOf(sessions).sessionIdForUrl(context.request.url);
     const attempt: RequestAttempt = { sessionId: sessionIdOf(context.request.userData, fallback) };
     context.sessions = sessions;
     context[ATTEMPT] = attempt;

@@ -1,13 +1,16 @@
-import { ProxyConfiguration, RetryRequestError } from 'crawlee';
+import { ProxyConfiguration, RetryRequestError } from '@crawlee/core';
 import type { BrowserContext, Cookie as PlaywrightCookie, Page } from 'playwright';
 import type { Cookie } from 'tough-cookie';
 
+import { internalsOf, type SessionsInternals } from '../core/internals.js';
+import { authHasEffect } from '../model/auth.js';
 import { sessionIdOf, type RequestAttempt } from '../session/attempt.js';
 import { allCookies } from '../shared/cookies.js';
 import type { BoundSession } from '../session/bound-session.js';
 import type { Sessions } from '../core/sessions.js';
 import { fromPlaywrightCookies, toPlaywrightCookies } from '../browser/cookies.js';
 import { attemptOf, beginAttempt, proxyInfoFor, type BindableContext } from './attempts.js';
+import { routeThroughPipeline } from './browser-route.js';
 
 /**
  * The host of the placeholder proxy URL that carries a request's session id from Crawlee's proxy configuration
@@ -15,12 +18,6 @@ import { attemptOf, beginAttempt, proxyInfoFor, type BindableContext } from './a
  * placeholder is replaced by the session's real proxy before any page exists; nothing is ever sent to it.
  */
 const BINDING_HOST = 'session-binding.crawlee-sessions.invalid';
-
-/**
- * "This context uses no proxy", under whatever proxy the browser was launched with. Playwright turns `direct://`
- * into an HTTP proxy named `direct`, so the working form is a placeholder server that every host bypasses.
- */
-const NO_PROXY = { server: 'http://no-proxy.crawlee-sessions.invalid:9', bypass: '*' };
 
 interface PageBinding {
     sessionId: string;
@@ -45,19 +42,32 @@ function cookieKey(cookie: Cookie): string {
 export class BrowserBinding {
     private readonly pages = new Map<string, PageBinding>();
     private readonly snapshots = new WeakMap<RequestAttempt, Map<string, string>>();
+    private readonly internals: SessionsInternals;
 
-    constructor(private readonly sessions: Sessions) {}
+    constructor(private readonly sessions: Sessions) {
+        this.internals = internalsOf(sessions);
+    }
 
     /** A proxy configuration whose URLs carry the request's session to {@link prePageCreateHook}. */
     proxyConfiguration(): ProxyConfiguration {
         return new ProxyConfiguration({
             newUrlFunction: (_crawleeSessionId, options) => {
                 const userData = options?.request?.userData as Record<string, unknown> | undefined;
-                const sessionId = sessionIdOf(userData, this.sessions.sessionIdForUrl(options?.request?.url));
+                const sessionId = sessionIdOf(userData, this.internals.sessionIdForUrl(options?.request?.url));
                 return `http://${encodeURIComponent(sessionId)}@${BINDING_HOST}:9`;
             },
         });
     }
+
+    /**
+     * browser-pool `preLaunchHooks` entry (after Crawlee's own): the browser is launched without a proxy — Crawlee
+     * would give it the placeholder of some session — so that every context has exactly its session's proxy, and a
+     * session without one goes direct, its page and the requests its route sends alike. Chromium on Linux and macOS
+     * needs no browser-level proxy for per-context proxies.
+     */
+    readonly preLaunchHook = (_pageId: string, launchContext: { proxyUrl?: string }): void => {
+        launchContext.proxyUrl = undefined;
+    };
 
     /** browser-pool `prePageCreateHooks` entry: gives the page's context the session's proxy and identity. */
     readonly prePageCreateHook = async (
@@ -73,10 +83,11 @@ export class BrowserBinding {
         }
         const proxy = pageOptions.proxy as { server?: string; username?: string } | undefined;
         if (!proxy?.server || new URL(proxy.server).hostname !== BINDING_HOST) return;
-        const session = this.sessions.resolve(proxy.username ?? this.sessions.defaultSessionId);
-        await this.sessions.whenUsable(session);
+        const { registry, coordinator, resolve } = this.internals;
+        const session = resolve(proxy.username || this.sessions.defaultSessionId);
+        await coordinator.whenUsable(session);
 
-        const proxyUrl = this.sessions.proxyUrlOf(session);
+        const proxyUrl = registry.proxyUrlOf(session);
         if (proxyUrl) {
             const url = new URL(proxyUrl);
             pageOptions.proxy = {
@@ -87,14 +98,14 @@ export class BrowserBinding {
                 bypass: '<-loopback>',
             };
         } else {
-            pageOptions.proxy = NO_PROXY;
+            delete pageOptions.proxy;
         }
-        const identity = this.sessions.identityOf(session);
+        const identity = registry.identityOf(session);
         pageOptions.userAgent = identity.userAgent;
         const acceptLanguage = identity.headers['accept-language'];
         if (acceptLanguage) pageOptions.extraHTTPHeaders = { ...pageOptions.extraHTTPHeaders, 'accept-language': acceptLanguage };
-        // What a login applies besides cookies (e.g. Authorization: Bearer …) goes on the page's requests as well.
-        if (session.auth?.headers) pageOptions.extraHTTPHeaders = { ...pageOptions.extraHTTPHeaders, ...session.auth.headers };
+        // What a login applies besides cookies (Authorization: Bearer …) is added per request by the page's route, on
+        // the login's origins only: context-wide extra headers would go to every host the page talks to.
         this.pages.set(pageId, { sessionId: session.id, generation: session.generation });
     };
 
@@ -109,12 +120,13 @@ export class BrowserBinding {
                     'withSessions() and do not replace its proxyConfiguration or prePageCreateHooks.',
             );
         }
-        const session = this.sessions.resolve(attempt.sessionId);
-        await this.sessions.whenUsable(session);
+        const { registry, coordinator, resolve, pipeline, headerPipeline, tokens } = this.internals;
+        const session = resolve(attempt.sessionId);
+        await coordinator.whenUsable(session);
         if (session.generation !== binding.generation) {
             throw new RetryRequestError(`Session "${session.id}" was renewed after this page was opened; retrying with its new identity.`);
         }
-        const proxyUrl = this.sessions.proxyUrlOf(session);
+        const proxyUrl = registry.proxyUrlOf(session);
         context.proxyInfo = proxyUrl ? proxyInfoFor(proxyUrl, session.id) : undefined;
 
         const browserContext = context.page.context();
@@ -125,9 +137,13 @@ export class BrowserBinding {
         if (session.generation !== binding.generation) {
             throw new RetryRequestError(`Session "${session.id}" was cleared while its page was being prepared; retrying.`);
         }
-        await this.sessions.headersReady();
-        await this.routeHeaders(context.page, session.id);
-        this.sessions.tokenTracker.countMessage(session.id, context.request.url ?? context.page.url());
+        await pipeline.ready();
+        // Plain crawls keep the browser's own network stack, cache and speed: the route is only there when the session
+        // has login values to apply or header rules or session headers can apply to it.
+        if (authHasEffect(session.auth) || !headerPipeline.isIdle(session.id)) {
+            await routeThroughPipeline(context.page, pipeline, session, registry.identityOf(session));
+        }
+        tokens.countMessage(session.id, context.request.url ?? context.page.url());
         attempt.sentGeneration = session.generation;
         this.snapshots.set(attempt, new Map(cookies.map((cookie) => [cookieKey(cookie), cookieSignature(cookie)])));
         session.count('requests');
@@ -143,7 +159,7 @@ export class BrowserBinding {
         const page = (context as Partial<BrowserBindableContext>).page;
         const snapshot = attempt && this.snapshots.get(attempt);
         if (!attempt || !page || !snapshot || page.isClosed()) return;
-        const session = this.sessions.resolve(attempt.sessionId);
+        const session = this.internals.resolve(attempt.sessionId);
         if (session.generation !== attempt.sentGeneration) return;
         const current = fromPlaywrightCookies((await page.context().cookies()) as PlaywrightCookie[]);
         if (session.generation !== attempt.sentGeneration) return;
@@ -163,28 +179,6 @@ export class BrowserBinding {
             }
         }
         this.snapshots.delete(attempt);
-    }
-
-    /**
-     * Applies header rules and session headers to every request the page makes (navigations, subresources, XHR),
-     * through a Playwright route that falls back to any route registered later. Not registered when no rule is
-     * loaded and the session has no header, so that plain crawls keep the browser's cache and speed.
-     */
-    private async routeHeaders(page: Page, sessionId: string): Promise<void> {
-        const pipeline = this.sessions.headerPipeline;
-        if (pipeline.isIdle(sessionId)) return;
-        await page.route('**/*', async (route) => {
-            const request = route.request();
-            const headers: Record<string, string> = request.headers();
-            let url: URL;
-            try {
-                url = new URL(request.url());
-            } catch {
-                return route.fallback();
-            }
-            const applied = pipeline.apply(headers, { url, method: request.method().toUpperCase(), sessionId });
-            return applied.size === 0 ? route.fallback() : route.fallback({ headers });
-        });
     }
 
     private hold(session: BoundSession, browserContext: BrowserContext, page: Page): void {

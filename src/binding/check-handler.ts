@@ -1,6 +1,7 @@
-import { RetryRequestError } from 'crawlee';
+import { RetryRequestError } from '@crawlee/core';
 
 import { attemptOf } from './attempts.js';
+import { internalsOf } from '../core/internals.js';
 import type { Sessions } from '../core/sessions.js';
 import { checkResponseOf, type SessionCheck } from '../acquisition/check.js';
 import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
@@ -33,14 +34,15 @@ export class SessionCheckError extends CrawleeSessionsError {
  * {@link SessionCheckError} (counted as a failure, retried per `maxRequestRetries`).
  */
 export function withSessionCheck(sessions: Sessions, check: SessionCheck, handler: Handler | undefined): Handler {
+    const { resolve, clientOf } = internalsOf(sessions);
     return async function sessionCheckedRequestHandler(context: Record<string, any>, ...rest: unknown[]): Promise<unknown> {
         const attempt = attemptOf(context);
         if (attempt) {
-            const session = sessions.resolve(attempt.sessionId);
+            const session = resolve(attempt.sessionId);
             const verdict = await check.verdict({
                 sessionId: session.id,
                 response: check.check.request ? undefined : await checkResponseOf(context),
-                http: sessions.httpClientOf(session),
+                http: clientOf(session),
                 auth: session.auth,
             });
             if (!verdict.valid) {

@@ -1,122 +1,78 @@
-import { EventEmitter } from 'node:events';
+import type { BaseHttpClient, HttpRequest, HttpResponse, RedirectHandler, StreamingHttpResponse } from '@crawlee/core';
 
-import type { BaseHttpClient, HttpRequest, HttpResponse, RedirectHandler, StreamingHttpResponse } from 'crawlee';
-
-import { ATTEMPT, type RequestAttempt } from '../session/attempt.js';
-import { mergeCookieHeaders, storeSetCookieHeaders } from '../shared/cookies.js';
-import type { BoundSession } from '../session/bound-session.js';
+import { internalsOf, type SessionsInternals } from '../core/internals.js';
 import type { Sessions } from '../core/sessions.js';
-import type { AppliedHeaders } from '../headers/pipeline.js';
-
-/** Thrown inside got when a session was cleared between a request's preparation and its transmission. */
-class StaleTransmissionError extends Error {
-    override readonly name = 'StaleTransmissionError';
-}
-
-type Headers = Record<string, string | string[] | undefined>;
-type RequestFunction = (...args: unknown[]) => unknown;
-type GotLikeOptions = {
-    url: URL | string;
-    method?: string;
-    headers: Headers;
-    getRequestFunction(): RequestFunction | undefined;
-    request: RequestFunction | undefined;
-};
-type ResponseHeadersOf = { headers: Headers; url: string };
-/** got hooks (got-scraping runs the caller's hooks after its own, so these run last, right before the socket). */
-interface TransmissionHooks {
-    beforeRequest: (options: GotLikeOptions) => void;
-    beforeRedirect: (options: GotLikeOptions, redirectResponse: ResponseHeadersOf) => void;
-}
+import type { RequestHeaders } from '../headers/strategies.js';
+import { gotHopHooks, isStaleTransmission, type GotHopHooks } from '../request/got-hooks.js';
+import type { RequestState } from '../request/pipeline.js';
+import { ATTEMPT, type RequestAttempt } from '../session/attempt.js';
 
 /**
- * The HTTP client of a crawler with sessions: wraps Crawlee's client (got-scraping by default) and binds every
- * request that carries a session attempt to its session at the moment of transmission.
+ * The HTTP client of a crawler with sessions: wraps Crawlee's client (got-scraping by default) and sends every
+ * request that carries a session attempt through the session's request path (`RequestPipeline`), hop by hop:
  *
- * - It waits while the session is being renewed, then applies the session's current identity (User-Agent and
- *   generated browser headers), its profile's proxy and its cookies.
- * - The Cookie header is recomputed and the session's generation re-checked in got's last `beforeRequest` hook,
- *   on every redirect hop: if the session was cleared in between, the request is not sent with the old cookies;
- *   it is transparently prepared again once the renewal is done.
- * - `Set-Cookie` of every response and redirect (got's `beforeRedirect` hook) goes into the session's jar, unless
- *   the session was cleared while the request was in flight: a stale response never writes into the renewed jar.
+ * - It waits while the session is being renewed, then starts the request under the session's current generation,
+ *   with its profile's proxy and its identity.
+ * - got's last `beforeRequest` hook prepares each hop (identity, the login's values on the origins they belong to,
+ *   header rules and session headers, cookies): if the session was cleared in between, the hop is not sent with the
+ *   old session; the request is transparently started again once the renewal is done.
+ * - `Set-Cookie` of every response and redirect goes into the session's jar, unless the session was cleared while
+ *   the request was in flight: a stale response never writes into the renewed jar.
+ * - The response's URL (Crawlee's `loadedUrl`) never shows the login's query values.
  *
- * The inner client must honour got's `hooks` option, as Crawlee's `GotScrapingHttpClient` does.
- *
- * Requests without a session attempt (e.g. a user's own `sendRequest` through `crawler.httpClient`) pass through
- * untouched.
+ * The inner client must honour got's `hooks` option, as Crawlee's `GotScrapingHttpClient` does. Requests without a
+ * session attempt (e.g. a user's own `sendRequest` through `crawler.httpClient`) pass through untouched.
  */
 export class SessionBoundHttpClient implements BaseHttpClient {
+    readonly #internals: SessionsInternals;
+
     constructor(
-        private readonly sessions: Sessions,
+        sessions: Sessions,
         /** The client that actually sends. */
         readonly inner: BaseHttpClient,
-    ) {}
+    ) {
+        this.#internals = internalsOf(sessions);
+    }
 
     async sendRequest<T extends 'text' | 'json' | 'buffer' = 'text'>(request: HttpRequest<T>): Promise<HttpResponse<T>> {
         const attempt = takeAttempt(request);
         if (!attempt) return this.inner.sendRequest(request);
-        return this.transmit(attempt, request, async (prepared, session, generation) => {
+        return this.#transmit(attempt, request, async (prepared, state) => {
             const response = await this.inner.sendRequest(prepared as HttpRequest<T>);
-            this.storeCookies(session, generation, response);
-            return response;
+            return this.#received(state, response);
         });
     }
 
     async stream(request: HttpRequest, onRedirect?: RedirectHandler): Promise<StreamingHttpResponse> {
         const attempt = takeAttempt(request);
         if (!attempt) return this.inner.stream(request, onRedirect);
-        return this.transmit(attempt, request, async (prepared, session, generation) => {
+        return this.#transmit(attempt, request, async (prepared, state) => {
             const response = await this.inner.stream(prepared, onRedirect);
-            this.storeCookies(session, generation, response);
-            return response;
+            return this.#received(state, response);
         });
     }
 
-    private async transmit<R>(
+    async #transmit<R>(
         attempt: RequestAttempt,
         request: HttpRequest<any>,
-        send: (prepared: HttpRequest<any>, session: BoundSession, generation: number) => Promise<R>,
+        send: (prepared: HttpRequest<any>, state: RequestState) => Promise<R>,
     ): Promise<R> {
-        const explicitCookie = headerValue(request.headers, 'cookie');
-        const originalHost = new URL(request.url).host;
-        await this.sessions.headersReady();
+        const { pipeline, registry, coordinator, resolve } = this.#internals;
+        const explicitCookie = takeCookieHeader(request.headers);
+        await pipeline.ready();
         for (;;) {
-            const session = this.sessions.resolve(attempt.sessionId);
-            await this.sessions.whenUsable(session);
-            const generation = session.generation;
-            // The header prepared with the request is reused at transmission unless the jar changed meanwhile.
-            let cached: { href: string; store: object; version: number; value: string } | undefined;
-            const cookieFor = (url: URL | string): string => {
-                const href = typeof url === 'string' ? new URL(url).href : url.href;
-                const store = session.cookieStore;
-                if (cached && cached.href === href && cached.store === store && cached.version === store.version) return cached.value;
-                const value = mergeCookieHeaders(
-                    session.jar.getCookieStringSync(href),
-                    new URL(href).host === originalHost ? explicitCookie : undefined,
-                );
-                cached = { href, store, version: store.version, value };
-                return value;
-            };
-            let appliedHeaders: AppliedHeaders | undefined; // what rules and session headers changed on the previous hop
-            const hooks: TransmissionHooks = {
-                beforeRequest: (options) => {
-                    if (session.generation !== generation) throw new StaleTransmissionError();
-                    // Identity headers are in place (prepare); rules and session headers come next, cookies last.
-                    const hopUrl = new URL(options.url);
-                    appliedHeaders = this.sessions.applyRequestHeaders(session, options.headers, hopUrl, options.method ?? 'GET', appliedHeaders);
-                    const cookie = cookieFor(hopUrl);
-                    if (cookie) options.headers.cookie = cookie;
-                    else delete options.headers.cookie;
-                    trackTransmission(session, options);
-                },
-                beforeRedirect: (_options, redirectResponse) => this.storeCookies(session, generation, redirectResponse),
-            };
-            const prepared = this.prepare(request, session, cookieFor(request.url), hooks);
-            attempt.sentGeneration = generation;
+            const session = resolve(attempt.sessionId);
+            await coordinator.whenUsable(session);
+            const identity = registry.identityOf(session);
+            const state = pipeline.begin(session, { identity, url: request.url, explicitCookie });
+            const prepared = withHooks(request, gotHopHooks(pipeline, state, { inTransit: session.inTransit }), {
+                proxyUrl: registry.proxyUrlOf(session) ?? request.proxyUrl,
+                sessionToken: session.headerToken,
+            });
+            attempt.sentGeneration = state.generation;
             session.count('requests');
             try {
-                return await send(prepared, session, generation);
+                return await send(prepared, state);
             } catch (error) {
                 if (!isStaleTransmission(error)) throw error;
                 session.count('requests', -1);
@@ -124,65 +80,35 @@ export class SessionBoundHttpClient implements BaseHttpClient {
         }
     }
 
-    /** The request as it must be sent for the session's current generation. */
-    private prepare(request: HttpRequest<any>, session: BoundSession, cookie: string, ours: TransmissionHooks): HttpRequest<any> {
-        const headers: Headers = {};
-        for (const [name, value] of Object.entries(request.headers ?? {})) {
-            if (name.toLowerCase() !== 'cookie') headers[name] = value;
+    /** Absorbs the final response's cookies and hides the login's query values in the URLs Crawlee keeps. */
+    #received<R extends { url: string; redirectUrls?: unknown[]; headers: RequestHeaders }>(state: RequestState, response: R): R {
+        const { pipeline } = this.#internals;
+        pipeline.absorb(state, response.url, response.headers['set-cookie']);
+        response.url = pipeline.publicUrl(state, response.url);
+        if (Array.isArray(response.redirectUrls)) {
+            response.redirectUrls = response.redirectUrls.map((url) => new URL(pipeline.publicUrl(state, String(url))));
         }
-        for (const [name, value] of Object.entries(this.sessions.identityOf(session).headers)) {
-            deleteHeader(headers, name);
-            headers[name] = value;
-        }
-        for (const [name, value] of Object.entries(session.auth?.headers ?? {})) {
-            deleteHeader(headers, name.toLowerCase());
-            headers[name] = value;
-        }
-        if (cookie) headers.cookie = cookie;
-        const hooks = (request.hooks ?? {}) as Record<string, unknown[] | undefined>;
-        return {
-            ...request,
-            url: withAuthQuery(request.url, session.auth?.query),
-            headers,
-            proxyUrl: this.sessions.proxyUrlOf(session) ?? request.proxyUrl,
-            sessionToken: session.headerToken,
-            hooks: {
-                ...hooks,
-                beforeRequest: [...(hooks.beforeRequest ?? []), ours.beforeRequest],
-                beforeRedirect: [...(hooks.beforeRedirect ?? []), ours.beforeRedirect],
-            },
-        };
-    }
-
-    private storeCookies(session: BoundSession, generation: number, response: ResponseHeadersOf): void {
-        if (session.generation !== generation) return;
-        const setCookie = response.headers['set-cookie'];
-        this.sessions.storeResponseCookies(session, response.url, setCookie, () => storeSetCookieHeaders(session.jar, setCookie, response.url));
+        return response;
     }
 }
 
-/**
- * Makes the session aware of this request until the server has answered it (response headers, or an error), so
- * that a clear can hold its renewal until every request sent under the old generation has reached the server.
- * Waiting for the socket flush is not enough: a proxy may forward an old request after a login sent through
- * another proxy (measured: 75 of 1000 requests at concurrency 100 through three local proxies).
- */
-function trackTransmission(session: BoundSession, options: GotLikeOptions): void {
-    const send = options.getRequestFunction();
-    if (!send) return;
-    options.request = (...args: unknown[]) => {
-        const result = send(...args);
-        let settle!: () => void;
-        const answered = new Promise<void>((resolve) => (settle = resolve));
-        session.inTransit.add(answered);
-        void answered.then(() => session.inTransit.delete(answered));
-        const watch = (request: unknown) => {
-            if (!(request instanceof EventEmitter)) return settle();
-            for (const event of ['response', 'error', 'close']) request.once(event, settle);
-        };
-        if (result instanceof Promise) result.then(watch, settle);
-        else watch(result);
-        return result;
+/** The request with our hooks last (they run right before the socket) and the session's proxy and header token. */
+function withHooks(
+    request: HttpRequest<any>,
+    hooks: GotHopHooks,
+    overrides: { proxyUrl: string | undefined; sessionToken: object },
+): HttpRequest<any> {
+    const theirs = (request.hooks ?? {}) as Record<string, unknown[] | undefined>;
+    return {
+        ...request,
+        headers: { ...request.headers },
+        proxyUrl: overrides.proxyUrl,
+        sessionToken: overrides.sessionToken,
+        hooks: {
+            ...theirs,
+            beforeRequest: [...(theirs.beforeRequest ?? []), hooks.beforeRequest],
+            beforeRedirect: [...(theirs.beforeRedirect ?? []), hooks.beforeRedirect],
+        },
     };
 }
 
@@ -194,29 +120,11 @@ function takeAttempt(request: HttpRequest<any>): RequestAttempt | undefined {
     return attempt;
 }
 
-function isStaleTransmission(error: unknown): boolean {
-    for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
-        if (current instanceof StaleTransmissionError) return true;
-        current = (current as { cause?: unknown }).cause;
+/** The request's own Cookie header (the pipeline sends it after the jar's cookies, to its first origin only). */
+function takeCookieHeader(headers: RequestHeaders | undefined): string | undefined {
+    let value: string | undefined;
+    for (const [key, each] of Object.entries(headers ?? {})) {
+        if (key.toLowerCase() === 'cookie' && each !== undefined) value = Array.isArray(each) ? each.join('; ') : each;
     }
-    return false;
-}
-
-function headerValue(headers: Headers | undefined, name: string): string | undefined {
-    for (const [key, value] of Object.entries(headers ?? {})) {
-        if (key.toLowerCase() === name && value !== undefined) return Array.isArray(value) ? value.join('; ') : value;
-    }
-    return undefined;
-}
-
-/** The URL with a login's query parameters set (replacing same-named ones). */
-function withAuthQuery(url: string | URL, query: Record<string, string> | undefined): string | URL {
-    if (!query || Object.keys(query).length === 0) return url;
-    const result = new URL(url);
-    for (const [key, value] of Object.entries(query)) result.searchParams.set(key, value);
-    return result.href;
-}
-
-function deleteHeader(headers: Headers, name: string): void {
-    for (const key of Object.keys(headers)) if (key.toLowerCase() === name) delete headers[key];
+    return value;
 }

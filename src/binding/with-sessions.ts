@@ -1,5 +1,6 @@
-import { GotScrapingHttpClient, RetryRequestError, type BaseHttpClient } from 'crawlee';
+import { GotScrapingHttpClient, RetryRequestError, type BaseHttpClient } from '@crawlee/core';
 
+import { internalsOf } from '../core/internals.js';
 import { attemptStorage } from '../session/attempt.js';
 import type { Sessions } from '../core/sessions.js';
 import { ConfigValidationError } from '../shared/validation.js';
@@ -97,6 +98,7 @@ export function withSessions<Options extends object | undefined>(
         merged.browserPoolOptions = {
             ...browserPoolOptions,
             useFingerprints: false,
+            preLaunchHooks: [binding.preLaunchHook, ...(browserPoolOptions.preLaunchHooks ?? [])],
             prePageCreateHooks: [binding.prePageCreateHook, ...(browserPoolOptions.prePageCreateHooks ?? [])],
         };
         merged.proxyConfiguration = binding.proxyConfiguration();
@@ -162,7 +164,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
         }
         await attemptStorage.run(attempt, () => handler(context));
         await afterSuccess?.(context);
-        sessions.resolve(attempt.sessionId).count('successes');
+        internalsOf(sessions).resolve(attempt.sessionId).count('successes');
     };
 }
 
@@ -173,7 +175,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
 function countingFailures(sessions: Sessions, userHandler: Handler | undefined) {
     return async function sessionCountingErrorHandler(context: AnyOptions, error: Error): Promise<void> {
         const attempt = attemptOf(context);
-        if (attempt && !(error instanceof RetryRequestError)) sessions.resolve(attempt.sessionId).count('failures');
+        if (attempt && !(error instanceof RetryRequestError)) internalsOf(sessions).resolve(attempt.sessionId).count('failures');
         if (userHandler) await runInAttempt(context, () => userHandler(context, error));
     };
 }

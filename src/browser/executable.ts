@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { chromium } from 'playwright';
+import { createRequire } from 'node:module';
 
 /**
  * Where {@link findChromiumExecutable} found the browser:
@@ -88,9 +88,11 @@ function requireExecutable(path: string, what: string): void {
 function playwrightChromium(): string | undefined {
     let path: string;
     try {
+        // Loaded here, not at import: Playwright is an optional peer, and HTTP-only crawls never need it.
+        const { chromium } = createRequire(import.meta.url)('playwright') as typeof import('playwright');
         path = chromium.executablePath();
     } catch {
-        return undefined; // e.g. a platform Playwright has no build for
+        return undefined; // Playwright not installed, or a platform it has no build for
     }
     return path && isExecutableFile(path) ? path : undefined;
 }

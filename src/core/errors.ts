@@ -1,28 +1,4 @@
-import { describeCause } from '../shared/describe.js';
 import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
-
-/**
- * Thrown to the requests waiting on a session whose renewal failed for good (after every retry).
- * The message names the session and the cause; it never contains cookie values or credentials.
- */
-export class SessionRenewalError extends CrawleeSessionsError {
-    override readonly name = 'SessionRenewalError';
-
-    constructor(
-        /** The session whose renewal failed. */
-        readonly sessionId: string,
-        /** How many attempts were made. */
-        readonly attempts: number,
-        /** The error of the last attempt. */
-        override readonly cause: unknown,
-    ) {
-        super(
-            ERROR_CODES.renewalFailed,
-            `Renewal of session "${sessionId}" failed after ${attempts} attempt(s): ${describeCause(cause)}. ` +
-                'The session stays cleared; requests bound to it fail until it is cleared and renewed again.',
-        );
-    }
-}
 
 /** Thrown when a {@link Sessions} method is used after `close()`. */
 export class SessionsClosedError extends CrawleeSessionsError {

@@ -1,78 +1,96 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
-
-import { log as crawleeLog } from 'crawlee';
+import { log as crawleeLog } from '@crawlee/core';
 import type { Cookie } from 'tough-cookie';
 import { z } from 'zod';
 
-import { createIdentity, type SessionIdentity } from '../profiles/identity.js';
-import { defineProfiles, type Profile } from '../profiles/profile.js';
-import { ProfilePool } from '../profiles/profile-pool.js';
+import { HeaderPipeline, headerPipelineOptionsSchema, type HeaderPipelineOptions } from '../headers/pipeline.js';
 import { describeProfile } from '../profiles/describe.js';
-import {
-    backoffDelay,
-    runRenewalAttempt,
-    type Renewal,
-    type RenewalRetryOptions,
-} from '../renewal/renewal.js';
-import { createSessionHttpClient, type SessionHttpClient } from '../request/session-client.js';
-import { openStore, type StoreChoice } from '../stores/open-store.js';
-import type { RenewalLease, SessionRecord, SessionStore } from '../model/types.js';
-import type { HeaderRules } from '../headers/header-rules.js';
-import { HeaderPipeline, headerPipelineOptionsSchema, type AppliedHeaders, type HeaderPipelineOptions } from '../headers/pipeline.js';
-import type { SessionHeader, SessionHeaderInput, SessionHeaderPatch } from '../headers/rule.js';
-import type { GetSessionHeadersOptions } from '../headers/session-headers.js';
-import { SessionTokens, sessionTokensOptionsSchema, type CookieSet, type SessionTokensOptions } from '../tokens/session-tokens.js';
-import { parseWithZod } from '../shared/validation.js';
+import { defineProfiles, type Profile } from '../profiles/profile.js';
+import { RenewalCoordinator, type RenewalHost } from '../renewal/coordinator.js';
+import { NoRenewalError } from '../renewal/errors.js';
+import { processLeaseOwner } from '../renewal/lease.js';
+import { scopedAuth, type Renewal, type RenewalContext } from '../renewal/renewal.js';
+import { RequestPipeline } from '../request/pipeline.js';
+import { createSessionClient, type SessionHttpClient } from '../request/session-client.js';
 import { attemptStorage } from '../session/attempt.js';
-import {
-    addCookiesToJar,
-    storeSetCookieHeaders,
-    allCookies,
-    cookiesToDict,
-    type CookieFormat,
-    type CookieInput,
-} from '../shared/cookies.js';
+import type { BoundSession, SessionCounters } from '../session/bound-session.js';
+import { openStore, type StoreChoice } from '../stores/open-store.js';
+import type { SessionIdentity } from '../model/identity.js';
+import type { SessionStore } from '../model/types.js';
+import { SessionTokens, sessionTokensOptionsSchema, type SessionTokensOptions } from '../tokens/session-tokens.js';
+import { addCookiesToJar, allCookies, cookiesToDict, type CookieFormat, type CookieInput } from '../shared/cookies.js';
+import { renameDeprecated } from '../shared/deprecation.js';
 import { describeCause } from '../shared/describe.js';
-import { SessionRenewalError, SessionsClosedError, StoreBacklogError } from './errors.js';
-import { BoundSession, type SessionCounters } from '../session/bound-session.js';
-import { loadStoredCookies, mergeStoredCookies, takeDelta } from '../session/state.js';
-import { DEFAULT_PERSISTENCE, WriteBehind, type PersistenceOptions } from './write-behind.js';
-import { parseSessionId, sessionIdStringSchema } from '../shared/ids.js';
+import { sessionIdStringSchema } from '../shared/ids.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../shared/retry.js';
+import { parseWithZod } from '../shared/validation.js';
+import { SessionsClosedError, StoreBacklogError } from './errors.js';
+import { ExitFlush } from './exit.js';
+import { SessionHeadersApi } from './header-api.js';
+import { registerInternals, type SessionsInternals } from './internals.js';
+import { SessionRegistry } from './registry.js';
+import { StoreSync } from './store-sync.js';
+import { SessionTokensApi } from './token-api.js';
+import { DEFAULT_PERSISTENCE, type PersistenceOptions } from './write-behind.js';
+
+/** The session of requests and calls that name none. */
+export const DEFAULT_SESSION_ID = 'default';
+
+/** How renewals run: the retry policy, plus the deadline of each attempt. */
+export interface RenewalOptions extends RetryPolicy {
+    /**
+     * The deadline of one renewal attempt, in seconds: an attempt still running then is abandoned (its requests
+     * aborted through `RenewalContext.signal`) and counts as a failed attempt, so a login that hangs never stalls
+     * its session, its lease or `close()`.
+     * @default 60
+     */
+    timeoutSecs: number;
+}
+
+/** Default {@link RenewalOptions}. */
+export const DEFAULT_RENEWAL_OPTIONS: Readonly<RenewalOptions> = Object.freeze({ ...DEFAULT_RETRY_POLICY, timeoutSecs: 60 });
+
+/** The shortest secret `Sessions.open({ secret })` accepts. */
+export const MIN_SECRET_LENGTH = 12;
 
 /** Options of {@link Sessions.open}. */
 export interface SessionsOptions {
     /**
      * Client identities (proxy and/or User-Agent) to pair sessions with, e.g. from `loadProfiles('./profiles.ts')`.
-     * Each new session gets the least-used profile; a renewal gets a fresh one. Default: none (every session still
-     * gets a generated, stable browser identity, but no proxy).
+     * Each new session gets the least-used profile; a renewal gets a fresh one.
+     * @default none: every session still gets a generated, stable browser identity, but no proxy
      */
     profiles?: readonly Profile[];
-    /** The session of requests whose `userData.sessionId` is absent. Default `'default'`. */
-    defaultSessionId?: string;
-    /** Retry policy of failing renewals. Defaults: 3 attempts, 250 ms first backoff, 5 s at most. */
-    renewal?: Partial<RenewalRetryOptions>;
     /**
-     * Where sessions outlive the process (see {@link StoreChoice}). Default: MySQL when the environment variable
-     * `CRAWLEE_SESSIONS_MYSQL_URL` is set, else the embedded store (a named Crawlee key-value store in the
-     * storage directory).
+     * The session of requests whose `userData.sessionId` is absent.
+     * @default 'default'
+     */
+    defaultSessionId?: string;
+    /** How renewals are retried and how long an attempt may take (see {@link RenewalOptions} for each field's default). */
+    renewal?: Partial<RenewalOptions>;
+    /**
+     * Where sessions outlive the process (see {@link StoreChoice}).
+     * @default MySQL when the environment variable `CRAWLEE_SESSIONS_MYSQL_URL` is set, else the embedded store (a
+     * named Crawlee key-value store in the storage directory)
      */
     store?: StoreChoice;
     /**
-     * Encrypts cookie values, login values and secret entries at rest with AES-256-GCM. Default: the environment
-     * variable `CRAWLEE_SESSIONS_SECRET`; without either, they are stored in clear.
+     * Encrypts cookie values, login values, header values and secret entries at rest with AES-256-GCM; at least 12
+     * characters.
+     * @default the environment variable `CRAWLEE_SESSIONS_SECRET`; without either, they are stored in clear
      */
     secret?: string;
     /** Write-behind and multi-process tuning; see {@link PersistenceOptions} for each field and its default. */
     persistence?: Partial<PersistenceOptions>;
     /**
      * How every session is renewed when `clear(id)` or `renew(id)` is given no renewal, e.g.
-     * `loginRenewal(recipe)`. `loginFor` and `sessions.bindRenewal(id, renewal)` take precedence. Default: none
-     * (a clear only empties the session).
+     * `loginRenewal(recipe)`. `loginFor` and `sessions.bindRenewal(id, renewal)` take precedence.
+     * @default none: a clear only empties the session
      */
     login?: Renewal;
-    /** Chooses the renewal per session id (return undefined to fall back to `login`). Default: none. */
+    /**
+     * Chooses the renewal per session id (return undefined to fall back to `login`).
+     * @default none
+     */
     loginFor?: (sessionId: string) => Renewal | undefined;
     /** Header rules and session headers: refresh and cleanup intervals (see {@link HeaderPipelineOptions}). */
     headers?: HeaderPipelineOptions;
@@ -80,7 +98,8 @@ export interface SessionsOptions {
     tokens?: SessionTokensOptions;
     /**
      * Flush pending writes when the process receives SIGINT or SIGTERM (then let the signal take its usual
-     * course). Default true.
+     * course). Pending writes are flushed on `beforeExit` in any case.
+     * @default true
      */
     flushOnSignals?: boolean;
 }
@@ -90,21 +109,31 @@ export interface ClearOptions {
     /**
      * How to renew the session right away, ahead of the request queue and without a concurrency slot: a request
      * to send (`{ url, method?, headers?, form?, json?, body? }`) or an async function receiving the session, its
-     * new profile and an HTTP client bound to both. Without it the session is only emptied.
+     * new profile and an HTTP client bound to both.
+     * @default the session's login (`bindRenewal`, `loginFor`, `login`); none: the session is only emptied
      */
     renewal?: Renewal;
 }
 
 /** Options of {@link Sessions.get}. */
 export interface GetCookiesOptions<F extends CookieFormat = CookieFormat> {
-    /** `'cookies'` (tough-cookie Cookie objects, the default), `'dict'` (name → value) or `'header'` (needs `url`). */
+    /**
+     * `'cookies'` (tough-cookie Cookie objects), `'dict'` (name → value) or `'header'` (needs `url`).
+     * @default 'cookies'
+     */
     format?: F;
-    /** Only the cookies a request to this URL would send. Required for `'header'`. */
+    /**
+     * Only the cookies a request to this URL would send. Required for `'header'`.
+     * @default every unexpired cookie of the session
+     */
     url?: string;
 }
 
 /** The return type of {@link Sessions.get} for each format. */
 export type CookiesIn<F extends CookieFormat> = F extends 'dict' ? Record<string, string> : F extends 'header' ? string : Cookie[];
+
+/** A session's status: `renewing` while a renewal is pending, `failed` when the last renewal failed for good. */
+export type SessionStatus = 'ready' | 'renewing' | 'failed';
 
 /** One row of {@link Sessions.list}. Contains no cookie values and no proxy credentials. */
 export interface SessionInfo extends SessionCounters {
@@ -116,12 +145,8 @@ export interface SessionInfo extends SessionCounters {
     cookies: number;
     /** How many times the session was cleared. */
     generation: number;
-    /** `renewing` while a renewal is pending, `failed` when the last renewal failed for good. */
-    status: 'ready' | 'renewing' | 'failed';
+    status: SessionStatus;
 }
-
-/** How long a clear waits for old-generation requests to be answered before renewing anyway. */
-const FLUSH_WAIT_LIMIT_MS = 5_000;
 
 const optionsSchema = z.strictObject({
     profiles: z.array(z.unknown()).optional(),
@@ -129,20 +154,22 @@ const optionsSchema = z.strictObject({
     renewal: z
         .strictObject({
             maxAttempts: z.number().int().min(1).max(100).optional(),
-            backoffMs: z.number().min(0).max(600_000).optional(),
-            maxBackoffMs: z.number().min(0).max(3_600_000).optional(),
+            backoffMillis: z.number().min(0).max(600_000).optional(),
+            maxBackoffMillis: z.number().min(0).max(3_600_000).optional(),
+            retryRefused: z.boolean().optional(),
+            timeoutSecs: z.number().positive().max(3600).optional(),
         })
         .optional(),
     store: z.unknown().optional(),
-    secret: z.string().min(8, 'must be at least 8 characters long').optional(),
+    secret: z.string().min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters long`).optional(),
     persistence: z
         .strictObject({
-            flushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+            flushIntervalMillis: z.number().int().min(0).max(3_600_000).optional(),
             batchSize: z.number().int().min(1).max(100_000).optional(),
             maxPendingSessions: z.number().int().min(1).optional(),
-            syncIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
-            leaseMs: z.number().int().min(100).max(3_600_000).optional(),
-            closeTimeoutMs: z.number().int().min(0).max(3_600_000).optional(),
+            syncIntervalMillis: z.number().int().min(0).max(3_600_000).optional(),
+            leaseMillis: z.number().int().min(100).max(3_600_000).optional(),
+            closeTimeoutMillis: z.number().int().min(0).max(3_600_000).optional(),
         })
         .optional(),
     flushOnSignals: z.boolean().optional(),
@@ -157,12 +184,26 @@ const optionsSchema = z.strictObject({
     tokens: sessionTokensOptionsSchema.optional(),
 });
 
-/** Identifies this process in renewal leases of a shared store. */
-const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+/** Option names of earlier versions, accepted with a warning for one more version. */
+const DEPRECATED_OPTIONS = {
+    'renewal.backoffMs': 'renewal.backoffMillis',
+    'renewal.maxBackoffMs': 'renewal.maxBackoffMillis',
+    'persistence.flushIntervalMs': 'persistence.flushIntervalMillis',
+    'persistence.syncIntervalMs': 'persistence.syncIntervalMillis',
+    'persistence.leaseMs': 'persistence.leaseMillis',
+    'persistence.closeTimeoutMs': 'persistence.closeTimeoutMillis',
+    'headers.refreshIntervalMs': 'headers.refreshIntervalMillis',
+    'headers.cleanupIntervalMs': 'headers.cleanupIntervalMillis',
+} as const;
 
 /**
  * The sessions of a crawl: named cookie jars bound to requests through `request.userData.sessionId`, each paired
  * with a client identity, cleared and renewed without ever stalling the crawl.
+ *
+ * It is a facade over parts with one job each: a registry (ids, creation, profiles and identities), a renewal
+ * coordinator (single-flight clear and renewal, the cross-process lease, the retry policy), the request pipeline
+ * (what each hop of each request carries), store synchronisation (write-behind, adoption of other processes'
+ * renewals), and exit handling. Header rules and session tokens are its sub-objects `headers` and `tokens`.
  *
  * ```ts
  * const sessions = await Sessions.open({ profiles: await loadProfiles('./profiles.ts') });
@@ -170,49 +211,65 @@ const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
  * ```
  */
 export class Sessions {
-    private readonly sessions = new Map<string, BoundSession>();
-    private readonly profilePool: ProfilePool;
-    private readonly retry: RenewalRetryOptions;
-    private readonly log = crawleeLog.child({ prefix: 'Sessions' });
-    private closed = false;
-    private readonly persistence: PersistenceOptions;
-    private readonly writeBehind: WriteBehind;
-    private syncTimer: NodeJS.Timeout | undefined;
-    private syncCursor: string | undefined;
-    private syncing = false;
-    private readonly signalHandler = (signal: NodeJS.Signals) => void this.onSignal(signal);
-    /** Signal listeners that existed before ours: libraries' passive ones (e.g. signal-exit), not the program's. */
-    private readonly listenersBefore = new Set<(...args: unknown[]) => void>();
-    private readonly exitHandler = () => void this.flush().catch(() => undefined);
-
     /** Where the sessions are persisted. */
     readonly store: SessionStore;
-    private readonly login: Renewal | undefined;
-    private readonly loginFor: SessionsOptions['loginFor'];
-    private readonly boundRenewals = new Map<string, Renewal>();
-
     /** The session of requests that name none. */
     readonly defaultSessionId: string;
     /** The profiles the sessions are paired with (validated, frozen). */
     readonly profiles: readonly Profile[];
+    /** Header rules and per-session TTL headers (see {@link SessionHeadersApi}). */
+    readonly headers: SessionHeadersApi;
+    /** ZAP-style session tokens (see {@link SessionTokensApi}). */
+    readonly tokens: SessionTokensApi;
 
-    private constructor(options: SessionsOptions, store: SessionStore) {
-        this.profiles = options.profiles ?? [];
-        this.profilePool = new ProfilePool(this.profiles);
-        this.defaultSessionId = options.defaultSessionId ?? 'default';
-        this.retry = { maxAttempts: 3, backoffMs: 250, maxBackoffMs: 5000, ...options.renewal };
+    readonly #log = crawleeLog.child({ prefix: 'Sessions' });
+    readonly #registry: SessionRegistry;
+    readonly #sync: StoreSync;
+    readonly #coordinator: RenewalCoordinator;
+    readonly #pipeline: RequestPipeline;
+    readonly #headerPipeline: HeaderPipeline;
+    readonly #tracker: SessionTokens;
+    readonly #persistence: PersistenceOptions;
+    readonly #exit: ExitFlush;
+    readonly #login: Renewal | undefined;
+    readonly #loginFor: SessionsOptions['loginFor'];
+    readonly #boundRenewals = new Map<string, Renewal>();
+    #closed = false;
+
+    private constructor(options: SessionsOptions & { profiles: readonly Profile[] }, store: SessionStore) {
         this.store = store;
-        this.login = options.login;
-        this.loginFor = options.loginFor;
-        this.headerSettings = { headers: options.headers, tokens: options.tokens };
-        this.persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
-        this.writeBehind = new WriteBehind(
-            store,
-            this.persistence,
-            this.log,
-            (session, record) => this.reconcile(session, record),
-            (session) => session.renewal !== undefined,
+        this.profiles = options.profiles;
+        this.defaultSessionId = options.defaultSessionId ?? DEFAULT_SESSION_ID;
+        this.#login = options.login;
+        this.#loginFor = options.loginFor;
+        this.#persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
+        this.#registry = new SessionRegistry(this.profiles, this.defaultSessionId, (session) => this.#sync.markDirty(session));
+        this.#sync = new StoreSync(store, this.#registry, this.#persistence, this.#log);
+        this.#headerPipeline = new HeaderPipeline(store, { ...options.headers, isClosed: () => this.#closed });
+        this.#tracker = new SessionTokens(
+            { ids: () => this.#registry.ids(), jarOf: (id) => this.#registry.find(id)?.jar },
+            options.tokens,
         );
+        this.#pipeline = new RequestPipeline({ headers: this.#headerPipeline, tokens: this.#tracker });
+        this.#coordinator = new RenewalCoordinator({
+            store,
+            host: this.#renewalHost(),
+            owner: processLeaseOwner(),
+            leaseMillis: this.#persistence.leaseMillis,
+            policy: { ...DEFAULT_RENEWAL_OPTIONS, ...options.renewal },
+            timeoutSecs: options.renewal?.timeoutSecs ?? DEFAULT_RENEWAL_OPTIONS.timeoutSecs,
+            log: this.#log,
+        });
+        this.#exit = new ExitFlush({
+            flush: () => this.flush(),
+            timeoutMillis: this.#persistence.closeTimeoutMillis,
+            onSignals: options.flushOnSignals ?? true,
+            log: this.#log,
+        });
+        const idOf = (id: string | number | undefined) => this.#idOf(id);
+        this.headers = new SessionHeadersApi(this.#headerPipeline, idOf);
+        this.tokens = new SessionTokensApi(this.#tracker, idOf);
+        registerInternals(this, this.#internals());
     }
 
     /**
@@ -220,40 +277,37 @@ export class Sessions {
      * generation, counters).
      */
     static async open(options: SessionsOptions = {}): Promise<Sessions> {
-        const parsed = parseWithZod(optionsSchema, options, 'options');
-        const profiles = parsed.profiles ? defineProfiles(parsed.profiles as Profile[]) : undefined;
-        const store = await openStore(options.store, parsed.secret);
+        const renamed = renameDeprecated(options, 'Sessions.open() options', DEPRECATED_OPTIONS);
+        const parsed = parseWithZod(optionsSchema, renamed, 'options');
+        const profiles = parsed.profiles ? defineProfiles(parsed.profiles as Profile[]) : [];
+        const store = await openStore(renamed.store, parsed.secret);
         const sessions = new Sessions(
-            { ...parsed, store: undefined, profiles, login: options.login, loginFor: options.loginFor },
+            {
+                ...(parsed as Omit<typeof parsed, 'profiles' | 'store'>),
+                profiles,
+                store: undefined,
+                login: renamed.login,
+                loginFor: renamed.loginFor,
+                tokens: renamed.tokens,
+            },
             store,
         );
         try {
-            for (const record of await store.loadAll()) sessions.load(record);
-            if (store.shared) {
-                sessions.syncCursor = (await store.changes(undefined)).cursor;
-                sessions.scheduleSync();
-            }
+            await sessions.#sync.start();
         } catch (error) {
             await store.close().catch(() => undefined);
             throw error;
         }
-        if (parsed.flushOnSignals ?? true) {
-            for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-                for (const listener of process.listeners(signal)) sessions.listenersBefore.add(listener as (...args: unknown[]) => void);
-            }
-            process.on('SIGINT', sessions.signalHandler);
-            process.on('SIGTERM', sessions.signalHandler);
-        }
-        process.on('beforeExit', sessions.exitHandler);
+        sessions.#exit.install();
         return sessions;
     }
 
     /**
      * Writes every pending change to the store now (changes are otherwise written behind the crawl, within
-     * `persistence.flushIntervalMs`). Rejects if the store cannot be reached; the changes are kept.
+     * `persistence.flushIntervalMillis`). Rejects if the store cannot be reached; the changes are kept.
      */
     async flush(): Promise<void> {
-        await this.writeBehind.flush();
+        await this.#sync.flush();
     }
 
     /**
@@ -262,7 +316,7 @@ export class Sessions {
      * current request's session inside a handler, else to the default session.
      */
     get<F extends CookieFormat = 'cookies'>(id?: string | number, options: GetCookiesOptions<F> = {}): CookiesIn<F> {
-        const session = this.resolve(id);
+        const session = this.#resolve(id);
         const format = options.format ?? 'cookies';
         if (format === 'header') {
             if (!options.url) throw new TypeError('sessions.get(id, { format: "header" }) needs a url: a Cookie header is per URL.');
@@ -278,26 +332,33 @@ export class Sessions {
      * Returns how many were accepted.
      */
     addCookies(id: string | number | undefined, cookies: readonly CookieInput[], url: string): number {
-        return addCookiesToJar(this.resolve(id).jar, cookies, url);
+        return addCookiesToJar(this.#resolve(id).jar, cookies, url);
     }
 
     /** The profile paired with a session (with its proxy credentials: keep it out of logs), or undefined. */
     getProfile(id?: string | number): Profile | undefined {
-        const session = this.resolve(id);
-        return this.profileOf(session);
+        return this.#registry.profileOf(this.#resolve(id));
+    }
+
+    /**
+     * The client identity a session's current generation presents (User-Agent, Accept-Language, client hints), e.g.
+     * to use the same identity in a tool of your own.
+     */
+    getIdentity(id?: string | number): SessionIdentity {
+        return this.#registry.identityOf(this.#resolve(id));
     }
 
     /** Every session with its profile (credentials hidden), cookie count, generation, status and counters. */
     list(): SessionInfo[] {
-        return [...this.sessions.values()].map((session) => {
-            const profile = this.profileOf(session);
+        return [...this.#registry.all()].map((session) => {
+            const profile = this.#registry.profileOf(session);
             return {
                 id: session.id,
                 profile: profile ? describeProfile(profile) : undefined,
                 profileIndex: session.profileIndex,
                 cookies: allCookies(session.jar).length,
                 generation: session.generation,
-                status: session.renewal ? 'renewing' : session.lastRenewalError ? 'failed' : 'ready',
+                status: session.status,
                 ...session.counters,
             };
         });
@@ -305,14 +366,14 @@ export class Sessions {
 
     /** Whether a session with this id exists. */
     has(id: string | number): boolean {
-        return this.sessions.has(String(id));
+        return this.#registry.find(String(id)) !== undefined;
     }
 
     /**
      * Clears a session: empties its jar, bumps its generation, releases its profile and assigns a fresh one
-     * (different from the cleared one when there is more than one). With `renewal`, renews it at once, ahead of
-     * the queue; until the renewal is done, requests bound to the session wait. Resolves when the session is
-     * usable again; rejects with {@link SessionRenewalError} when the renewal failed after every retry.
+     * (different from the cleared one when there is more than one). With a renewal (given, or the session's login),
+     * renews it at once, ahead of the queue; until the renewal is done, requests bound to the session wait. Resolves
+     * when the session is usable again; rejects with `SessionRenewalError` when the renewal failed for good.
      *
      * - Single flight: while a renewal is pending, further `clear` calls join it.
      * - Called from a handler for a response that was sent before the session was last cleared, it does not clear
@@ -322,38 +383,18 @@ export class Sessions {
      * `id` defaults to the current request's session inside a handler, else to the default session.
      */
     async clear(id?: string | number, options: ClearOptions = {}): Promise<void> {
-        const session = this.resolve(id);
-        const attempt = attemptStorage.getStore();
-        const staleCaller =
-            attempt?.sessionId === session.id &&
-            attempt.sentGeneration !== undefined &&
-            attempt.sentGeneration < session.generation;
-        if (staleCaller || session.renewal) {
-            await this.whenUsable(session);
-            return;
-        }
-        this.reset(session);
-        const renewal = options.renewal ?? this.renewalOf(session.id);
-        const pending: Promise<void> = this.settle(session, renewal).finally(() => {
-            if (session.renewal === pending) session.renewal = undefined;
-            session.touch(); // the write-behind holds a renewing session back: write it now
-        });
-        pending.catch(() => undefined); // waiters receive the error; an unobserved failure is logged, not thrown
-        session.renewal = pending;
-        await this.whenUsable(session);
+        const session = this.#resolve(id);
+        await this.#coordinator.clear(session, options.renewal ?? this.#renewalOf(session.id), attemptStorage.getStore());
     }
 
     /**
-     * Renews a session through its login (`bindRenewal`, else the `login` option): the same single-flight,
-     * ahead-of-the-queue renewal as `clear`. Rejects when the session has no login to renew with.
+     * Renews a session through its login (`bindRenewal`, else `loginFor`, else `login`): the same single-flight,
+     * ahead-of-the-queue renewal as `clear`.
+     * @throws NoRenewalError when the session has no login to renew with.
      */
     async renew(id?: string | number): Promise<void> {
-        const session = this.resolve(id);
-        if (!this.renewalOf(session.id)) {
-            throw new TypeError(
-                `Session "${session.id}" has no login to renew with: pass { login } or { loginFor } to Sessions.open(), or call sessions.bindRenewal("${session.id}", renewal).`,
-            );
-        }
+        const session = this.#resolve(id);
+        if (!this.#renewalOf(session.id)) throw new NoRenewalError(session.id);
         await this.clear(session.id);
     }
 
@@ -362,530 +403,112 @@ export class Sessions {
      * is cleared without an explicit one. Pass undefined to untie it.
      */
     bindRenewal(id: string | number, renewal: Renewal | undefined): void {
-        const sessionId = parseSessionId(id);
-        if (renewal) this.boundRenewals.set(sessionId, renewal);
-        else this.boundRenewals.delete(sessionId);
-    }
-
-    private renewalOf(sessionId: string): Renewal | undefined {
-        return this.boundRenewals.get(sessionId) ?? this.loginFor?.(sessionId) ?? this.login;
+        const sessionId = this.#registry.idOf(id);
+        if (renewal) this.#boundRenewals.set(sessionId, renewal);
+        else this.#boundRenewals.delete(sessionId);
     }
 
     /**
-     * Waits until the session has no pending renewal. Rejects with the renewal's error if the renewal this call
-     * waited for failed.
-     * @internal
-     */
-    async whenUsable(session: BoundSession): Promise<void> {
-        while (session.renewal) {
-            await session.renewal;
-        }
-    }
-
-    /**
-     * Closes the sessions: awaits pending renewals (bounded by their retry policy), writes every pending change
-     * (retrying for up to `persistence.closeTimeoutMs` if the store is unreachable) and closes the store. Rejects
-     * if changes could not be written.
+     * Closes the sessions: awaits pending renewals (bounded by their retry policy and deadlines), writes every
+     * pending change (retrying for up to `persistence.closeTimeoutMillis` if the store is unreachable) and closes
+     * the store. Rejects if changes could not be written.
      */
     async close(): Promise<void> {
-        if (this.closed) return;
-        this.closed = true;
-        this.closeHeaders();
-        clearTimeout(this.syncTimer);
-        process.off('SIGINT', this.signalHandler);
-        process.off('SIGTERM', this.signalHandler);
-        process.off('beforeExit', this.exitHandler);
-        await Promise.allSettled([...this.sessions.values()].map((session) => session.renewal));
+        if (this.#closed) return;
+        this.#closed = true;
+        this.#headerPipeline.close();
+        this.#exit.uninstall();
+        await Promise.allSettled([...this.#registry.all()].map((session) => session.renewal));
         try {
-            await this.writeBehind.close();
+            await this.#sync.close();
         } catch (error) {
             const failure = new Error(
-                `${this.writeBehind.pendingSessions} session(s) could not be written to the session ${this.store.description}: ` +
+                `${this.#sync.writeBehind.pendingSessions} session(s) could not be written to the session ${this.store.description}: ` +
                     describeCause(error),
             );
-            this.log.error(failure.message);
+            this.#log.error(failure.message);
             throw failure;
         } finally {
             await this.store.close().catch(() => undefined);
         }
     }
 
-    /**
-     * The session with this id, created (with a profile) on first use. `undefined` means the current request's
-     * session inside a handler, else the default session.
-     * @internal
-     */
-    resolve(id?: string | number): BoundSession {
-        if (this.closed) throw new SessionsClosedError();
-        const sessionId =
-            id === undefined ? (attemptStorage.getStore()?.sessionId ?? this.defaultSessionId) : parseSessionId(id);
-        let session = this.sessions.get(sessionId);
-        if (!session) {
-            if (this.writeBehind.inOutage && this.writeBehind.pendingSessions >= this.persistence.maxPendingSessions) {
-                throw new StoreBacklogError(this.store.description, this.writeBehind.pendingSessions);
+    #idOf(id: string | number | undefined): string {
+        if (this.#closed) throw new SessionsClosedError();
+        return this.#registry.idOf(id);
+    }
+
+    #resolve(id?: string | number): BoundSession {
+        if (this.#closed) throw new SessionsClosedError();
+        const { writeBehind } = this.#sync;
+        return this.#registry.resolve(id, () => {
+            if (writeBehind.inOutage && writeBehind.pendingSessions >= this.#persistence.maxPendingSessions) {
+                throw new StoreBacklogError(this.store.description, writeBehind.pendingSessions);
             }
-            session = this.createSession(sessionId);
-            session.profileIndex = this.profilePool.acquire();
-            this.identityOf(session);
-            session.touch();
-        }
-        return session;
-    }
-
-    private createSession(id: string): BoundSession {
-        const session = new BoundSession(id, (changed) => this.writeBehind.markDirty(changed));
-        this.sessions.set(id, session);
-        return session;
-    }
-
-    /** Creates a session from its stored record (at open, or when another process created it). */
-    private load(record: SessionRecord): BoundSession {
-        const session = this.createSession(record.id);
-        this.assign(session, record);
-        Object.assign(session.counters, record.counters, { lastUsedAt: record.lastUsedAt ?? undefined });
-        session.lastRenewalError = record.lastRenewalError ?? undefined;
-        return session;
-    }
-
-    /** Gives a session the generation, profile, identity, auth and cookies of a stored record. */
-    private assign(session: BoundSession, record: SessionRecord): void {
-        if (session.profileIndex !== undefined) this.profilePool.release(session.profileIndex);
-        const index = record.profileIndex ?? undefined;
-        session.profileIndex = index !== undefined && this.profilePool.restore(index) ? index : this.profilePool.acquire();
-        session.generation = record.generation;
-        session.identity = record.identity ?? undefined;
-        session.auth = record.auth ?? undefined;
-        session.headerToken = {};
-        loadStoredCookies(session, record.cookies);
-    }
-
-    /**
-     * Brings a session up to date with what the store returned or reported: a newer generation (renewed by
-     * another process) is adopted whole; the same generation merges other processes' cookie changes.
-     */
-    private reconcile(session: BoundSession, record: SessionRecord): void {
-        if (!this.store.shared && record.generation <= session.generation) return;
-        const pending = session.pending;
-        Object.assign(session.counters, {
-            requests: record.counters.requests + pending.requests,
-            successes: record.counters.successes + pending.successes,
-            failures: record.counters.failures + pending.failures,
-            renewals: record.counters.renewals + pending.renewals,
         });
-        if (record.generation > session.generation) {
-            this.adopt(session, record);
-        } else if (record.generation === session.generation) {
-            mergeStoredCookies(session, record);
-            session.identity ??= record.identity ?? undefined;
-            session.auth ??= record.auth ?? undefined;
-        }
     }
 
-    /** Adopts a renewal made by another process: nothing of the old generation is sent from now on. */
-    private adopt(session: BoundSession, record: SessionRecord): void {
-        const holders = [...session.cookieHolders];
-        session.emptyJar();
-        session.cookieStore.takeDirty();
-        session.resetPending = false;
-        this.assign(session, record);
-        session.lastRenewalError = record.lastRenewalError ?? undefined;
-        void Promise.allSettled(holders.map((holder) => holder.clearCookies()));
-        this.log.debug(`Session "${session.id}" was renewed by another process (generation ${record.generation}).`);
+    #renewalOf(sessionId: string): Renewal | undefined {
+        return this.#boundRenewals.get(sessionId) ?? this.#loginFor?.(sessionId) ?? this.#login;
     }
 
-    private scheduleSync(): void {
-        if (this.closed || this.persistence.syncIntervalMs === 0) return;
-        this.syncTimer = setTimeout(() => void this.syncOnce().finally(() => this.scheduleSync()), this.persistence.syncIntervalMs);
-        this.syncTimer.unref();
-    }
-
-    /** Pulls the changes other processes made to a shared store. */
-    private async syncOnce(): Promise<void> {
-        if (this.syncing || this.closed) return;
-        this.syncing = true;
-        try {
-            const { records, cursor } = await this.store.changes(this.syncCursor);
-            this.syncCursor = cursor;
-            for (const record of records) {
-                const session = this.sessions.get(record.id);
-                if (!session) this.load(record);
-                else if (!session.renewal) this.reconcile(session, record);
-            }
-        } catch {
-            // An outage is reported by the write-behind; pulling resumes when the store is back.
-        } finally {
-            this.syncing = false;
-        }
-    }
-
-    /**
-     * Flushes on SIGINT/SIGTERM, then lets the signal take its course. If the program (or a running crawler) has
-     * its own handler, that handler decides what happens; otherwise the signal is raised again, so the process
-     * ends as it would have without this handler: passive library listeners such as signal-exit only act when they
-     * are alone, and this handler was not.
-     */
-    private async onSignal(signal: NodeJS.Signals): Promise<void> {
-        const programHandles = process
-            .listeners(signal)
-            .some((listener) => listener !== this.signalHandler && !this.listenersBefore.has(listener as (...args: unknown[]) => void));
-        process.off('SIGINT', this.signalHandler);
-        process.off('SIGTERM', this.signalHandler);
-        const limit = new AbortController();
-        try {
-            await Promise.race([this.flush(), sleep(this.persistence.closeTimeoutMs, undefined, { signal: limit.signal })]);
-        } catch (error) {
-            this.log.error(`Pending session changes could not be written on ${signal}: ${describeCause(error)}`);
-        } finally {
-            limit.abort();
-        }
-        if (!programHandles) process.kill(process.pid, signal);
-    }
-
-    /** @internal The profile of a session's current generation. */
-    profileOf(session: BoundSession): Profile | undefined {
-        return session.profileIndex === undefined ? undefined : this.profilePool.get(session.profileIndex);
-    }
-
-    /** @internal The identity the session's current generation presents. */
-    identityOf(session: BoundSession): SessionIdentity {
-        if (!session.identity) {
-            session.identity = createIdentity(this.profileOf(session));
-            session.touch();
-        }
-        return session.identity;
-    }
-
-    /** @internal The proxy the session's traffic goes through, if its profile has one. */
-    proxyUrlOf(session: BoundSession): string | undefined {
-        return this.profileOf(session)?.proxy;
-    }
-
-    /** @internal An HTTP client bound to the session's jar, proxy and identity. */
-    httpClientOf(session: BoundSession): SessionHttpClient {
-        const jar = session.jar;
-        return createSessionHttpClient({
-            jar,
-            identity: this.identityOf(session),
-            proxyUrl: this.proxyUrlOf(session),
+    #clientOf(session: BoundSession, signal?: AbortSignal): SessionHttpClient {
+        return createSessionClient({
+            pipeline: this.#pipeline,
+            session,
+            identity: this.#registry.identityOf(session),
+            proxyUrl: this.#registry.proxyUrlOf(session),
             headerToken: session.headerToken,
-            // Logins and checks get the same header rules and session headers as the crawl's requests.
-            decorateHeaders: {
-                ready: () => this.headersReady(),
-                apply: (headers, url, method) => {
-                    this.headerPipeline.apply(headers, { url, method: method.toUpperCase(), sessionId: session.id });
-                },
-            },
-            storeCookies: (url, setCookie) =>
-                this.tokenTracker.observeSetCookie(session.id, jar, url.href, setCookie, () => storeSetCookieHeaders(jar, setCookie, url)),
+            signal,
         });
     }
 
-    /** Synchronous part of a clear: from here on, nothing can read the old cookies, profile or identity. */
-    private reset(session: BoundSession): void {
-        const previous = session.profileIndex;
-        session.generation++;
-        session.emptyJar();
-        if (previous !== undefined) this.profilePool.release(previous);
-        session.profileIndex = this.profilePool.acquire({ avoid: previous });
-        session.identity = undefined;
-        session.auth = undefined;
-        session.headerToken = {};
-        session.lastRenewalError = undefined;
-        session.resetPending = true;
-        session.renewalErrorPending = true;
-        this.identityOf(session);
-    }
-
-    /** Everything a clear does after its synchronous part: flush, wipe browser contexts, renew with retries. */
-    private async settle(session: BoundSession, renewal: Renewal | undefined): Promise<void> {
-        // Requests validated against the old generation reach Node's HTTP layer within the current macrotask;
-        // then wait (bounded) until the server has answered them, so that the renewal reaches it after all of them.
-        await nextMacrotask();
-        const limit = new AbortController();
-        await Promise.race([
-            Promise.allSettled([...session.inTransit]),
-            sleep(FLUSH_WAIT_LIMIT_MS, undefined, { signal: limit.signal }).catch(() => undefined),
-        ]);
-        limit.abort(); // a pending timer would keep the process alive for up to the limit
-        await Promise.allSettled([...session.cookieHolders].map((holder) => holder.clearCookies()));
-        if (this.store.shared) await this.settleShared(session, renewal);
-        else if (renewal) await this.runRenewal(session, renewal);
-    }
-
-    /**
-     * A clear in a store shared with other processes: exactly one process renews a generation. It takes the
-     * session's renewal lease; a process that cannot, waits for the holder and adopts its result, or takes over
-     * once the lease expires (its holder died). Without the store (outage), the process renews alone.
-     */
-    private async settleShared(session: BoundSession, renewal: Renewal | undefined): Promise<void> {
-        const fromGeneration = session.generation - 1;
-        const pollMs = Math.min(500, Math.max(50, Math.round(this.persistence.leaseMs / 10)));
-        for (;;) {
-            let lease: RenewalLease;
-            try {
-                lease = await this.store.beginRenewal(session.id, fromGeneration, PROCESS_OWNER, this.persistence.leaseMs);
-            } catch (error) {
-                this.log.warning(
-                    `Cannot coordinate the renewal of session "${session.id}" through the session ${this.store.description} ` +
-                        `(${describeCause(error)}); renewing in this process alone.`,
-                );
-                if (renewal) await this.runRenewal(session, renewal);
-                return;
-            }
-            if (lease.granted) break;
-            if (lease.reason === 'advanced') {
-                this.adopt(session, lease.record);
-                return;
-            }
-            await sleep(pollMs);
-        }
-
-        const heartbeat = setInterval(() => {
-            this.store.extendRenewal(session.id, PROCESS_OWNER, this.persistence.leaseMs).catch(() => undefined);
-        }, Math.max(50, Math.round(this.persistence.leaseMs / 3)));
-        heartbeat.unref();
-        try {
-            if (renewal) await this.runRenewal(session, renewal);
-        } catch (error) {
-            await this.revertToStored(session);
-            await this.store.abandonRenewal(session.id, PROCESS_OWNER).catch(() => undefined);
-            throw error;
-        } finally {
-            clearInterval(heartbeat);
-        }
-        const taken = takeDelta(session);
-        try {
-            const record = await this.store.completeRenewal(PROCESS_OWNER, taken.delta);
-            if (record.generation > session.generation || !sameAssignment(session, record)) this.adopt(session, record);
-            else this.reconcile(session, record);
-        } catch (error) {
-            taken.restore(); // written by the write-behind once the store is back
-            this.log.warning(`Renewal of session "${session.id}" could not be saved yet: ${describeCause(error)}`);
-        }
-    }
-
-    /**
-     * After a renewal failed for good in a shared store: the stored session (maybe still good for other processes,
-     * or refreshed by a maintainer) must not be overwritten by this process's emptied one, so the session goes back
-     * to the stored state and keeps only the failure.
-     */
-    private async revertToStored(session: BoundSession): Promise<void> {
-        const record = await this.store.read(session.id).catch(() => undefined);
-        if (!record) return; // nothing good is stored: the emptied session may be written
-        const failure = session.lastRenewalError;
-        session.emptyJar();
-        session.cookieStore.takeDirty();
-        session.resetPending = false;
-        this.assign(session, record);
-        session.lastRenewalError = failure;
-        session.renewalErrorPending = true;
-    }
-
-    /** Runs a renewal with retries and backoff. */
-    private async runRenewal(session: BoundSession, renewal: Renewal): Promise<void> {
-        const generation = session.generation;
-        for (let attempt = 1; ; attempt++) {
-            try {
-                await runRenewalAttempt(renewal, {
+    #renewalHost(): RenewalHost {
+        const registry = () => this.#registry;
+        const sync = () => this.#sync;
+        return {
+            reset: (session) => registry().reset(session),
+            context: (session, attempt, signal): RenewalContext => {
+                const generation = session.generation;
+                const http = this.#clientOf(session, signal);
+                return {
                     sessionId: session.id,
                     generation,
-                    profile: this.profileOf(session),
-                    identity: this.identityOf(session),
-                    http: this.httpClientOf(session),
+                    profile: registry().profileOf(session),
+                    identity: registry().identityOf(session),
+                    http,
                     jar: session.jar,
                     attempt,
+                    signal,
+                    // An attempt abandoned at its deadline must not set anything afterwards.
                     setAuth: (auth) => {
-                        if (session.generation !== generation) return;
-                        session.auth = auth;
-                        session.touch();
+                        if (!signal.aborted) session.setAuth(auth && scopedAuth(auth, http.origins), generation);
                     },
-                });
-                session.count('renewals');
-                this.log.debug(`Session "${session.id}" renewed (generation ${generation}).`);
-                return;
-            } catch (error) {
-                session.emptyJar();
-                if (attempt >= this.retry.maxAttempts) {
-                    const failure = new SessionRenewalError(session.id, attempt, error);
-                    session.lastRenewalError = describeCause(error);
-                    session.renewalErrorPending = true;
-                    this.log.warning(failure.message);
-                    throw failure;
+                };
+            },
+            adopt: (session, record) => sync().adopt(session, record),
+            reconcile: (session, record) => sync().reconcileRenewal(session, record),
+            revert: (session, record) => sync().revert(session, record),
+        };
+    }
+
+    #internals(): SessionsInternals {
+        return {
+            registry: this.#registry,
+            coordinator: this.#coordinator,
+            pipeline: this.#pipeline,
+            headerPipeline: this.#headerPipeline,
+            tokens: this.#tracker,
+            resolve: (id) => this.#resolve(id),
+            sessionIdForUrl: (url) => {
+                if (!url) return this.defaultSessionId;
+                try {
+                    return this.#tracker.activeSession(url) ?? this.defaultSessionId;
+                } catch {
+                    return this.defaultSessionId; // not an http(s) URL
                 }
-                const delay = backoffDelay(attempt, this.retry);
-                this.log.debug(`Renewal of session "${session.id}" failed (${describeCause(error)}); retrying in ${delay} ms.`);
-                await sleep(delay);
-            }
-        }
-    }
-
-    // --- Header rules, session headers and tokens ---
-    // Header rules and session headers live in the store's entries (collections `header-rules`, `session-headers`),
-    // so every process sharing the store applies the same ones; token tracking is per process.
-
-    /**
-     * Options of the header pipeline and of token tracking (`Sessions.open({ headers, tokens })`); read when they
-     * are first used.
-     */
-    private headerSettings: { headers?: HeaderPipelineOptions; tokens?: SessionTokensOptions } = {};
-    private headerPipelineInstance: HeaderPipeline | undefined;
-    private tokenTrackerInstance: SessionTokens | undefined;
-
-    /**
-     * Persistent header rules, shared through the store: `add`, `update`, `enable`, `disable`, `remove`, `list`,
-     * `get`, `refresh`. They apply to every request of every session they match (see {@link HeaderPipeline} for the
-     * order in which headers are computed).
-     */
-    get headerRules(): HeaderRules {
-        return this.headerPipeline.rules;
-    }
-
-    /**
-     * OWASP ZAP-style token tracking: which cookies are session tokens per site (`tokenTracker.names.add(site,
-     * name)`, `.remove(site, name)`), rotation events (`tokenTracker.on('rotation', …)`), per-site activity
-     * (`tokenTracker.activityOf(id)`).
-     */
-    get tokenTracker(): SessionTokens {
-        this.tokenTrackerInstance ??= new SessionTokens(
-            { ids: () => this.sessions.keys(), jarOf: (id) => this.sessions.get(id)?.jar },
-            this.headerSettings.tokens,
-        );
-        return this.tokenTrackerInstance;
-    }
-
-    /**
-     * Attaches a header to a session for `ttl` seconds (60–86400, default 3600), or updates the session's header of
-     * that name (same id, `updatedAt` bumped, expiry re-armed). Applies from the session's next request on.
-     * `id` defaults to the current request's session inside a handler.
-     */
-    async setHeader(id: string | number | undefined, header: SessionHeaderInput): Promise<SessionHeader> {
-        return this.headerPipeline.sessionHeaders.set(this.headerSessionId(id), header);
-    }
-
-    /** {@link setHeader} for several headers: all are validated before any is set. */
-    async setHeaders(id: string | number | undefined, headers: readonly SessionHeaderInput[]): Promise<SessionHeader[]> {
-        return this.headerPipeline.sessionHeaders.setMany(this.headerSessionId(id), headers);
-    }
-
-    /** Changes some fields of a session's header; a `ttl` re-arms its expiry from now. */
-    async updateHeader(id: string | number | undefined, name: string, patch: SessionHeaderPatch): Promise<SessionHeader> {
-        return this.headerPipeline.sessionHeaders.update(this.headerSessionId(id), name, patch);
-    }
-
-    /**
-     * A session's headers, values included: the active, unexpired ones, or with `{ all: true }` every one (expired
-     * and inactive too, until the cleanup deletes them). For display, pass each through `describeSessionHeader()`.
-     */
-    async getHeaders(id?: string | number, options: GetSessionHeadersOptions = {}): Promise<SessionHeader[]> {
-        return this.headerPipeline.sessionHeaders.get(this.headerSessionId(id), options);
-    }
-
-    /** Removes one header of a session; returns whether it existed. */
-    async removeHeader(id: string | number | undefined, name: string): Promise<boolean> {
-        return this.headerPipeline.sessionHeaders.remove(this.headerSessionId(id), name);
-    }
-
-    /** Removes every header of a session; returns how many there were. */
-    async clearHeaders(id?: string | number): Promise<number> {
-        return this.headerPipeline.sessionHeaders.clear(this.headerSessionId(id));
-    }
-
-    /**
-     * A session's token values (secrets: keep them out of logs) on a site (`host:port` or a URL): cookie name →
-     * value; without a site, per site for every site the session sent requests to or is active on.
-     */
-    tokens(id: string | number | undefined, site: string): Record<string, string>;
-    tokens(id?: string | number): Record<string, Record<string, string>>;
-    tokens(id?: string | number, site?: string): Record<string, string> | Record<string, Record<string, string>> {
-        const sessionId = this.headerSessionId(id);
-        return site === undefined ? this.tokenTracker.tokensOf(sessionId) : this.tokenTracker.tokensOf(sessionId, site);
-    }
-
-    /**
-     * The session whose token values on `site` match a cookie set (OWASP ZAP's algorithm: equal values, or both
-     * absent, for every token of the site; the most equal values wins), e.g. to adopt cookies captured elsewhere.
-     * Undefined when no session matches.
-     */
-    match(cookies: CookieSet, site: string): string | undefined {
-        return this.tokenTracker.match(cookies, site);
-    }
-
-    /** Makes a session the active session of a site: requests to the site that name no session use it. */
-    activate(site: string, id: string | number): void {
-        this.tokenTracker.activate(site, parseSessionId(id));
-    }
-
-    /** Removes a site's active session (its requests that name no session use the default session again). */
-    deactivate(site: string): boolean {
-        return this.tokenTracker.deactivate(site);
-    }
-
-    /** The active session of a site, if any. */
-    activeSession(site: string): string | undefined {
-        return this.tokenTracker.activeSession(site);
-    }
-
-    /** The session id a header/token method means (without creating the session): the current request's by default. */
-    private headerSessionId(id: string | number | undefined): string {
-        if (this.closed) throw new SessionsClosedError();
-        return id === undefined ? (attemptStorage.getStore()?.sessionId ?? this.defaultSessionId) : parseSessionId(id);
-    }
-
-    /** @internal The header pipeline (rules and session headers on the sessions' store), created on first use. */
-    get headerPipeline(): HeaderPipeline {
-        this.headerPipelineInstance ??= new HeaderPipeline(this.store, {
-            ...this.headerSettings.headers,
-            isClosed: () => this.closed,
-        });
-        return this.headerPipelineInstance;
-    }
-
-    /** @internal The session of a request to `url` that names none: the site's active session, else the default. */
-    sessionIdForUrl(url: string | undefined): string {
-        if (!url || !this.tokenTrackerInstance) return this.defaultSessionId;
-        try {
-            return this.tokenTrackerInstance.activeSession(url) ?? this.defaultSessionId;
-        } catch {
-            return this.defaultSessionId; // not an http(s) URL
-        }
-    }
-
-    /** @internal Resolves once rules and session headers have been loaded from the store. */
-    headersReady(): Promise<void> {
-        return this.headerPipeline.ready();
-    }
-
-    /**
-     * @internal Applies rules and session headers to a request's headers at transmission (after the identity, before
-     * the cookies); `previous` is what the previous redirect hop returned. Counts the message for the site.
-     */
-    applyRequestHeaders(
-        session: BoundSession,
-        headers: Record<string, string | string[] | undefined>,
-        url: URL,
-        method: string,
-        previous?: AppliedHeaders,
-    ): AppliedHeaders {
-        this.tokenTracker.countMessage(session.id, url);
-        return this.headerPipeline.apply(headers, { url, method: method.toUpperCase(), sessionId: session.id }, previous);
-    }
-
-    /** @internal Stores a response's Set-Cookie headers through `store`, recording token rotations. */
-    storeResponseCookies(session: BoundSession, url: string, setCookie: string | string[] | undefined, store: () => void): void {
-        this.tokenTracker.observeSetCookie(session.id, session.jar, url, setCookie, store);
-    }
-
-    /** @internal Stops the header reload and cleanup timers (they also stop by themselves once closed). */
-    closeHeaders(): void {
-        this.headerPipelineInstance?.close();
+            },
+            clientOf: (session) => this.#clientOf(session),
+        };
     }
 }
-
-function sameAssignment(session: BoundSession, record: SessionRecord): boolean {
-    return (
-        record.generation === session.generation &&
-        (record.profileIndex ?? undefined) === session.profileIndex &&
-        record.identity?.userAgent === session.identity?.userAgent
-    );
-}
-

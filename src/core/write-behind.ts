@@ -1,43 +1,58 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { Log } from 'crawlee';
+import type { Log } from '@crawlee/core';
 
 import { describeCause } from '../shared/describe.js';
-import type { SessionRecord, SessionStore } from '../model/types.js';
+import { StoreWriteRejectedError, type RejectedDelta, type SessionRecord, type SessionStore } from '../model/types.js';
 import type { BoundSession } from '../session/bound-session.js';
 import { hasChanges, takeDelta, type TakenDelta } from '../session/state.js';
 
 /** Options of the write-behind persistence (`Sessions.open({ persistence })`). */
 export interface PersistenceOptions {
-    /** How long changes may wait before they are written, in ms. Default 1000. */
-    flushIntervalMs: number;
+    /**
+     * How long changes may wait before they are written, in ms.
+     * @default 1000
+     */
+    flushIntervalMillis: number;
     /**
      * Sessions per write to a shared store (MySQL): one transaction each; a flush writes several batches if
-     * needed. Single-process stores get one write per flush. Default 500.
+     * needed. Single-process stores get one write per flush.
+     * @default 500
      */
     batchSize: number;
     /**
      * How many sessions with unwritten changes may accumulate while the store is unreachable before new sessions
-     * are refused (existing sessions keep working: their changes are coalesced in place). Default 100 000.
+     * are refused (existing sessions keep working: their changes are coalesced in place).
+     * @default 100000
      */
     maxPendingSessions: number;
-    /** How often a shared store (MySQL) is asked for changes made by other processes, in ms. Default 1000. */
-    syncIntervalMs: number;
-    /** How long a renewal lease in a shared store lasts before another process may take over, in ms. Default 30 000. */
-    leaseMs: number;
-    /** How long `close()` keeps retrying to write pending changes to an unreachable store, in ms. Default 10 000. */
-    closeTimeoutMs: number;
+    /**
+     * How often a shared store (MySQL) is asked for changes made by other processes, in ms. 0 turns the pull off.
+     * @default 1000
+     */
+    syncIntervalMillis: number;
+    /**
+     * How long a renewal lease in a shared store lasts without a heartbeat before another process may take over, in
+     * ms.
+     * @default 30000
+     */
+    leaseMillis: number;
+    /**
+     * How long `close()` keeps retrying to write pending changes to an unreachable store, in ms.
+     * @default 10000
+     */
+    closeTimeoutMillis: number;
 }
 
 /** Default {@link PersistenceOptions}. */
-export const DEFAULT_PERSISTENCE: PersistenceOptions = {
-    flushIntervalMs: 1000,
+export const DEFAULT_PERSISTENCE: Readonly<PersistenceOptions> = Object.freeze({
+    flushIntervalMillis: 1000,
     batchSize: 500,
     maxPendingSessions: 100_000,
-    syncIntervalMs: 1000,
-    leaseMs: 30_000,
-    closeTimeoutMs: 10_000,
-};
+    syncIntervalMillis: 1000,
+    leaseMillis: 30_000,
+    closeTimeoutMillis: 10_000,
+});
 
 const MAX_RETRY_DELAY_MS = 30_000;
 
@@ -79,12 +94,13 @@ export class WriteBehind {
 
     /** Records that a session changed. Cheap: called on every request. */
     markDirty(session: BoundSession): void {
+        if (session.unwritable !== undefined) return;
         this.dirty.add(session);
         if (this.closed) return;
         if (this.dirty.size >= this.options.batchSize && !this.flushing && this.failures === 0) {
             if (!this.timerIsImmediate) this.schedule(0);
         } else if (!this.timer) {
-            this.schedule(this.options.flushIntervalMs);
+            this.schedule(this.options.flushIntervalMillis);
         }
     }
 
@@ -100,12 +116,12 @@ export class WriteBehind {
         }
     }
 
-    /** Stops the timer and writes what is pending, retrying for up to `closeTimeoutMs`. */
+    /** Stops the timer and writes what is pending, retrying for up to `closeTimeoutMillis`. */
     async close(): Promise<void> {
         this.closed = true;
         clearTimeout(this.timer);
         this.timer = undefined;
-        const deadline = Date.now() + this.options.closeTimeoutMs;
+        const deadline = Date.now() + this.options.closeTimeoutMillis;
         for (let attempt = 1; ; attempt++) {
             try {
                 await this.flush();
@@ -142,8 +158,15 @@ export class WriteBehind {
             const batchSize = this.store.shared ? this.options.batchSize : Math.max(taken.length, 1);
             for (let start = 0; start < taken.length; start += batchSize) {
                 const batch = taken.slice(start, start + batchSize);
-                const records = await this.store.write(batch.map(([, t]) => t.delta));
-                records.forEach((record, index) => this.reconcile(batch[index]![0], record));
+                let records: ReadonlyArray<SessionRecord | undefined>;
+                try {
+                    records = await this.store.write(batch.map(([, t]) => t.delta));
+                } catch (error) {
+                    if (!(error instanceof StoreWriteRejectedError)) throw error;
+                    records = error.records;
+                    this.setAside(batch, error.rejected);
+                }
+                records.forEach((record, index) => record && this.reconcile(batch[index]![0], record));
                 written += batch.length;
             }
         } catch (error) {
@@ -155,7 +178,24 @@ export class WriteBehind {
             throw error;
         }
         this.onSuccess(written);
-        if (this.dirty.size > 0 && !this.closed) this.schedule(this.options.flushIntervalMs);
+        if (this.dirty.size > 0 && !this.closed) this.schedule(this.options.flushIntervalMillis);
+    }
+
+    /**
+     * Sessions the store refused for good (too large for it, invalid): retrying cannot help, so they are not written
+     * again until they change into a new generation (a clear); they keep working in memory meanwhile.
+     */
+    private setAside(batch: ReadonlyArray<[BoundSession, TakenDelta]>, rejected: readonly RejectedDelta[]): void {
+        for (const { id, reason } of rejected) {
+            const session = batch.find(([each]) => each.id === id)?.[0];
+            if (!session) continue;
+            session.unwritable = reason;
+            this.dirty.delete(session);
+            this.log.error(
+                `Session "${id}" cannot be written to the session ${this.store.description} (${reason}). It keeps working in ` +
+                    'memory and is written again once it is cleared into a new generation.',
+            );
+        }
     }
 
     private onFailure(error: unknown): void {
@@ -168,7 +208,7 @@ export class WriteBehind {
             );
         }
         if (!this.closed) {
-            this.schedule(Math.min(MAX_RETRY_DELAY_MS, this.options.flushIntervalMs * 2 ** Math.min(this.failures, 10)));
+            this.schedule(Math.min(MAX_RETRY_DELAY_MS, this.options.flushIntervalMillis * 2 ** Math.min(this.failures, 10)));
         }
     }
 

@@ -1,4 +1,4 @@
-import { log as crawleeLog } from 'crawlee';
+import { log as crawleeLog } from '@crawlee/core';
 
 import type { SessionStore } from '../model/types.js';
 import { compileCondition, type HeaderTarget, type TargetPredicate } from './conditions.js';
@@ -22,7 +22,7 @@ export interface HeaderRulesOptions {
      * {@link HeaderRules.refresh} yourself.
      * @default 30000
      */
-    refreshIntervalMs?: number;
+    refreshIntervalMillis?: number;
     /**
      * Checked by the reload timer: once it returns true, the timer stops (used by `Sessions` to stop it on close).
      * @default () => false
@@ -68,7 +68,7 @@ export function compareRules(a: HeaderRule, b: HeaderRule): number {
  * uses; the CLI creates its own on the store it opens.
  *
  * - Writes (`add`, `update`, `enable`, `disable`, `remove`) go to the store at once and take effect in this process
- *   immediately; other processes pick them up at their next reload (`refreshIntervalMs`, default 30 s).
+ *   immediately; other processes pick them up at their next reload (`refreshIntervalMillis`, default 30 s).
  * - `list` and `get` read the store; values of sensitive headers are hidden by `list` unless `reveal` is set.
  * - Rules of sensitive headers (or marked `secret`) are stored sealed when the store has a secret.
  *
@@ -94,7 +94,7 @@ export class HeaderRules {
     ) {
         this.reload = new PeriodicTask(
             () => this.refresh(),
-            options.refreshIntervalMs ?? 30_000,
+            options.refreshIntervalMillis ?? 30_000,
             (error) => this.log.warning(`Reloading header rules from ${store.description} failed: ${describe(error)}`),
             options.isClosed,
         );

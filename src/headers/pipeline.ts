@@ -13,19 +13,19 @@ export interface HeaderPipelineOptions {
      * other processes and the CLI). 0 disables the reload.
      * @default 30000
      */
-    refreshIntervalMs?: number;
+    refreshIntervalMillis?: number;
     /**
      * How often expired session headers are deleted from memory and the store, in ms. 0 disables the cleanup
      * (expired headers are never applied either way).
      * @default 60000
      */
-    cleanupIntervalMs?: number;
+    cleanupIntervalMillis?: number;
 }
 
 /** Zod schema of {@link HeaderPipelineOptions}, for `Sessions.open()`'s option validation. */
 export const headerPipelineOptionsSchema = z.strictObject({
-    refreshIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
-    cleanupIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
+    refreshIntervalMillis: z.number().int().min(0).max(86_400_000).optional(),
+    cleanupIntervalMillis: z.number().int().min(0).max(86_400_000).optional(),
 });
 
 /**
@@ -54,10 +54,10 @@ export class HeaderPipeline {
     readonly sessionHeaders: SessionHeaders;
 
     constructor(store: SessionStore, options: HeaderPipelineOptions & { isClosed?: () => boolean } = {}) {
-        const rulesOptions: HeaderRulesOptions = { refreshIntervalMs: options.refreshIntervalMs, isClosed: options.isClosed };
+        const rulesOptions: HeaderRulesOptions = { refreshIntervalMillis: options.refreshIntervalMillis, isClosed: options.isClosed };
         const headersOptions: SessionHeadersOptions = {
-            refreshIntervalMs: options.refreshIntervalMs,
-            cleanupIntervalMs: options.cleanupIntervalMs,
+            refreshIntervalMillis: options.refreshIntervalMillis,
+            cleanupIntervalMillis: options.cleanupIntervalMillis,
             isClosed: options.isClosed,
         };
         this.rules = new HeaderRules(store, rulesOptions);

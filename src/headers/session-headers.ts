@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 
-import { log as crawleeLog } from 'crawlee';
+import { log as crawleeLog } from '@crawlee/core';
 
 import type { SessionStore } from '../model/types.js';
 import { compileCondition, type HeaderTarget, type TargetPredicate } from './conditions.js';
@@ -22,13 +22,13 @@ export interface SessionHeadersOptions {
      * {@link SessionHeaders.cleanup} yourself). Expired headers are never applied either way.
      * @default 60000
      */
-    cleanupIntervalMs?: number;
+    cleanupIntervalMillis?: number;
     /**
      * How often the headers are reloaded from the store, in ms, to pick up headers set by other processes sharing
      * it. 0 disables the reload.
      * @default 30000
      */
-    refreshIntervalMs?: number;
+    refreshIntervalMillis?: number;
     /**
      * Checked by the timers: once it returns true they stop (used by `Sessions` to stop them on close).
      * @default () => false
@@ -76,8 +76,8 @@ export class SessionHeaders {
     ) {
         const warn = (what: string) => (error: unknown) =>
             this.log.warning(`${what} session headers in ${store.description} failed: ${error instanceof Error ? error.message : String(error)}`);
-        this.reload = new PeriodicTask(() => this.refresh(), options.refreshIntervalMs ?? 30_000, warn('Reloading'), options.isClosed);
-        this.sweeper = new PeriodicTask(() => this.cleanup(), options.cleanupIntervalMs ?? 60_000, warn('Cleaning up'), options.isClosed);
+        this.reload = new PeriodicTask(() => this.refresh(), options.refreshIntervalMillis ?? 30_000, warn('Reloading'), options.isClosed);
+        this.sweeper = new PeriodicTask(() => this.cleanup(), options.cleanupIntervalMillis ?? 60_000, warn('Cleaning up'), options.isClosed);
     }
 
     /** Loads the headers from the store once and starts the timers. A failed load rejects and is retried by the next call. */

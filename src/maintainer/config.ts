@@ -8,7 +8,12 @@ import type { CredentialInput } from '../acquisition/credentials.js';
 import { defineLogin, type LoginRecipe, type LoginRecipeInput } from '../acquisition/recipe.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
 import { maskCredentials } from '../shared/redact.js';
-import type { RenewalRetryOptions } from '../renewal/renewal.js';
+/** How failed logins are retried (the maintainer's `retry` option). */
+export interface RenewalRetryOptions {
+    maxAttempts: number;
+    backoffMs: number;
+    maxBackoffMs: number;
+}
 import type { StoreChoice } from '../stores/open-store.js';
 import { ConfigValidationError, parseWithZod, type ConfigValidationIssue } from '../shared/validation.js';
 import { scheduleSchema, type Schedule } from './schedule.js';

@@ -1,28 +1,30 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-
-import { log as crawleeLog } from 'crawlee';
-import { Cookie, CookieJar, MemoryCookieStore } from 'tough-cookie';
+import { log as crawleeLog } from '@crawlee/core';
+import { Cookie, type CookieJar } from 'tough-cookie';
 
 import { SessionCheck, type CheckOutcome } from '../acquisition/check.js';
-import { LoginError, isNetworkError } from '../acquisition/errors.js';
+import { LoginError } from '../acquisition/errors.js';
 import { performLogin, type LoginOptions, type LoginTarget } from '../acquisition/renewal.js';
-import { allCookies } from '../shared/cookies.js';
+import { HeaderPipeline } from '../headers/pipeline.js';
+import { completeUnderLease, processLeaseOwner, requestLease, underLease, type LeaseRequest } from '../renewal/lease.js';
+import { scopedAuth } from '../renewal/renewal.js';
+import { createDetachedSession } from '../request/detached-session.js';
+import { RequestPipeline } from '../request/pipeline.js';
+import { allCookies, createJar } from '../shared/cookies.js';
 import { describeCause } from '../shared/describe.js';
 import { createIdentity, type SessionIdentity } from '../profiles/identity.js';
 import type { Profile } from '../profiles/profile.js';
-import { createSessionHttpClient } from '../request/session-client.js';
+import { createSessionClient } from '../request/session-client.js';
 import { cookieKeyOf, zeroCounters } from '../model/merge.js';
 import { openStore } from '../stores/open-store.js';
 import type { CookieKey, SessionAuth, SessionDelta, SessionRecord, SessionStore, StoredCookie } from '../model/types.js';
-import { RetriesExhaustedError, retryWithBackoff } from '../shared/retry.js';
+import { RetriesExhaustedError, isNetworkError, isRetryableUnder, retryWithBackoff, type RetryPolicy } from '../shared/retry.js';
 import { defineMaintainerConfig, type MaintainedRecipe, type MaintainerConfig, type MaintainerConfigInput } from './config.js';
 import { ConcurrencyQueue, LoginQueues } from './login-queues.js';
 import { ScheduledJob } from './schedule.js';
 import { MAINTAINER_STATUS_COLLECTION, statusKey, type MaintainerStatusRow } from './status.js';
 
 /** Identifies this maintainer in renewal leases of a shared store. */
-const LEASE_OWNER = `maintainer:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const LEASE_OWNER = processLeaseOwner('maintainer');
 
 /** One configured recipe at run time. */
 interface Entry {
@@ -76,6 +78,9 @@ export class Maintainer {
     private readonly queues: LoginQueues;
     private readonly checks: ConcurrencyQueue;
     private readonly abort = new AbortController();
+    /** The request path of the maintainer's logins and checks: the store's header rules apply to them as to crawls. */
+    private readonly headerPipeline: HeaderPipeline;
+    private readonly pipeline: RequestPipeline;
     private nextProfile = 0;
     private started = false;
     private stopped = false;
@@ -88,6 +93,8 @@ export class Maintainer {
         private readonly ownsStore: boolean,
     ) {
         this.queues = new LoginQueues({ browser: config.concurrency.browserLogins, http: config.concurrency.httpLogins });
+        this.headerPipeline = new HeaderPipeline(store, { isClosed: () => this.stopped });
+        this.pipeline = new RequestPipeline({ headers: this.headerPipeline });
         this.checks = new ConcurrencyQueue('checks', config.concurrency.checks);
         this.entries = config.recipes.map((recipe) => {
             const entry: Entry = {
@@ -171,6 +178,7 @@ export class Maintainer {
         await Promise.all(this.entries.map((entry) => entry.job.stop()));
         await Promise.all(this.entries.map((entry) => entry.chain));
         await Promise.all(this.entries.flatMap((entry) => [...entry.rows.values()].map((row) => this.saveRow(entry, row))));
+        this.headerPipeline.close();
         if (this.ownsStore) await this.store.close();
         this.log.info('Stopped.');
     }
@@ -235,10 +243,10 @@ export class Maintainer {
     private async check(entry: Entry, record: SessionRecord): Promise<CheckOutcome> {
         const profile = this.profileAt(record.profileIndex);
         const identity = record.identity ?? createIdentity(profile);
-        const jar = jarOf(record.cookies);
-        const http = createSessionHttpClient({ jar, identity, proxyUrl: profile?.proxy, headerToken: {} });
+        const session = createDetachedSession(record.id, { jar: jarOf(record.cookies), auth: record.auth ?? undefined });
+        const http = createSessionClient({ pipeline: this.pipeline, session, identity, proxyUrl: profile?.proxy, headerToken: {} });
         const outcome = await new SessionCheck(entry.config.recipe.check!).run(http, record.auth ?? undefined);
-        if (outcome.valid) await this.writeBackCookies(record, jar);
+        if (outcome.valid) await this.writeBackCookies(record, session.jar);
         return outcome;
     }
 
@@ -268,13 +276,14 @@ export class Maintainer {
         const fromGeneration = record?.generation ?? 0;
         this.update(entry, row, { state: 'refreshing' });
 
+        const lease: LeaseRequest = { store: this.store, id: session, fromGeneration, owner: LEASE_OWNER, leaseMillis: this.config.leaseMs };
         try {
-            const lease = await this.store.beginRenewal(session, fromGeneration, LEASE_OWNER, this.config.leaseMs);
-            if (!lease.granted) {
-                const generation = lease.record?.generation ?? null;
+            const answer = await requestLease(lease);
+            if (!answer.granted) {
+                const generation = answer.record?.generation ?? null;
                 this.update(entry, row, { state: 'busy', generation });
                 this.log.info(
-                    `refresh ${label}: skipped, ${lease.reason === 'advanced' ? `another process renewed it meanwhile (generation ${generation})` : 'another process is renewing it'}.`,
+                    `refresh ${label}: skipped, ${answer.reason === 'advanced' ? `another process renewed it meanwhile (generation ${generation})` : 'another process is renewing it'}.`,
                 );
                 return;
             }
@@ -283,33 +292,32 @@ export class Maintainer {
             return;
         }
 
-        const heartbeat = setInterval(() => {
-            this.store.extendRenewal(session, LEASE_OWNER, this.config.leaseMs).catch(() => undefined);
-        }, Math.max(250, Math.round(this.config.leaseMs / 3)));
-        heartbeat.unref();
         let attempts = 0;
         try {
             const profileIndex = record?.profileIndex ?? this.pickProfileIndex();
             const profile = this.profileAt(profileIndex);
             // Sites may bind a login to the client's identity: keep the session's identity unless its profile changed.
             const identity = record?.identity && record.profileIndex === profileIndex ? record.identity : createIdentity(profile);
-            const { value: acquired, attempts: made } = await retryWithBackoff(
-                (attempt) => {
-                    attempts = attempt;
-                    return this.queues.of(recipe.mode).run(() => this.login(entry, session, profile, identity, fromGeneration + 1, attempt));
-                },
-                {
-                    maxAttempts: this.config.retry.maxAttempts,
-                    backoffMillis: this.config.retry.backoffMs,
-                    maxBackoffMillis: this.config.retry.maxBackoffMs,
-                    isRetryable: isNetworkError,
-                    signal: this.abort.signal,
-                    onRetry: (attempt, delay, error) =>
-                        this.log.info(`refresh ${label}: attempt ${attempt} could not reach the site (${describeCause(error)}); retrying in ${delay} ms.`),
-                },
+            const policy = this.retryPolicy();
+            const { value: acquired, attempts: made } = await underLease(lease, () =>
+                retryWithBackoff(
+                    (attempt) => {
+                        attempts = attempt;
+                        return this.queues.of(recipe.mode).run(() => this.login(entry, session, profile, identity, fromGeneration + 1, attempt));
+                    },
+                    {
+                        ...policy,
+                        isRetryable: (error) => isRetryableUnder(policy, error),
+                        signal: this.abort.signal,
+                        onRetry: (attempt, delay, error) =>
+                            this.log.info(
+                                `refresh ${label}: attempt ${attempt} ${isNetworkError(error) ? 'could not reach the site' : 'failed'} (${describeCause(error)}); retrying in ${delay} ms.`,
+                            ),
+                    },
+                ),
             );
             const delta = renewedDelta(session, fromGeneration + 1, profileIndex, acquired);
-            const stored = await this.store.completeRenewal(LEASE_OWNER, delta);
+            const stored = await completeUnderLease(lease, delta);
             if (stored.generation !== delta.generation) {
                 this.update(entry, row, { state: 'busy', generation: stored.generation });
                 this.log.warning(`refresh ${label}: the lease was lost while logging in; the session another process stored is kept.`);
@@ -327,12 +335,15 @@ export class Maintainer {
                     `${made} attempt(s), generation ${stored.generation}, ${stored.cookies.length} cookie(s)${describeAuth(acquired.auth)}).`,
             );
         } catch (error) {
-            await this.store.abandonRenewal(session, LEASE_OWNER).catch(() => undefined);
             const cause = error instanceof RetriesExhaustedError ? error.cause : error;
             this.fail(entry, row, describeCause(cause), error instanceof RetriesExhaustedError ? error.attempts : Math.max(1, attempts), record);
-        } finally {
-            clearInterval(heartbeat);
         }
+    }
+
+    /** The maintainer's retry policy (the project's one retry policy; refused logins are not retried by default). */
+    private retryPolicy(): RetryPolicy {
+        const { retry } = this.config;
+        return { maxAttempts: retry.maxAttempts, backoffMillis: retry.backoffMs, maxBackoffMillis: retry.maxBackoffMs, retryRefused: false };
     }
 
     /** One login attempt into a fresh jar. */
@@ -345,22 +356,24 @@ export class Maintainer {
         attempt: number,
     ): Promise<Acquired> {
         const { recipe } = entry.config;
-        const jar = new CookieJar(new MemoryCookieStore(), { looseMode: true });
-        let auth: SessionAuth | undefined;
+        const detached = createDetachedSession(session);
+        const jar = detached.jar;
+        const http = createSessionClient({ pipeline: this.pipeline, session: detached, identity, proxyUrl: profile?.proxy, headerToken: {} });
         const target: LoginTarget = {
             sessionId: session,
             generation,
             profile,
             identity,
-            http: createSessionHttpClient({ jar, identity, proxyUrl: profile?.proxy, headerToken: {} }),
+            http,
             jar,
             attempt,
+            signal: this.abort.signal,
             setAuth: (value) => {
-                auth = value;
+                detached.auth = value && scopedAuth(value, http.origins);
             },
         };
         const outcome = await performLogin(recipe, target, this.loginOptions(entry));
-        auth ??= outcome.auth;
+        const auth = detached.auth ?? outcome.auth;
         if (allCookies(jar).length === 0 && !hasValues(auth)) {
             throw new LoginError('extraction', recipe.name, 'the login left no cookies and extracted no values: there is nothing to store');
         }
@@ -507,12 +520,12 @@ function sameGenerationDelta(record: SessionRecord): SessionDelta {
 
 /** A jar holding stored cookies. */
 function jarOf(cookies: readonly StoredCookie[]): CookieJar {
-    const store = new MemoryCookieStore();
+    const jar = createJar();
     for (const json of cookies) {
         const cookie = Cookie.fromJSON(json);
-        if (cookie) void store.putCookie(cookie);
+        if (cookie) void jar.store.putCookie(cookie);
     }
-    return new CookieJar(store, { looseMode: true });
+    return jar;
 }
 
 function serializeJar(jar: CookieJar): StoredCookie[] {

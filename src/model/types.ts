@@ -19,10 +19,17 @@ export interface CookieKey {
  * `Authorization: Bearer …` or an `api_key` query parameter.
  */
 export interface SessionAuth {
-    /** Header name → value, added to every request of the session. */
+    /** Header name → value, added to the session's requests to the origins in {@link SessionAuth.origins}. */
     headers: Record<string, string>;
-    /** Query parameter name → value, added to every request URL of the session. */
+    /** Query parameter name → value, added to the session's request URLs on the origins in {@link SessionAuth.origins}. */
     query: Record<string, string>;
+    /**
+     * Where `headers` and `query` may go (deny by default): origins (`https://shop.example`), hosts
+     * (`shop.example`), host globs (`*.shop.example`) or `'*'` for every host. A login sets the origins of its own
+     * requests (steps and check) plus its recipe's `apply.origins`. Absent (records stored by older versions):
+     * nowhere, until the session is renewed.
+     */
+    origins?: string[];
     /** Extracted values by name, with where each came from (e.g. `body:$.token`). */
     values: Record<string, { value: string; source: string }>;
 }

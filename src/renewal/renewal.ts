@@ -1,9 +1,11 @@
 import type { CookieJar } from 'tough-cookie';
 
-import type { Profile } from '../profiles/profile.js';
-import type { SessionIdentity } from '../profiles/identity.js';
+import type { SessionIdentity } from '../model/identity.js';
 import type { SessionAuth } from '../model/types.js';
+import type { Profile } from '../profiles/profile.js';
 import type { SessionHttpClient, SessionRequest } from '../request/session-client.js';
+import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
+import { isTransientStatus } from '../shared/retry.js';
 
 /** What a renewal function receives. */
 export interface RenewalContext {
@@ -15,18 +17,30 @@ export interface RenewalContext {
     profile: Profile | undefined;
     /** The identity the renewal and the session's later requests present. */
     identity: SessionIdentity;
-    /** An HTTP client bound to the session's jar, new profile and identity; follows redirects like a browser. */
+    /**
+     * An HTTP client bound to the session's jar, new profile and identity, going through the session's request
+     * path; follows redirects like a browser.
+     */
     http: SessionHttpClient;
     /** The session's (emptied) cookie jar, for cookies obtained some other way. */
     jar: CookieJar;
     /** 1 for the first attempt, 2 for the first retry, … */
     attempt: number;
     /**
-     * Gives the renewed session values to put on every later request besides cookies (e.g. an `Authorization`
-     * header or an `api_key` query parameter extracted by a login recipe). Replaces any earlier auth.
+     * Aborted when the attempt's deadline (`renewal.timeoutSecs`) passes or the session is closed: pass it on to
+     * anything that can hang (fetches, Playwright waits). The client in `http` already obeys it.
      */
-    setAuth?(auth: SessionAuth): void;
+    signal: AbortSignal;
+    /**
+     * Gives the renewed session values to put on its later requests besides cookies (e.g. an `Authorization`
+     * header or an `api_key` query parameter extracted by a login recipe), scoped to `auth.origins`; without
+     * `origins`, to the origins this attempt sent requests to through `http`. Replaces any earlier auth.
+     */
+    setAuth(auth: SessionAuthInput | undefined): void;
 }
+
+/** What {@link RenewalContext.setAuth} takes: a {@link SessionAuth} whose `origins` and `values` may be left out. */
+export type SessionAuthInput = Omit<SessionAuth, 'origins' | 'values'> & Partial<Pick<SessionAuth, 'origins' | 'values'>>;
 
 /** Renews a session: any cookies it leaves in the jar form the renewed session. Throw to fail the attempt. */
 export type RenewalFunction = (context: RenewalContext) => Promise<void> | void;
@@ -37,14 +51,26 @@ export type RenewalFunction = (context: RenewalContext) => Promise<void> | void;
  */
 export type Renewal = SessionRequest | RenewalFunction;
 
-/** Retry policy for failing renewals. */
-export interface RenewalRetryOptions {
-    /** Attempts before the renewal fails for good. Default 3. */
-    maxAttempts: number;
-    /** Delay before the first retry in ms; doubles with every retry, with jitter. Default 250. */
-    backoffMs: number;
-    /** Upper bound of one retry delay in ms. Default 5000. */
-    maxBackoffMs: number;
+/**
+ * A renewal request was answered with an error status. A 4xx answer is a refusal (not retried unless the retry
+ * policy's `retryRefused` says so); 5xx, 408 and 429 are worth another attempt.
+ */
+export class RenewalAnswerError extends CrawleeSessionsError {
+    override readonly name = 'RenewalAnswerError';
+
+    constructor(
+        /** The final status of the renewal request. */
+        readonly status: number,
+        /** `GET /login`: the method and path (no query: it may carry secrets). */
+        readonly request: string,
+    ) {
+        super(ERROR_CODES.renewalRefused, `renewal request ${request} answered ${status}`);
+    }
+
+    /** The site answered and said no (read by the retry policy). */
+    get refused(): boolean {
+        return !isTransientStatus(this.status);
+    }
 }
 
 /** Runs one attempt of a renewal. */
@@ -55,12 +81,17 @@ export async function runRenewalAttempt(renewal: Renewal, context: RenewalContex
     }
     const response = await context.http.request(renewal);
     if (response.statusCode >= 400) {
-        throw new Error(`renewal request ${renewal.method ?? 'GET'} ${new URL(renewal.url).pathname} answered ${response.statusCode}`);
+        const method = renewal.method ?? (renewal.form || renewal.json !== undefined || renewal.body !== undefined ? 'POST' : 'GET');
+        throw new RenewalAnswerError(response.statusCode, `${method} ${new URL(renewal.url).pathname}`);
     }
 }
 
-/** The delay before retry number `retry` (1-based): exponential with full jitter in its upper half. */
-export function backoffDelay(retry: number, options: RenewalRetryOptions): number {
-    const ceiling = Math.min(options.maxBackoffMs, options.backoffMs * 2 ** (retry - 1));
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+/** The auth a renewal gives, with its scope: the given origins, else the origins its requests went to. */
+export function scopedAuth(auth: SessionAuthInput, requestedOrigins: readonly string[]): SessionAuth {
+    return {
+        headers: { ...auth.headers },
+        query: { ...auth.query },
+        values: { ...auth.values },
+        origins: [...(auth.origins ?? requestedOrigins)],
+    };
 }

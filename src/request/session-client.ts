@@ -1,17 +1,20 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 import { gotScraping } from 'got-scraping';
-import type { CookieJar } from 'tough-cookie';
 
-import { storeSetCookieHeaders } from '../shared/cookies.js';
-import type { SessionIdentity } from '../profiles/identity.js';
+import type { SessionIdentity } from '../model/identity.js';
+import { gotHopHooks } from './got-hooks.js';
+import type { HopSession, RequestPipeline } from './pipeline.js';
 
 /** A request sent with a session's cookies and identity (renewals, logins, validity checks). */
 export interface SessionRequest {
     url: string;
     /** Default `GET`, or `POST` when a body is given. */
     method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
-    /** Extra headers; they override the identity's headers of the same name. */
+    /**
+     * The request's own headers; they override the identity's headers of the same name. They go to the request's
+     * origin only: a redirect to another origin drops them (as it drops `Authorization`).
+     */
     headers?: Record<string, string>;
     /** A URL-encoded form body. */
     form?: Record<string, string>;
@@ -19,14 +22,17 @@ export interface SessionRequest {
     json?: unknown;
     /** A raw body. */
     body?: string;
-    /** Per-request timeout in seconds. Default 30. */
+    /**
+     * Timeout of the request (all its redirect hops) in seconds.
+     * @default 30
+     */
     timeoutSecs?: number;
 }
 
 /** The final response after following redirects. */
 export interface SessionResponse {
     statusCode: number;
-    /** The final URL after redirects. */
+    /** The final URL after redirects (without the login's query values). */
     url: string;
     headers: IncomingHttpHeaders;
     body: string;
@@ -34,43 +40,56 @@ export interface SessionResponse {
     redirectUrls: string[];
 }
 
-/** An HTTP client bound to one session: its jar, proxy and identity. */
+/** An HTTP client bound to one session: its jar, proxy, identity and login values. */
 export interface SessionHttpClient {
     request(request: SessionRequest): Promise<SessionResponse>;
+    /**
+     * The origins this client sent requests to (first hops, not redirect targets), in order: the default scope of
+     * the values a login applies.
+     */
+    readonly origins: readonly string[];
 }
 
 /** What a {@link SessionHttpClient} is bound to. */
-export interface SessionHttpBinding {
-    jar: CookieJar;
+export interface SessionClientBinding {
+    /** The request path every hop goes through. */
+    pipeline: RequestPipeline;
+    /** The session (live, or detached for a maintainer or `acquire()`). */
+    session: HopSession;
     identity: SessionIdentity;
     proxyUrl?: string;
     /** got-scraping's session token: keeps its generated headers stable for one identity. */
     headerToken: object;
-    /**
-     * Changes a hop's headers in place before it is sent (header rules and session headers); awaited `ready`
-     * first. Default: none.
-     */
-    decorateHeaders?: { ready(): Promise<void>; apply(headers: Record<string, string>, url: URL, method: string): void };
-    /** Stores a hop's Set-Cookie headers (e.g. recording token rotations). Default: straight into the jar. */
-    storeCookies?: (url: URL, setCookie: string | string[] | undefined) => void;
+    /** Aborts every request of the client (a renewal attempt's deadline). Default none. */
+    signal?: AbortSignal;
 }
 
-const MAX_REDIRECTS = 10;
+/** How many redirects a login or check request follows, as browsers do (Chromium: 20). */
+export const MAX_SESSION_REDIRECTS = 20;
+
+/** Default timeout of one login, check or renewal request, in seconds. */
+export const DEFAULT_SESSION_REQUEST_TIMEOUT_SECS = 30;
 
 /**
- * Creates an HTTP client that behaves like a browser tab of the session: cookies come from the jar and every
- * `Set-Cookie` (on redirects too) goes back into it; redirects are followed the way browsers do (a POST answered
- * with 301/302/303 continues as a GET without body, 307/308 keep method and body); every hop goes through the
- * session's proxy with the session's identity headers.
+ * Creates an HTTP client that behaves like a browser tab of the session: every hop goes through the request
+ * pipeline (identity, login values on their origins, header rules, cookies from the jar), every `Set-Cookie` (on
+ * redirects too) goes back into the jar, and redirects are followed the way browsers do (a POST answered with
+ * 301/302/303 continues as a GET without body; 307/308 keep method and body; the request's own headers and
+ * credentials stay on its origin).
  */
-export function createSessionHttpClient(binding: SessionHttpBinding): SessionHttpClient {
+export function createSessionClient(binding: SessionClientBinding): SessionHttpClient {
+    const origins: string[] = [];
     return {
+        get origins() {
+            return origins;
+        },
         async request(request) {
-            let url = new URL(request.url);
-            let method = request.method ?? (request.form || request.json !== undefined || request.body ? 'POST' : 'GET');
-            let body: string | undefined;
-            const headers: Record<string, string> = { ...binding.identity.headers };
+            const url = new URL(request.url);
+            if (!origins.includes(url.origin)) origins.push(url.origin);
+            const method = request.method ?? (request.form || request.json !== undefined || request.body !== undefined ? 'POST' : 'GET');
+            const headers: Record<string, string> = {};
             for (const [name, value] of Object.entries(request.headers ?? {})) headers[name.toLowerCase()] = value;
+            let body: string | undefined;
             if (request.form) {
                 body = new URLSearchParams(request.form).toString();
                 headers['content-type'] ??= 'application/x-www-form-urlencoded';
@@ -80,46 +99,38 @@ export function createSessionHttpClient(binding: SessionHttpBinding): SessionHtt
             } else if (request.body !== undefined) {
                 body = request.body;
             }
-            const redirectUrls: string[] = [];
-            await binding.decorateHeaders?.ready();
-            for (let hop = 0; ; hop++) {
-                const cookie = binding.jar.getCookieStringSync(url);
-                const hopHeaders = { ...headers };
-                binding.decorateHeaders?.apply(hopHeaders, url, method);
-                const response = await gotScraping({
-                    url,
-                    method,
-                    headers: { ...hopHeaders, ...(cookie ? { cookie } : {}) },
-                    body,
-                    proxyUrl: binding.proxyUrl,
-                    sessionToken: binding.headerToken,
-                    followRedirect: false,
-                    throwHttpErrors: false,
-                    retry: { limit: 0 },
-                    timeout: { request: (request.timeoutSecs ?? 30) * 1000 },
-                });
-                if (binding.storeCookies) binding.storeCookies(url, response.headers['set-cookie']);
-                else storeSetCookieHeaders(binding.jar, response.headers['set-cookie'], url);
-                const location = response.headers.location;
-                if (response.statusCode >= 300 && response.statusCode < 400 && location) {
-                    if (hop >= MAX_REDIRECTS) throw new Error(`Too many redirects (more than ${MAX_REDIRECTS}) from ${request.url}`);
-                    url = new URL(location, url);
-                    redirectUrls.push(url.href);
-                    if (response.statusCode !== 307 && response.statusCode !== 308 && method !== 'GET' && method !== 'HEAD') {
-                        method = 'GET';
-                        body = undefined;
-                        delete headers['content-type'];
-                    }
-                    continue;
-                }
-                return {
-                    statusCode: response.statusCode,
-                    url: url.href,
-                    headers: response.headers,
-                    body: response.body,
-                    redirectUrls,
-                };
-            }
+            const { pipeline } = binding;
+            await pipeline.ready();
+            const state = pipeline.begin(binding.session, {
+                identity: binding.identity,
+                url,
+                ownHeaders: Object.keys(request.headers ?? {}),
+            });
+            const hooks = gotHopHooks(pipeline, state);
+            const response = await gotScraping({
+                url,
+                method,
+                headers,
+                body,
+                proxyUrl: binding.proxyUrl,
+                sessionToken: binding.headerToken,
+                followRedirect: true,
+                maxRedirects: MAX_SESSION_REDIRECTS,
+                methodRewriting: true,
+                throwHttpErrors: false,
+                retry: { limit: 0 },
+                timeout: { request: (request.timeoutSecs ?? DEFAULT_SESSION_REQUEST_TIMEOUT_SECS) * 1000 },
+                signal: binding.signal,
+                hooks: { beforeRequest: [hooks.beforeRequest as never], beforeRedirect: [hooks.beforeRedirect as never] },
+            });
+            pipeline.absorb(state, response.url, response.headers['set-cookie']);
+            return {
+                statusCode: response.statusCode,
+                url: pipeline.publicUrl(state, response.url),
+                headers: response.headers,
+                body: response.body,
+                redirectUrls: response.redirectUrls.map((each) => pipeline.publicUrl(state, each)),
+            };
         },
     };
 }

@@ -1,9 +1,10 @@
 import { CookieJar } from 'tough-cookie';
 
-import type { SessionIdentity } from '../profiles/identity.js';
+import type { SessionIdentity } from '../model/identity.js';
 import { zeroCounters } from '../model/merge.js';
+import type { SessionAuth, SessionRecord, StoredCounters } from '../model/types.js';
+import { loadStoredCookies } from './stored-cookies.js';
 import { TrackingCookieStore } from './tracking-cookie-store.js';
-import type { SessionAuth, StoredCounters } from '../model/types.js';
 
 /** Something whose cookies must be wiped when its session is cleared: an open Playwright browser context. */
 export interface CookieHolder {
@@ -25,21 +26,23 @@ export interface SessionCounters {
 }
 
 /**
- * The state of one named session. Internal: users see sessions through {@link Sessions}.
+ * The live state of one named session in this process. It keeps itself consistent: every change of generation
+ * (a clear, the adoption of another process's renewal, a revert) goes through one of its methods, which move jar,
+ * identity, login values and pending store changes together. Internal: users see sessions through `Sessions`.
  * @internal
  */
 export class BoundSession {
     /** Cookie jar (tough-cookie, synchronous, tracking changed cookies for the store). */
-    jar: CookieJar;
+    jar!: CookieJar;
     /** The jar's store: which cookies changed since the last flush. */
-    cookieStore: TrackingCookieStore;
+    cookieStore!: TrackingCookieStore;
     /** Bumped by every clear; a response sent under an older generation is stale. */
     generation = 0;
     /** Index of the assigned profile in the profile list; undefined without profiles. */
     profileIndex: number | undefined;
-    /** The identity presented by this generation; generated lazily. */
+    /** The identity presented by this generation; set by the registry when the session is created or reset. */
     identity: SessionIdentity | undefined;
-    /** Headers and query parameters a login put on every request of this generation (see SessionAuth). */
+    /** Headers and query parameters a login put on the requests of this generation (see SessionAuth). */
     auth: SessionAuth | undefined;
     /** got-scraping's header session token for this generation (stable generated headers). */
     headerToken: object = {};
@@ -55,6 +58,8 @@ export class BoundSession {
     renewal: Promise<void> | undefined;
     /** Why the last renewal failed for good, if it did (no secrets). */
     lastRenewalError: string | undefined;
+    /** Why the store refused this generation for good, if it did: it is not written again until the next clear. */
+    unwritable: string | undefined;
     /** Settle when the requests transmitted with the current generation have been answered by the server. */
     readonly inTransit = new Set<Promise<void>>();
     /** Open browser contexts currently holding this session's cookies. */
@@ -68,15 +73,12 @@ export class BoundSession {
         readonly id: string,
         private readonly onChange: (session: BoundSession) => void = () => undefined,
     ) {
-        this.cookieStore = new TrackingCookieStore(() => this.onChange(this));
-        this.jar = new CookieJar(this.cookieStore, { looseMode: true });
+        this.replaceJar();
     }
 
-    /** Replaces the jar with an empty one (a clear); the next flush writes the session's full cookie set. */
-    emptyJar(): void {
-        this.cookieStore = new TrackingCookieStore(() => this.onChange(this));
-        this.jar = new CookieJar(this.cookieStore, { looseMode: true });
-        this.cookieStore.markAllDirty();
+    /** The status the API and the CLI show. */
+    get status(): 'ready' | 'renewing' | 'failed' {
+        return this.renewal ? 'renewing' : this.lastRenewalError ? 'failed' : 'ready';
     }
 
     /** Counts an event (a transmitted request, a handled request, a failure, a renewal). */
@@ -90,5 +92,77 @@ export class BoundSession {
     /** Notes that something the store keeps (other than cookies and counters) changed. */
     touch(): void {
         this.onChange(this);
+    }
+
+    /**
+     * Clears the session into its next generation (the synchronous part of a clear): from here on nothing can read
+     * the old cookies, identity or login values. The store learns it as a reset.
+     */
+    reset(profileIndex: number | undefined, identity: SessionIdentity): void {
+        this.generation++;
+        this.emptyJar();
+        this.profileIndex = profileIndex;
+        this.identity = identity;
+        this.auth = undefined;
+        this.headerToken = {};
+        this.lastRenewalError = undefined;
+        this.unwritable = undefined;
+        this.resetPending = true;
+        this.renewalErrorPending = true;
+        this.touch();
+    }
+
+    /** Empties the jar of the current generation (a failed renewal attempt); the next flush writes the empty set. */
+    emptyJar(): void {
+        this.replaceJar();
+        this.cookieStore.markAllDirty();
+    }
+
+    /** Gives the current generation the values its login applies; ignored when the session was cleared since. */
+    setAuth(auth: SessionAuth | undefined, generation: number): void {
+        if (this.generation !== generation) return;
+        this.auth = auth;
+        this.touch();
+    }
+
+    /** Records that the last renewal failed for good (a description without secrets). */
+    failRenewal(description: string): void {
+        this.lastRenewalError = description;
+        this.renewalErrorPending = true;
+    }
+
+    /**
+     * Takes a stored record's generation, profile, identity, login values and cookies, dropping local changes that
+     * were not written: another process renewed the session (adoption), or a failed renewal goes back to what is
+     * stored (revert). Returns the browser contexts that held the old cookies, to be wiped.
+     */
+    adopt(record: SessionRecord, profileIndex: number | undefined): CookieHolder[] {
+        const holders = [...this.cookieHolders];
+        this.replaceJar();
+        this.resetPending = false;
+        this.assign(record, profileIndex);
+        this.lastRenewalError = record.lastRenewalError ?? undefined;
+        return holders;
+    }
+
+    /** Fills a new session from its stored record (at open, or when another process created it). */
+    load(record: SessionRecord, profileIndex: number | undefined): void {
+        this.assign(record, profileIndex);
+        Object.assign(this.counters, record.counters, { lastUsedAt: record.lastUsedAt ?? undefined });
+        this.lastRenewalError = record.lastRenewalError ?? undefined;
+    }
+
+    private assign(record: SessionRecord, profileIndex: number | undefined): void {
+        this.profileIndex = profileIndex;
+        this.generation = record.generation;
+        this.identity = record.identity ?? undefined;
+        this.auth = record.auth ?? undefined;
+        this.headerToken = {};
+        loadStoredCookies(this.cookieStore, record.cookies);
+    }
+
+    private replaceJar(): void {
+        this.cookieStore = new TrackingCookieStore(() => this.onChange(this));
+        this.jar = new CookieJar(this.cookieStore, { looseMode: true });
     }
 }

@@ -105,15 +105,6 @@ function sameExpiry(cookie: Cookie, json: StoredCookie): boolean {
     return (json.expires ?? 'Infinity') === expires && (json.maxAge ?? null) === (cookie.maxAge ?? null);
 }
 
-/** Fills an empty jar with a record's cookies, silently. */
-export function loadStoredCookies(session: BoundSession, cookies: readonly StoredCookie[]): void {
-    session.cookieStore.silently(() => {
-        for (const json of cookies) {
-            const cookie = Cookie.fromJSON(json);
-            if (cookie) session.cookieStore.putCookie(cookie, () => undefined);
-        }
-    });
-}
 
 function findCookie(session: BoundSession, domain: string, path: string, key: string): Cookie | undefined {
     let found: Cookie | undefined;

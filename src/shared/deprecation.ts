@@ -1,4 +1,4 @@
-import { log } from 'crawlee';
+import { log } from '@crawlee/core';
 
 /** The deprecations already reported in this process: each is reported once. */
 const reported = new Set<string>();

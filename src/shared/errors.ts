@@ -11,6 +11,10 @@ export const ERROR_CODES = {
     sessionsClosed: 'ERR_SESSIONS_CLOSED',
     /** A session's renewal failed for good (after every retry the policy allows). */
     renewalFailed: 'ERR_RENEWAL_FAILED',
+    /** A renewal request was answered with an error status (the cause of a failed renewal). */
+    renewalRefused: 'ERR_RENEWAL_REFUSED',
+    /** A renewal attempt took longer than its deadline (`renewal.timeoutSecs`). */
+    renewalTimeout: 'ERR_RENEWAL_TIMEOUT',
     /** A session has no login to renew with. */
     noRenewal: 'ERR_NO_RENEWAL',
     /** A request's session is still logged out after the check renewed it the allowed number of times. */

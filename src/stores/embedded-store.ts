@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 
-import { Configuration, KeyValueStore } from 'crawlee';
+import { Configuration, KeyValueStore } from '@crawlee/core';
 import { z } from 'zod';
 
 import { parseWithZod } from '../shared/validation.js';

@@ -1,4 +1,4 @@
-import { Configuration } from 'crawlee';
+import { Configuration } from '@crawlee/core';
 import { z } from 'zod';
 
 import { parseWithZod } from '../shared/validation.js';

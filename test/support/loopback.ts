@@ -1,16 +1,19 @@
 import type http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-/** A server listening on a free port of 127.0.0.1. */
+/** A server listening on a free port of a loopback address. */
 export interface LoopbackListener {
-    /** `http://127.0.0.1:<port>`. */
+    /** `http://<host>:<port>`. */
     readonly url: string;
     /** Closes the server and destroys its open sockets (keep-alive ones included), so closing never waits. */
     close(): Promise<void>;
 }
 
-/** Makes a test server listen on a free loopback port, keeping track of its sockets for a prompt close. */
-export async function listenOnLoopback(server: http.Server): Promise<LoopbackListener> {
+/**
+ * Makes a test server listen on a free port of a loopback address (default 127.0.0.1; all of 127.0.0.0/8 is usable,
+ * so a second "host" is another address), keeping track of its sockets for a prompt close.
+ */
+export async function listenOnLoopback(server: http.Server, host = '127.0.0.1'): Promise<LoopbackListener> {
     const sockets = new Set<Socket>();
     server.on('connection', (socket) => {
         sockets.add(socket);
@@ -18,11 +21,11 @@ export async function listenOnLoopback(server: http.Server): Promise<LoopbackLis
     });
     await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
+        server.listen(0, host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
     return {
-        url: `http://127.0.0.1:${port}`,
+        url: `http://${host}:${port}`,
         async close() {
             const closed = new Promise<void>((resolve) => server.close(() => resolve()));
             for (const socket of sockets) socket.destroy();

@@ -173,7 +173,7 @@ export const rulesCommand: CliCommand = {
 async function withRules<T>(selection: StoreSelection, io: CliIo, mayCreate: boolean, task: (rules: HeaderRules) => Promise<T>): Promise<T> {
     return withStore(selection, io, { mustExist: !mayCreate }, async (store) => {
         const { HeaderRules } = await import('../../headers/header-rules.js');
-        const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+        const rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
         try {
             return await task(rules);
         } finally {

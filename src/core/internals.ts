@@ -1,0 +1,40 @@
+import type { HeaderPipeline } from '../headers/pipeline.js';
+import type { RenewalCoordinator } from '../renewal/coordinator.js';
+import type { RequestPipeline } from '../request/pipeline.js';
+import type { SessionHttpClient } from '../request/session-client.js';
+import type { BoundSession } from '../session/bound-session.js';
+import type { SessionTokens } from '../tokens/session-tokens.js';
+import type { SessionRegistry } from './registry.js';
+
+/**
+ * What the Crawlee adapters (src/binding) use of a `Sessions` beyond its public API: the parts the facade is made
+ * of. Reached through {@link internalsOf}, so that none of it is a member of the public class (or of its `.d.ts`).
+ */
+export interface SessionsInternals {
+    readonly registry: SessionRegistry;
+    readonly coordinator: RenewalCoordinator;
+    /** The request path every request of a session goes through. */
+    readonly pipeline: RequestPipeline;
+    readonly headerPipeline: HeaderPipeline;
+    readonly tokens: SessionTokens;
+    /** The session with this id (created on first use); refuses when closed or when the store backlog is full. */
+    resolve(id?: string | number): BoundSession;
+    /** The session of a request to `url` that names none: the site's active session, else the default. */
+    sessionIdForUrl(url: string | undefined): string;
+    /** An HTTP client of the session's current generation (checks sent from a crawl). */
+    clientOf(session: BoundSession): SessionHttpClient;
+}
+
+const registered = new WeakMap<object, SessionsInternals>();
+
+/** Registers the internals of a `Sessions` (its constructor does). */
+export function registerInternals(sessions: object, internals: SessionsInternals): void {
+    registered.set(sessions, internals);
+}
+
+/** The internals of a `Sessions` object. */
+export function internalsOf(sessions: object): SessionsInternals {
+    const internals = registered.get(sessions);
+    if (!internals) throw new TypeError('Expected a Sessions object from Sessions.open().');
+    return internals;
+}

@@ -1,0 +1,129 @@
+import type { SessionIdentity } from '../model/identity.js';
+import type { SessionRecord } from '../model/types.js';
+import { createIdentity } from '../profiles/identity.js';
+import type { Profile } from '../profiles/profile.js';
+import { ProfilePool } from '../profiles/profile-pool.js';
+import { attemptStorage } from '../session/attempt.js';
+import { BoundSession } from '../session/bound-session.js';
+import { parseSessionId } from '../shared/ids.js';
+
+/**
+ * The sessions of this process by id: creation on first use (with a profile from the pool and an identity), loading
+ * from stored records, and every change of a session's profile assignment (the pool's counts stay exact).
+ */
+export class SessionRegistry {
+    private readonly sessions = new Map<string, BoundSession>();
+    private readonly pool: ProfilePool;
+
+    constructor(
+        /** The validated profiles. */
+        readonly profiles: readonly Profile[],
+        /** The session of requests and calls that name none. */
+        readonly defaultSessionId: string,
+        /** Called whenever a session changes in a way the store must learn. */
+        private readonly onChange: (session: BoundSession) => void,
+    ) {
+        this.pool = new ProfilePool(profiles);
+    }
+
+    /** The number of sessions. */
+    get size(): number {
+        return this.sessions.size;
+    }
+
+    /** Every session, in creation order. */
+    all(): IterableIterator<BoundSession> {
+        return this.sessions.values();
+    }
+
+    /** Every session id, in creation order. */
+    ids(): IterableIterator<string> {
+        return this.sessions.keys();
+    }
+
+    /** The session with this id, if it exists (never creates one). */
+    find(id: string): BoundSession | undefined {
+        return this.sessions.get(id);
+    }
+
+    /** The id a call means: the given one, else the current request's session inside a handler, else the default. */
+    idOf(id: string | number | undefined): string {
+        return id === undefined ? (attemptStorage.getStore()?.sessionId ?? this.defaultSessionId) : parseSessionId(id);
+    }
+
+    /** The session with this id, created with the least-used profile and a fresh identity on first use. */
+    resolve(id: string | number | undefined, beforeCreate?: () => void): BoundSession {
+        const sessionId = this.idOf(id);
+        let session = this.sessions.get(sessionId);
+        if (!session) {
+            beforeCreate?.();
+            session = this.create(sessionId);
+            session.profileIndex = this.pool.acquire();
+            session.identity = createIdentity(this.profileOf(session));
+            session.touch();
+        }
+        return session;
+    }
+
+    /** Creates a session from its stored record (at open, or when another process created it). */
+    load(record: SessionRecord): BoundSession {
+        const session = this.create(record.id);
+        session.load(record, this.restoreProfile(record.profileIndex));
+        this.ensureIdentity(session);
+        return session;
+    }
+
+    /** Moves a session to its next generation with a fresh profile (another one than before when there are several). */
+    reset(session: BoundSession): void {
+        const previous = session.profileIndex;
+        if (previous !== undefined) this.pool.release(previous);
+        const profileIndex = this.pool.acquire({ avoid: previous });
+        session.reset(profileIndex, createIdentity(this.profileAt(profileIndex)));
+    }
+
+    /** Gives a session a stored record's state (adoption of another process's renewal, or a revert). */
+    adopt(session: BoundSession, record: SessionRecord): ReturnType<BoundSession['adopt']> {
+        if (session.profileIndex !== undefined) this.pool.release(session.profileIndex);
+        const holders = session.adopt(record, this.restoreProfile(record.profileIndex));
+        this.ensureIdentity(session);
+        return holders;
+    }
+
+    /** The profile of a session's current generation. */
+    profileOf(session: BoundSession): Profile | undefined {
+        return this.profileAt(session.profileIndex);
+    }
+
+    /** The proxy the session's traffic goes through, if its profile has one. */
+    proxyUrlOf(session: BoundSession): string | undefined {
+        return this.profileOf(session)?.proxy;
+    }
+
+    /** The identity the session's current generation presents. */
+    identityOf(session: BoundSession): SessionIdentity {
+        return this.ensureIdentity(session);
+    }
+
+    private create(id: string): BoundSession {
+        const session = new BoundSession(id, this.onChange);
+        this.sessions.set(id, session);
+        return session;
+    }
+
+    /** A stored profile index, counted in the pool when it is still a profile of this process; else a fresh one. */
+    private restoreProfile(index: number | null): number | undefined {
+        return index !== null && this.pool.restore(index) ? index : this.pool.acquire();
+    }
+
+    private ensureIdentity(session: BoundSession): SessionIdentity {
+        if (!session.identity) {
+            session.identity = createIdentity(this.profileOf(session));
+            session.touch();
+        }
+        return session.identity;
+    }
+
+    private profileAt(index: number | undefined): Profile | undefined {
+        return index === undefined ? undefined : this.pool.get(index);
+    }
+}

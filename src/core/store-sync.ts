@@ -1,0 +1,140 @@
+import type { Log } from '@crawlee/core';
+
+import type { SessionRecord, SessionStore } from '../model/types.js';
+import type { BoundSession } from '../session/bound-session.js';
+import { mergeStoredCookies } from '../session/state.js';
+import type { SessionRegistry } from './registry.js';
+import { WriteBehind, type PersistenceOptions } from './write-behind.js';
+
+/**
+ * Keeps this process's sessions and the store in step: loads every stored session at open, writes changes behind
+ * the crawl (see {@link WriteBehind}), and with a store shared by other processes brings each session up to date
+ * with what they did — another process's renewal is adopted whole, its cookie changes of the same generation are
+ * merged — from what writes return and from a periodic pull of changes.
+ */
+export class StoreSync {
+    readonly writeBehind: WriteBehind;
+    private pullTimer: NodeJS.Timeout | undefined;
+    private cursor: string | undefined;
+    private pulling = false;
+    private closed = false;
+
+    constructor(
+        private readonly store: SessionStore,
+        private readonly registry: SessionRegistry,
+        private readonly persistence: PersistenceOptions,
+        private readonly log: Log,
+    ) {
+        this.writeBehind = new WriteBehind(
+            store,
+            persistence,
+            log,
+            (session, record) => this.reconcile(session, record),
+            (session) => session.renewal !== undefined,
+        );
+    }
+
+    /** Loads every stored session and, for a shared store, starts pulling other processes' changes. */
+    async start(): Promise<void> {
+        for (const record of await this.store.loadAll()) this.registry.load(record);
+        if (this.store.shared) {
+            this.cursor = (await this.store.changes(undefined)).cursor;
+            this.schedulePull();
+        }
+    }
+
+    /** Records that a session changed (called on the hot path). */
+    markDirty(session: BoundSession): void {
+        this.writeBehind.markDirty(session);
+    }
+
+    /**
+     * Brings a session up to date with what the store returned or reported: a newer generation (renewed by another
+     * process) is adopted whole; the same generation merges other processes' cookie changes.
+     */
+    reconcile(session: BoundSession, record: SessionRecord): void {
+        if (!this.store.shared && record.generation <= session.generation) return;
+        const { pending } = session;
+        Object.assign(session.counters, {
+            requests: record.counters.requests + pending.requests,
+            successes: record.counters.successes + pending.successes,
+            failures: record.counters.failures + pending.failures,
+            renewals: record.counters.renewals + pending.renewals,
+        });
+        if (record.generation > session.generation) {
+            this.adopt(session, record);
+        } else if (record.generation === session.generation) {
+            mergeStoredCookies(session, record);
+            session.identity ??= record.identity ?? undefined;
+            session.auth ??= record.auth ?? undefined;
+        }
+    }
+
+    /**
+     * Takes what the store holds for a session this process renewed: adopted when it is another generation or
+     * assignment (another process won the lease), else merged.
+     */
+    reconcileRenewal(session: BoundSession, record: SessionRecord): void {
+        const same =
+            record.generation === session.generation &&
+            (record.profileIndex ?? undefined) === session.profileIndex &&
+            record.identity?.userAgent === session.identity?.userAgent;
+        if (same) this.reconcile(session, record);
+        else this.adopt(session, record);
+    }
+
+    /** Adopts a renewal made by another process: nothing of the old generation is sent from now on. */
+    adopt(session: BoundSession, record: SessionRecord): void {
+        const holders = this.registry.adopt(session, record);
+        void Promise.allSettled(holders.map((holder) => holder.clearCookies()));
+        this.log.debug(`Session "${session.id}" was renewed by another process (generation ${record.generation}).`);
+    }
+
+    /**
+     * After this process's renewal failed for good in a shared store: the stored session (maybe still good for other
+     * processes, or refreshed by a maintainer) is not overwritten by this process's emptied one; the session goes
+     * back to it and keeps only the failure.
+     */
+    revert(session: BoundSession, record: SessionRecord): void {
+        const failure = session.lastRenewalError;
+        this.registry.adopt(session, record);
+        if (failure !== undefined) session.failRenewal(failure);
+    }
+
+    /** Writes every pending change now; rejects if the store failed (the changes are kept). */
+    flush(): Promise<void> {
+        return this.writeBehind.flush();
+    }
+
+    /** Stops pulling and writes what is pending (retrying for up to `persistence.closeTimeoutMillis`). */
+    async close(): Promise<void> {
+        this.closed = true;
+        clearTimeout(this.pullTimer);
+        await this.writeBehind.close();
+    }
+
+    private schedulePull(): void {
+        if (this.closed || this.persistence.syncIntervalMillis === 0) return;
+        this.pullTimer = setTimeout(() => void this.pull().finally(() => this.schedulePull()), this.persistence.syncIntervalMillis);
+        this.pullTimer.unref();
+    }
+
+    /** Pulls the changes other processes made to a shared store. */
+    private async pull(): Promise<void> {
+        if (this.pulling || this.closed) return;
+        this.pulling = true;
+        try {
+            const { records, cursor } = await this.store.changes(this.cursor);
+            this.cursor = cursor;
+            for (const record of records) {
+                const session = this.registry.find(record.id);
+                if (!session) this.registry.load(record);
+                else if (!session.renewal) this.reconcile(session, record);
+            }
+        } catch {
+            // An outage is reported by the write-behind; pulling resumes when the store is back.
+        } finally {
+            this.pulling = false;
+        }
+    }
+}

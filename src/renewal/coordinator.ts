@@ -1,0 +1,196 @@
+import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
+
+import type { Log } from '@crawlee/core';
+
+import type { SessionRecord, SessionStore } from '../model/types.js';
+import type { RequestAttempt } from '../session/attempt.js';
+import type { BoundSession } from '../session/bound-session.js';
+import { takeDelta } from '../session/state.js';
+import { describeCause } from '../shared/describe.js';
+import { RetriesExhaustedError, isRetryableUnder, retryWithBackoff, type RetryPolicy } from '../shared/retry.js';
+import { RenewalTimeoutError, SessionRenewalError } from './errors.js';
+import { completeUnderLease, underLease, waitForLease, type LeaseRequest } from './lease.js';
+import { runRenewalAttempt, type Renewal, type RenewalContext } from './renewal.js';
+
+/** How long a clear waits for the old generation's requests to be answered before renewing anyway, in ms. */
+export const IN_FLIGHT_WAIT_LIMIT_MILLIS = 5_000;
+
+/** What the coordinator needs from the sessions it renews (the `Sessions` facade provides it). */
+export interface RenewalHost {
+    /** Moves a session to its next generation: an empty jar, a fresh profile (another one if possible), a new identity. */
+    reset(session: BoundSession): void;
+    /** The context of one renewal attempt: a client through the session's request path, bound to `signal`. */
+    context(session: BoundSession, attempt: number, signal: AbortSignal): RenewalContext;
+    /** Another process renewed the session: take its stored record. */
+    adopt(session: BoundSession, record: SessionRecord): void;
+    /** Merges what the store returned for a renewal this process committed. */
+    reconcile(session: BoundSession, record: SessionRecord): void;
+    /** Goes back to a stored record after this process's renewal failed for good (the stored one may still be good). */
+    revert(session: BoundSession, record: SessionRecord): void;
+}
+
+/** Options of a {@link RenewalCoordinator}. */
+export interface RenewalCoordinatorOptions {
+    store: SessionStore;
+    host: RenewalHost;
+    /** This process's id in renewal leases. */
+    owner: string;
+    /** Lease duration in a shared store, in ms. */
+    leaseMillis: number;
+    /** When a failed attempt is tried again. */
+    policy: RetryPolicy;
+    /** The deadline of one renewal attempt, in seconds. */
+    timeoutSecs: number;
+    log: Log;
+}
+
+/**
+ * Clears and renews sessions: one renewal at a time per session (single flight), ahead of the request queue, never
+ * with a cleared session's cookies still on the wire. A clear:
+ *
+ * 1. resets the session synchronously (next generation, empty jar, fresh profile and identity) — from then on no
+ *    request can be prepared with the old state, and hops of requests prepared before are refused (stale);
+ * 2. waits (bounded) until every request sent under the old generation has been answered, so that the login
+ *    reaches the site after all of them, even through proxies that reorder;
+ * 3. wipes the cookies of every open browser context of the session;
+ * 4. renews: in a shared store under the session's renewal lease (one process renews, the others adopt its result),
+ *    each attempt bounded by its deadline and retried by the retry policy;
+ * 5. on failure for good, goes back to the stored session in a shared store (it may still be good for others) and
+ *    rejects every waiter with a {@link SessionRenewalError}.
+ */
+export class RenewalCoordinator {
+    constructor(private readonly options: RenewalCoordinatorOptions) {}
+
+    /**
+     * Clears the session and renews it with `renewal` (none: only cleared). A clear called for a response that was
+     * sent before the session's last clear (`caller`), or while a renewal is pending, joins that renewal instead.
+     * Resolves when the session is usable again.
+     */
+    async clear(session: BoundSession, renewal: Renewal | undefined, caller?: RequestAttempt): Promise<void> {
+        const staleCaller =
+            caller?.sessionId === session.id && caller.sentGeneration !== undefined && caller.sentGeneration < session.generation;
+        if (staleCaller || session.renewal) return this.whenUsable(session);
+        this.options.host.reset(session);
+        const pending: Promise<void> = this.settle(session, renewal).finally(() => {
+            if (session.renewal === pending) session.renewal = undefined;
+            session.touch(); // the write-behind holds a renewing session back: write it now
+        });
+        pending.catch(() => undefined); // waiters receive the error; an unobserved failure is logged, not thrown
+        session.renewal = pending;
+        await this.whenUsable(session);
+    }
+
+    /** Waits until the session has no pending renewal; rejects with the error of a renewal that failed. */
+    async whenUsable(session: BoundSession): Promise<void> {
+        while (session.renewal) await session.renewal;
+    }
+
+    private async settle(session: BoundSession, renewal: Renewal | undefined): Promise<void> {
+        // Requests validated against the old generation reach Node's HTTP layer within the current macrotask;
+        // then wait (bounded) until the server has answered them, so that the renewal reaches it after all of them.
+        await nextMacrotask();
+        const limit = new AbortController();
+        await Promise.race([
+            Promise.allSettled([...session.inTransit]),
+            sleep(IN_FLIGHT_WAIT_LIMIT_MILLIS, undefined, { signal: limit.signal }).catch(() => undefined),
+        ]);
+        limit.abort(); // a pending timer would keep the process alive for up to the limit
+        await Promise.allSettled([...session.cookieHolders].map((holder) => holder.clearCookies()));
+        if (this.options.store.shared) await this.settleShared(session, renewal);
+        else if (renewal) await this.renew(session, renewal);
+    }
+
+    /** A clear in a shared store: exactly one process renews a generation (see `renewal/lease.ts`). */
+    private async settleShared(session: BoundSession, renewal: Renewal | undefined): Promise<void> {
+        const { store, owner, leaseMillis, log, host } = this.options;
+        const lease: LeaseRequest = { store, id: session.id, fromGeneration: session.generation - 1, owner, leaseMillis };
+        let granted;
+        try {
+            granted = await waitForLease(lease);
+        } catch (error) {
+            log.warning(
+                `Cannot coordinate the renewal of session "${session.id}" through the session ${store.description} ` +
+                    `(${describeCause(error)}); renewing in this process alone.`,
+            );
+            if (renewal) await this.renew(session, renewal);
+            return;
+        }
+        if (!granted.granted) {
+            host.adopt(session, granted.record);
+            return;
+        }
+        try {
+            await underLease(lease, async () => {
+                if (renewal) await this.renew(session, renewal);
+            });
+        } catch (error) {
+            const stored = await store.read(session.id).catch(() => undefined);
+            if (stored) host.revert(session, stored); // nothing good stored: the emptied session may be written
+            throw error;
+        }
+        const taken = takeDelta(session);
+        try {
+            host.reconcile(session, await completeUnderLease(lease, taken.delta));
+        } catch (error) {
+            taken.restore(); // written by the write-behind once the store is back
+            log.warning(`Renewal of session "${session.id}" could not be saved yet: ${describeCause(error)}`);
+        }
+    }
+
+    /** Runs a renewal under the retry policy; each attempt has its deadline. */
+    private async renew(session: BoundSession, renewal: Renewal): Promise<void> {
+        const { policy, log } = this.options;
+        const generation = session.generation;
+        try {
+            await retryWithBackoff(
+                async (attempt) => {
+                    try {
+                        await this.attempt(session, renewal, attempt);
+                    } catch (error) {
+                        if (session.generation === generation) {
+                            session.emptyJar();
+                            session.setAuth(undefined, generation);
+                        }
+                        throw error;
+                    }
+                },
+                {
+                    ...policy,
+                    isRetryable: (error) => isRetryableUnder(policy, error),
+                    onRetry: (attempt, delay, error) =>
+                        log.debug(`Renewal of session "${session.id}" failed (attempt ${attempt}: ${describeCause(error)}); retrying in ${delay} ms.`),
+                },
+            );
+        } catch (error) {
+            const { attempts, cause } = error instanceof RetriesExhaustedError ? error : { attempts: 1, cause: error };
+            const failure = new SessionRenewalError(session.id, attempts, cause);
+            session.failRenewal(describeCause(cause));
+            log.warning(failure.message);
+            throw failure;
+        }
+        session.count('renewals');
+        log.debug(`Session "${session.id}" renewed (generation ${generation}).`);
+    }
+
+    /** One attempt, abandoned at its deadline even if the renewal ignores its signal. */
+    private async attempt(session: BoundSession, renewal: Renewal, attempt: number): Promise<void> {
+        const { timeoutSecs, host } = this.options;
+        const controller = new AbortController();
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => {
+                const error = new RenewalTimeoutError(session.id, timeoutSecs);
+                controller.abort(error);
+                reject(error);
+            }, timeoutSecs * 1000);
+        });
+        const work = runRenewalAttempt(renewal, host.context(session, attempt, controller.signal));
+        work.catch(() => undefined); // it may reject after the deadline, once its requests are aborted
+        try {
+            await Promise.race([work, deadline]);
+        } finally {
+            clearTimeout(timer);
+            controller.abort();
+        }
+    }
+}
