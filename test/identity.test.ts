@@ -212,13 +212,25 @@ describe('createIdentity', () => {
             operatingSystems: ['linux'],
             devices: ['desktop'],
         });
-        // The generator has no data for Edge 124 on Windows: the nearest window around it that it has is used.
+        // The generator has no data for Edge 124 on Windows: the nearest version it has data for is used.
         const edge = headerGeneratorOptionsOf(createIdentity({ userAgent: UA.edgeWindows }))!;
-        expect(edge.browsers).toMatchObject([{ name: 'edge' }]);
-        const [spec] = edge.browsers as Array<{ minVersion: number; maxVersion: number }>;
-        expect(spec!.minVersion).toBeLessThanOrEqual(124);
-        expect(spec!.maxVersion).toBeGreaterThanOrEqual(124);
-        expect(spec!.maxVersion - spec!.minVersion).toBeLessThanOrEqual(2);
+        const [spec] = edge.browsers as Array<{ name: string; minVersion: number; maxVersion: number }>;
+        expect(spec!.name).toBe('edge');
+        expect(spec!.minVersion).toBe(spec!.maxVersion);
+        const generate = (version: number) =>
+            new HeaderGenerator().getHeaders({
+                browsers: [{ name: 'edge', minVersion: version, maxVersion: version }],
+                operatingSystems: ['windows'],
+                devices: ['desktop'],
+                strict: true,
+            });
+        expect(() => generate(124)).toThrow();
+        const distance = Math.abs(spec!.minVersion - 124);
+        for (let nearer = 1; nearer < distance; nearer++) {
+            expect(() => generate(124 - nearer)).toThrow();
+            expect(() => generate(124 + nearer)).toThrow();
+        }
+        expect(() => generate(spec!.minVersion)).not.toThrow();
     });
 
     it('shares identities: generated ones among at most 64 variants, profile ones per User-Agent', () => {

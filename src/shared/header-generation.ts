@@ -14,11 +14,11 @@ export const IDENTITY_LOCALES: readonly string[] = ['en-US', 'en'];
 
 /**
  * How far (in major versions) from the User-Agent's version the generator may look for header data when it has
- * none for that exact version, tried in this order: its own version first, then ever wider windows around it.
- * Headers (Accept, sec-fetch-*, order) change rarely between neighbouring versions; a version farther away than
- * the last window leaves the family unplaced.
+ * none for that exact version (its data holds some versions of each browser, not all). The nearest version it has
+ * is used — below before above at equal distance; headers (Accept, sec-fetch-*, order) change rarely between
+ * neighbouring versions. A version farther away than this leaves the family unplaced.
  */
-export const VERSION_WINDOWS: readonly number[] = [0, 1, 2, 4, 8, 16, 32];
+export const MAX_VERSION_DISTANCE = 32;
 
 /** Distinct families whose placement is remembered (each costs a few strict generator runs, ~0.1 ms each). */
 const MAX_CACHED_PLACEMENTS = 512;
@@ -50,11 +50,11 @@ export function sharedHeaderGenerator(): HeaderGenerator {
 
 /**
  * The header-generator options that make got-scraping generate the headers this browser family sends: its browser
- * (never relaxed), a window of versions around its major version, its operating system and device class, and
+ * (never relaxed), its major version or the nearest one the generator has data for, its operating system and device class, and
  * {@link IDENTITY_LOCALES}. Each candidate is checked with a strict generation (HTTP/1 and HTTP/2), so the options
  * returned never make the generator fall back to another browser at request time. When the generator has no data
  * for the operating system or device, those are relaxed (in that order); `undefined` when even the browser alone
- * within the widest {@link VERSION_WINDOWS} cannot be generated.
+ * within {@link MAX_VERSION_DISTANCE} versions cannot be generated.
  *
  * Results are cached per family (at most 512), so this is cheap after the first call for a family.
  */
@@ -75,20 +75,17 @@ function place(family: BrowserFamily): GeneratorOptions | undefined {
         { operatingSystems: ALL_OPERATING_SYSTEMS, devices: ALL_DEVICES },
     ];
     for (const constraint of constraints) {
-        for (const distance of VERSION_WINDOWS) {
-            const options: GeneratorOptions = {
-                browsers: [
-                    {
-                        name: family.browser,
-                        minVersion: Math.max(1, family.majorVersion - distance),
-                        maxVersion: family.majorVersion + distance,
-                    },
-                ],
-                operatingSystems: [...constraint.operatingSystems],
-                devices: [...constraint.devices],
-                locales: [...IDENTITY_LOCALES],
-            };
-            if (canGenerate(options)) return options;
+        for (let distance = 0; distance <= MAX_VERSION_DISTANCE; distance++) {
+            for (const version of distance === 0 ? [family.majorVersion] : [family.majorVersion - distance, family.majorVersion + distance]) {
+                if (version < 1) continue;
+                const options: GeneratorOptions = {
+                    browsers: [{ name: family.browser, minVersion: version, maxVersion: version }],
+                    operatingSystems: [...constraint.operatingSystems],
+                    devices: [...constraint.devices],
+                    locales: [...IDENTITY_LOCALES],
+                };
+                if (canGenerate(options)) return options;
+            }
         }
     }
     return undefined;
