@@ -34,6 +34,9 @@ export interface BrowserFamily {
     readonly mobile: boolean;
 }
 
+/** The longest User-Agent {@link parseUserAgent} places; real ones are 70–250 characters. */
+export const MAX_PLACED_USER_AGENT_LENGTH = 400;
+
 /** Whether a browser is built on Chromium (and so sends `sec-ch-ua` client hints). */
 export function isChromium(browser: BrowserName): browser is 'chrome' | 'edge' {
     return browser === 'chrome' || browser === 'edge';
@@ -67,7 +70,8 @@ const IOS = /^(?:iPhone|iPad|iPod(?: touch)?); CPU (?:iPhone )?OS \d{1,2}(?:_\d{
 /**
  * Places a User-Agent string: which of the generator's browsers it is, on which OS and device, in which major
  * version; `undefined` when it is not exactly one of the shapes real Chrome, Edge, Firefox or Safari user agents have.
- * Runs in time linear in the length of the string (anchored patterns with bounded repetitions).
+ * Strings longer than {@link MAX_PLACED_USER_AGENT_LENGTH} are never placed (no real browser's is). Runs in time
+ * linear in the length of the string (anchored patterns with bounded repetitions).
  *
  * ```ts
  * parseUserAgent('Mozilla/5.0 (X11; Linux x86_64; rv:142.0) Gecko/20100101 Firefox/142.0');
@@ -76,7 +80,7 @@ const IOS = /^(?:iPhone|iPad|iPod(?: touch)?); CPU (?:iPhone )?OS \d{1,2}(?:_\d{
  * ```
  */
 export function parseUserAgent(userAgent: string): BrowserFamily | undefined {
-    if (userAgent.length > 400) return undefined;
+    if (userAgent.length > MAX_PLACED_USER_AGENT_LENGTH) return undefined;
     return parseChromium(userAgent) ?? parseFirefox(userAgent) ?? parseSafari(userAgent);
 }
 
