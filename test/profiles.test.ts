@@ -164,10 +164,30 @@ describe('defineProfiles', () => {
             ]),
         );
         expect(error.issues.map((issue) => issue.path)).toEqual(['[0].userAgent', '[1].userAgent', '[2].userAgent', '[3].userAgent']);
-        expect(error.message).toContain('profiles[0].userAgent: must not contain line breaks (CR/LF) or NUL characters');
-        expect(error.message).toContain('profiles[1].userAgent: must not contain line breaks (CR/LF) or NUL characters');
+        expect(error.message).toContain(`profiles[0].userAgent: must not contain line breaks (CR or LF) (U+000D at position ${UA_FIREFOX.length})`);
+        expect(error.message).toContain('profiles[1].userAgent: must not contain NUL characters (U+0000 at position 3)');
         expect(error.message).toContain('profiles[2].userAgent: must not be empty');
         expect(error.message).toContain('profiles[3].userAgent: must be at most 1000 characters long');
+    });
+
+    it('refuses user agents that are not printable ASCII, naming the character (they would fail every request)', () => {
+        const error = validationErrorOf(() =>
+            defineProfiles([
+                // the README's example once had this "…": Node refuses to send it, so every request failed
+                { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) …' },
+                { userAgent: 'Mozilla/5.0 \u201cquoted\u201d' },
+                { userAgent: 'Mozilla/5.0\u0007bell' },
+                { userAgent: 'Mozilla/5.0 (caf\u00e9)' },
+                { userAgent: 'Mozilla/5.0\t(tabs are valid in header values)' },
+            ]),
+        );
+        expect(error.issues.map((issue) => issue.path)).toEqual(['[0].userAgent', '[1].userAgent', '[2].userAgent', '[3].userAgent']);
+        expect(error.message).toContain(
+            'profiles[0].userAgent: must be printable ASCII (U+2026 at position 42): a non-ASCII character cannot be sent in an HTTP header',
+        );
+        expect(error.message).toContain('profiles[1].userAgent: must be printable ASCII (U+201C at position 12)');
+        expect(error.message).toContain('profiles[2].userAgent: must not contain control characters (U+0007 at position 11)');
+        expect(error.message).toContain('profiles[3].userAgent: must be printable ASCII (U+00E9 at position 16)');
     });
 
     it('refuses unknown keys, so typos are not silently ignored', () => {

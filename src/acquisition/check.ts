@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Renewal } from '../renewal/renewal.js';
 import type { SessionHttpClient } from '../request/session-client.js';
 import type { SessionAuth } from '../model/types.js';
+import { regexInput } from '../shared/regex-input.js';
 import { parseWithZod } from '../shared/validation.js';
 import { renderRequest, requestTemplateSchema, type RequestTemplate } from './request-template.js';
 
@@ -25,7 +26,10 @@ export interface Indicator {
     header?: string;
     /** Literal text to find (for `status`: the whole code, e.g. `'401'`). */
     text?: string;
-    /** A regular expression (JavaScript syntax, as a string). */
+    /**
+     * A regular expression (JavaScript syntax, as a string). It runs on the first 1 MiB of what it looks at
+     * (`MAX_REGEX_INPUT_LENGTH`). Default: none.
+     */
     regex?: string;
     /** Flags of `regex`, e.g. `i`. Default none. */
     flags?: string;
@@ -190,7 +194,7 @@ function indicatorMatches(indicator: Indicator, response: CheckResponse): boolea
             subject = headerText(response.headers, indicator.header);
             break;
     }
-    if (indicator.regex !== undefined) return new RegExp(indicator.regex, indicator.flags).test(subject);
+    if (indicator.regex !== undefined) return new RegExp(indicator.regex, indicator.flags).test(regexInput(subject));
     const text = indicator.text ?? '';
     return indicator.ignoreCase ? subject.toLowerCase().includes(text.toLowerCase()) : subject.includes(text);
 }

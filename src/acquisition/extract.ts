@@ -3,6 +3,7 @@ import type { Cookie } from 'tough-cookie';
 import { z } from 'zod';
 
 import { parseCookieHeader } from '../shared/cookies.js';
+import { regexInput } from '../shared/regex-input.js';
 import { findKeyRecursively, parseJsonPath, scalarText, valueAtJsonPath } from './json-path.js';
 
 /**
@@ -37,7 +38,10 @@ export interface ExtractSource {
     jsonKey?: string;
     /** The `value` of the `<input>` with this `name` in an HTML response body (hidden CSRF fields). */
     formField?: string;
-    /** A regular expression (JavaScript syntax, as a string) searched in the place given by `in`. */
+    /**
+     * A regular expression (JavaScript syntax, as a string) searched in the place given by `in`: in its first 1 MiB
+     * (`MAX_REGEX_INPUT_LENGTH`). Default: none.
+     */
     regex?: string;
     /** With `regex`: the group to take, by number or name. Default: 1 when the pattern has groups, else the match. */
     group?: number | string;
@@ -383,7 +387,7 @@ function extractFromSource(source: ExtractSource, evidence: ExtractionEvidence, 
                       : [exchange.response?.body];
             for (const text of texts) {
                 if (!text) continue;
-                const match = pattern.exec(text);
+                const match = pattern.exec(regexInput(text));
                 if (!match) continue;
                 const group = source.group ?? (match.length > 1 ? 1 : 0);
                 const value = typeof group === 'number' ? match[group] : match.groups?.[group];

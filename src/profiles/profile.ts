@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
 import { explicitPortOf, maskCredentials } from '../shared/redact.js';
+import { describeWireValueProblem, findWireValueProblem } from '../shared/wire-values.js';
 
 /**
  * A client identity a session can be bound to: the proxy its traffic goes through and the user agent it
@@ -23,7 +24,9 @@ export interface Profile {
      */
     readonly proxy?: string;
     /**
-     * `User-Agent` header sent by sessions using this profile: 1–1000 characters, no CR, LF or NUL.
+     * `User-Agent` header sent by sessions using this profile: 1–1000 characters of printable ASCII (tabs
+     * allowed), like every real browser's; its browser family (Chrome, Edge, Firefox, Safari) decides the other
+     * generated headers.
      * @default undefined (the crawler's own user agent / fingerprint)
      */
     readonly userAgent?: string;
@@ -58,15 +61,19 @@ export const proxyUrlSchema = z.string({ error: `${PROXY_URL_HINT}, given as a s
 });
 
 /**
- * Zod schema of `Profile.userAgent`: 1–1000 characters without CR, LF or NUL (which would let the value
- * inject extra HTTP headers).
+ * Zod schema of `Profile.userAgent`: 1–1000 characters of printable ASCII (a valid header value): no CR, LF or
+ * NUL (which would inject extra HTTP headers), no other control character and no non-ASCII character (`…`, curly
+ * quotes), which Node refuses to send, so that every request of the profile's sessions would fail. The message
+ * names the offending character and its position (a User-Agent is not a secret).
  */
 export const userAgentSchema = z
     .string({ error: 'must be a string' })
     .min(1, { error: 'must not be empty' })
     .max(MAX_USER_AGENT_LENGTH, { error: `must be at most ${MAX_USER_AGENT_LENGTH} characters long` })
-    // eslint-disable-next-line no-control-regex
-    .refine((value) => !/[\r\n\u0000]/.test(value), { error: 'must not contain line breaks (CR/LF) or NUL characters' });
+    .superRefine((value, ctx) => {
+        const problem = findWireValueProblem('header-value', value);
+        if (problem) ctx.addIssue({ code: 'custom', message: describeWireValueProblem(problem, true) });
+    });
 
 /**
  * Zod schema of one {@link Profile}. Unknown keys are refused, so a typo such as `userAgnet` is reported

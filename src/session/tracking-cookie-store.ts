@@ -1,16 +1,18 @@
-import { MemoryCookieStore, type Cookie } from 'tough-cookie';
+import type { Cookie } from 'tough-cookie';
 
 import { cookieKeyOf } from '../model/merge.js';
+import { BoundedCookieStore } from '../shared/bounded-cookie-store.js';
 
 type Callback = (error: Error | null, result?: unknown) => void;
 
 /**
- * tough-cookie's in-memory store that also remembers which cookies changed since the last flush, by
+ * The cookie store of every session jar: tough-cookie's in-memory store with a browser's limits (see
+ * {@link BoundedCookieStore}) that also remembers which cookies changed since the last flush, by
  * (domain, path, name), so that a flush writes only those and a shared store can merge them with other
  * processes' changes. Changes applied from the store itself ({@link TrackingCookieStore.silently}) are not
- * recorded.
+ * recorded — except evictions by the limits, which always are, so that the store drops what the jar dropped.
  */
-export class TrackingCookieStore extends MemoryCookieStore {
+export class TrackingCookieStore extends BoundedCookieStore {
     /** Keys (see `cookieKeyOf`) changed since the last {@link TrackingCookieStore.takeDirty}. */
     private dirty = new Set<string>();
     /** Every cookie changed: the whole jar must be written (a reset). */
@@ -68,37 +70,25 @@ export class TrackingCookieStore extends MemoryCookieStore {
         this.onChange();
     }
 
-    private record(key: string): void {
+    private record(key: string, always = false): void {
         this.version++;
-        if (this.muted) return;
+        if (this.muted && !always) return;
         this.dirty.add(key);
         this.onChange();
     }
 
-    override putCookie(cookie: Cookie, callback?: Callback): any {
-        if (cookie.domain != null && cookie.path != null) this.record(cookieKeyOf(cookie));
-        return (super.putCookie as any)(cookie, callback);
+    protected override stored(cookie: Cookie): void {
+        this.record(cookieKeyOf(cookie));
+    }
+
+    protected override removed(domain: string, path: string, key: string, evicted: boolean): void {
+        this.record(cookieKeyOf({ domain, path, key }), evicted);
     }
 
     override updateCookie(oldCookie: Cookie, newCookie: Cookie, callback?: Callback): any {
-        // MemoryCookieStore's updateCookie goes through putCookie, which records the change; a re-set cookie
-        // with the same value and attributes is not worth a write.
-        const update = () => (super.updateCookie as any)(oldCookie, newCookie, callback);
+        // Storing a cookie records the change; a re-set cookie with the same value and attributes is not worth a write.
+        const update = () => super.updateCookie(oldCookie, newCookie, callback);
         return sameCookie(oldCookie, newCookie) ? this.silently(update) : update();
-    }
-
-    override removeCookie(domain: string | null, path: string | null, key: string | null, callback?: Callback): any {
-        if (domain != null && path != null && key != null) this.record(cookieKeyOf({ domain, path, key }));
-        return (super.removeCookie as any)(domain, path, key, callback);
-    }
-
-    override removeCookies(domain: string, path: string | null, callback?: Callback): any {
-        this.version++;
-        if (!this.muted) {
-            this.allDirty = true;
-            this.onChange();
-        }
-        return (super.removeCookies as any)(domain, path, callback);
     }
 
     override removeAllCookies(callback?: Callback): any {
@@ -107,7 +97,7 @@ export class TrackingCookieStore extends MemoryCookieStore {
             this.allDirty = true;
             this.onChange();
         }
-        return (super.removeAllCookies as any)(callback);
+        return super.removeAllCookies(callback);
     }
 }
 

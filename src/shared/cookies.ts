@@ -1,5 +1,9 @@
 import { Cookie, CookieJar } from 'tough-cookie';
 
+import { BoundedCookieStore, MAX_COOKIE_BYTES, cookieBytes, fitsCookieSize } from './bounded-cookie-store.js';
+import { ConfigValidationError, type ConfigValidationIssue } from './validation.js';
+import { describeWireValueProblem, findWireValueProblem, type WireValueKind } from './wire-values.js';
+
 /** A cookie given as a plain object, e.g. collected outside the crawl. */
 export interface CookieInit {
     name: string;
@@ -24,9 +28,13 @@ export type CookieFormat = 'cookies' | 'dict' | 'header';
 /** Options of tough-cookie used for every write: lenient like a browser, never throwing on one bad cookie. */
 const SET_OPTIONS = { ignoreError: true, loose: true } as const;
 
-/** A fresh, synchronous, in-memory cookie jar with tough-cookie's RFC 6265 rules. */
+/**
+ * A fresh, synchronous, in-memory cookie jar with tough-cookie's RFC 6265 rules and a browser's limits (see
+ * {@link BoundedCookieStore}: 4096 bytes per cookie, 180 per site, 3300 per jar). Logins and the maintainer use
+ * it; session jars use the same limits through their tracking store.
+ */
 export function createJar(): CookieJar {
-    return new CookieJar(undefined, { looseMode: true });
+    return new CookieJar(new BoundedCookieStore(), { looseMode: true });
 }
 
 /** Stores every `Set-Cookie` header value of a response received from `url` into the jar. */
@@ -63,14 +71,88 @@ export function toToughCookie(input: CookieInput): Cookie | undefined {
     });
 }
 
-/** Adds cookies to a jar as if they had been received from `url`; returns how many were accepted. */
-export function addCookiesToJar(jar: CookieJar, cookies: readonly CookieInput[], url: string | URL): number {
+/** Options of {@link addCookiesToJar}. */
+export interface AddCookiesOptions {
+    /**
+     * What the cookies are called in an error message: `cookies[1].value: …`.
+     * @default 'cookies'
+     */
+    subject?: string;
+}
+
+/**
+ * Adds cookies to a jar as if they had been received from `url`; returns how many the jar accepted (tough-cookie
+ * still refuses, silently like a browser, cookies whose domain does not match `url`).
+ *
+ * Every cookie is checked first, and if any is bad none is added: a {@link ConfigValidationError} names each bad one
+ * by index and field (`cookies[1].value: must not contain ";" …`), never showing a value. A cookie is refused when
+ *
+ * - its name is empty or holds whitespace, `=`, `;`, `,`, `"`, control or non-ASCII characters;
+ * - its value holds `;` (on the wire the rest would become another cookie), control characters (CR, LF, NUL …) or
+ *   non-ASCII characters — nothing is encoded behind the caller's back: percent-encode such values first, as sites do;
+ * - a raw `Set-Cookie` string holds control or non-ASCII characters, or does not parse;
+ * - its domain or path holds `;`, control or non-ASCII characters;
+ * - its name and value together exceed {@link MAX_COOKIE_BYTES} bytes (browsers refuse those too).
+ *
+ * The jar's per-site and per-jar limits apply as to any cookie: adding more than 180 cookies for one site keeps the
+ * most recently used ones (see {@link BoundedCookieStore}).
+ */
+export function addCookiesToJar(jar: CookieJar, cookies: readonly CookieInput[], url: string | URL, options: AddCookiesOptions = {}): number {
+    const subject = options.subject ?? 'cookies';
+    const issues: ConfigValidationIssue[] = [];
+    const parsed = cookies.map((input, index) => validatedCookie(input, `[${index}]`, issues));
+    if (issues.length > 0) throw new ConfigValidationError(subject, issues);
     let added = 0;
-    for (const input of cookies) {
-        const cookie = toToughCookie(input);
+    for (const cookie of parsed) {
         if (cookie && jar.setCookieSync(cookie, url, SET_OPTIONS)) added++;
     }
     return added;
+}
+
+/** Converts and checks one cookie to add; its problems go to `issues`. */
+function validatedCookie(input: unknown, path: string, issues: ConfigValidationIssue[]): Cookie | undefined {
+    const count = issues.length;
+    const check = (field: string, kind: WireValueKind, value: unknown): void => {
+        if (typeof value !== 'string') {
+            issues.push({ path: `${path}${field}`, message: 'must be a string' });
+            return;
+        }
+        const problem = findWireValueProblem(kind, value);
+        if (problem) issues.push({ path: `${path}${field}`, message: describeWireValueProblem(problem) });
+    };
+    let cookie: Cookie | undefined;
+    let nameField = '.name';
+    if (typeof input === 'string') {
+        check('', 'header-value', input);
+        if (issues.length > count) return undefined;
+        cookie = Cookie.parse(input, { loose: true }) ?? undefined;
+        if (!cookie) issues.push({ path, message: 'is not a Set-Cookie string like "sid=abc; Path=/"' });
+    } else if (input instanceof Cookie) {
+        cookie = input;
+        nameField = '.key';
+    } else if (typeof input === 'object' && input !== null) {
+        const init = input as Partial<CookieInit>;
+        check('.name', 'cookie-name', init.name);
+        check('.value', 'cookie-value', init.value);
+        if (init.domain !== undefined) check('.domain', 'cookie-value', init.domain);
+        if (init.path !== undefined) check('.path', 'cookie-value', init.path);
+        if (issues.length === count) cookie = toToughCookie(init as CookieInit);
+    } else {
+        issues.push({ path, message: 'must be a Set-Cookie string, a { name, value } object or a tough-cookie Cookie' });
+    }
+    if (!cookie || issues.length > count) return undefined;
+    // A parsed string or a Cookie obeys the same rules as a { name, value } object (checked again: cheap).
+    check(nameField, 'cookie-name', cookie.key);
+    check('.value', 'cookie-value', cookie.value);
+    if (issues.length > count) return undefined;
+    if (!fitsCookieSize(cookie.key, cookie.value)) {
+        issues.push({
+            path,
+            message: `is ${cookieBytes(cookie.key, cookie.value)} bytes long (name and value): browsers refuse cookies over ${MAX_COOKIE_BYTES} bytes`,
+        });
+        return undefined;
+    }
+    return cookie;
 }
 
 /**

@@ -4,13 +4,6 @@ export const INVALID_PROXY_URL_PLACEHOLDER = '<invalid proxy url>';
 /** What replaces a password in redacted URLs and messages. */
 export const REDACTED_PASSWORD = '***';
 
-/**
- * Finds `user:password@` credentials in free text, with or without a `scheme://` in front of them.
- * The password part runs up to the last `@` before whitespace or a quote, so that a password
- * that itself contains `@` is masked whole (over-masking is preferred to leaking).
- */
-const CREDENTIALS_IN_TEXT = /(^|[\s'"`(<=,[{])([a-z][a-z0-9+.-]*:\/\/)?([^\s:@/'"`]*):(?!\/\/)[^\s'"`]*@/gi;
-
 /** A single- or double-quoted or backticked string on one line, as error messages quote source code. */
 const QUOTED_STRING = /(['"`])([^'"`\r\n]*)\1/g;
 
@@ -82,13 +75,95 @@ export function explicitPortOf(url: string): string | undefined {
  * @param text Any text that might contain URLs with credentials.
  */
 export function maskCredentials(text: string): string {
-    return text
-        .replace(QUOTED_STRING, (_match, quote: string, inner: string) => `${quote}${maskCredentialsInValue(inner)}${quote}`)
-        .replace(
-            CREDENTIALS_IN_TEXT,
-            (_match, boundary: string, scheme: string | undefined, username: string) =>
-                `${boundary}${scheme ?? ''}${username}:${REDACTED_PASSWORD}@`,
-        );
+    return maskCredentialsInText(
+        text.replace(QUOTED_STRING, (_match, quote: string, inner: string) => `${quote}${maskCredentialsInValue(inner)}${quote}`),
+    );
+}
+
+/**
+ * Masks every `[scheme://]user:password@` in free text: at the start of the text or after whitespace, a quote or one
+ * of `(<=,[{`, an optional `scheme://`, a user name without whitespace, quotes, `:`, `@` or `/`, a `:` not followed
+ * by `//`, then everything up to the last `@` before the next whitespace or quote becomes `***` (a password holding
+ * `@` is masked whole). One pass with precomputed look-ups: linear in the length of the text, whatever it holds
+ * (the regular expression this replaces was quadratic: 1.5 s for 40 000 characters of `=:`).
+ */
+function maskCredentialsInText(text: string): string {
+    const length = text.length;
+    if (text.indexOf(':') === -1 || text.indexOf('@') === -1) return text;
+    // nextStop[i]: the first index ≥ i holding whitespace, a quote, ':', '@' or '/' (where a user name ends).
+    // lastAt[i]: the last '@' in the run of non-whitespace, non-quote characters from i, or -1.
+    // schemeEnd[i]: the end of the run of scheme characters [a-z0-9+.-] from i.
+    const nextStop = new Int32Array(length + 1);
+    const lastAt = new Int32Array(length + 1);
+    const schemeEnd = new Int32Array(length + 1);
+    nextStop[length] = length;
+    lastAt[length] = -1;
+    schemeEnd[length] = length;
+    for (let index = length - 1; index >= 0; index--) {
+        const code = text.charCodeAt(index);
+        const breaksRun = isWhitespace(code) || isQuote(code);
+        nextStop[index] = breaksRun || code === 0x3a || code === 0x40 || code === 0x2f ? index : nextStop[index + 1]!;
+        lastAt[index] = breaksRun ? -1 : lastAt[index + 1] !== -1 ? lastAt[index + 1]! : code === 0x40 ? index : -1;
+        schemeEnd[index] = isSchemeCharacter(code) ? schemeEnd[index + 1]! : index;
+    }
+    const slashes = (at: number) => text.charCodeAt(at) === 0x2f && text.charCodeAt(at + 1) === 0x2f;
+    /** The colon and the last '@' of credentials whose user name (or scheme) starts at `start`, or undefined. */
+    const credentialsAt = (start: number): { colon: number; at: number } | undefined => {
+        let user = start;
+        if (isLetter(text.charCodeAt(start))) {
+            const end = schemeEnd[start]!;
+            if (text.charCodeAt(end) === 0x3a && slashes(end + 1)) user = end + 3;
+        }
+        const colon = nextStop[user]!;
+        if (colon >= length || text.charCodeAt(colon) !== 0x3a || slashes(colon + 1)) return undefined;
+        const at = lastAt[colon + 1]!;
+        return at === -1 ? undefined : { colon, at };
+    };
+    let result = '';
+    let copied = 0;
+    for (let index = 0; index < length; index++) {
+        let found = index === 0 ? credentialsAt(0) : undefined;
+        if (!found && isBoundary(text.charCodeAt(index)) && index + 1 < length) found = credentialsAt(index + 1);
+        if (!found) continue;
+        result += `${text.slice(copied, found.colon)}:${REDACTED_PASSWORD}@`;
+        copied = found.at + 1;
+        index = found.at; // the next match starts after this one, as with a global regular expression
+    }
+    return copied === 0 ? text : result + text.slice(copied);
+}
+
+/** JavaScript's `\s`. */
+function isWhitespace(code: number): boolean {
+    return (
+        (code >= 0x09 && code <= 0x0d) ||
+        code === 0x20 ||
+        code === 0xa0 ||
+        code === 0x1680 ||
+        (code >= 0x2000 && code <= 0x200a) ||
+        code === 0x2028 ||
+        code === 0x2029 ||
+        code === 0x202f ||
+        code === 0x205f ||
+        code === 0x3000 ||
+        code === 0xfeff
+    );
+}
+
+function isQuote(code: number): boolean {
+    return code === 0x27 || code === 0x22 || code === 0x60;
+}
+
+/** What may stand right before credentials: whitespace, a quote or one of `(<=,[{`. */
+function isBoundary(code: number): boolean {
+    return isWhitespace(code) || isQuote(code) || code === 0x28 || code === 0x3c || code === 0x3d || code === 0x2c || code === 0x5b || code === 0x7b;
+}
+
+function isLetter(code: number): boolean {
+    return (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a);
+}
+
+function isSchemeCharacter(code: number): boolean {
+    return isLetter(code) || (code >= 0x30 && code <= 0x39) || code === 0x2b || code === 0x2e || code === 0x2d;
 }
 
 /**
