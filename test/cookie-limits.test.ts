@@ -259,7 +259,7 @@ describe('bounded jars in a crawl', () => {
     it('a site setting 800 cookies: the jar keeps the newest, the Cookie header stays bounded, the store follows', async () => {
         cookieHeaders.length = 0;
         const store = new RecordingStore();
-        const sessions = await Sessions.open({ store, persistence: { flushIntervalMs: 60_000 } });
+        const sessions = await Sessions.open({ store, persistence: { flushIntervalMillis: 60_000 } });
 
         // 150 cookies, written to the store.
         await crawl(sessions, [`${server.url}/set/0`]);

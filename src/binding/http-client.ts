@@ -3,6 +3,8 @@ import type { BaseHttpClient, HttpRequest, HttpResponse, RedirectHandler, Stream
 import { internalsOf, type SessionsInternals } from '../core/internals.js';
 import type { Sessions } from '../core/sessions.js';
 import type { RequestHeaders } from '../headers/strategies.js';
+import type { SessionIdentity } from '../model/identity.js';
+import { conformHeaders, headerGeneratorOptionsOf } from '../profiles/identity.js';
 import { gotHopHooks, isStaleTransmission, type GotHopHooks } from '../request/got-hooks.js';
 import type { RequestState } from '../request/pipeline.js';
 import { ATTEMPT, type RequestAttempt } from '../session/attempt.js';
@@ -68,6 +70,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
             const prepared = withHooks(request, gotHopHooks(pipeline, state, { inTransit: session.inTransit }), {
                 proxyUrl: registry.proxyUrlOf(session) ?? request.proxyUrl,
                 sessionToken: session.headerToken,
+                identity,
             });
             attempt.sentGeneration = state.generation;
             session.count('requests');
@@ -92,18 +95,25 @@ export class SessionBoundHttpClient implements BaseHttpClient {
     }
 }
 
-/** The request with our hooks last (they run right before the socket) and the session's proxy and header token. */
+/**
+ * The request with our hooks last (they run right before the socket), the session's proxy and header token, and the
+ * header-generator options of its browser family (so got-scraping generates the headers that browser sends).
+ */
 function withHooks(
     request: HttpRequest<any>,
     hooks: GotHopHooks,
-    overrides: { proxyUrl: string | undefined; sessionToken: object },
+    overrides: { proxyUrl: string | undefined; sessionToken: object; identity: SessionIdentity },
 ): HttpRequest<any> {
     const theirs = (request.hooks ?? {}) as Record<string, unknown[] | undefined>;
+    const headers: RequestHeaders = { ...request.headers };
+    // The identity's User-Agent up front: got-scraping merges its generated headers and picks its TLS settings by it.
+    conformHeaders(overrides.identity, headers);
     return {
         ...request,
-        headers: { ...request.headers },
+        headers: headers as HttpRequest<any>['headers'],
         proxyUrl: overrides.proxyUrl,
         sessionToken: overrides.sessionToken,
+        headerGeneratorOptions: headerGeneratorOptionsOf(overrides.identity),
         hooks: {
             ...theirs,
             beforeRequest: [...(theirs.beforeRequest ?? []), hooks.beforeRequest],

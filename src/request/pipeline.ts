@@ -4,9 +4,9 @@ import type { HeaderPipeline, AppliedHeaders } from '../headers/pipeline.js';
 import { readHeader, writeHeader, type RequestHeaders } from '../headers/strategies.js';
 import type { SessionIdentity } from '../model/identity.js';
 import type { SessionAuth } from '../model/types.js';
+import { conformHeaders } from '../profiles/identity.js';
 import { mergeCookieHeaders, storeSetCookieHeaders } from '../shared/cookies.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
-import { conformIdentityHeaders } from './identity-headers.js';
 import { originScopeOf, type OriginScope } from './origin-scope.js';
 
 /**
@@ -161,7 +161,7 @@ export class RequestPipeline {
             for (const name of state.ownHeaders) writeHeader(headers, name, undefined);
         }
 
-        if (state.http) conformIdentityHeaders(state.identity, headers);
+        if (state.http) conformHeaders(state.identity, headers);
 
         let url = hop.url;
         state.loginQuery = undefined;

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { gotScraping } from 'got-scraping';
 
 import type { SessionIdentity } from '../model/identity.js';
+import { conformHeaders, headerGeneratorOptionsOf } from '../profiles/identity.js';
 import { gotHopHooks } from './got-hooks.js';
 import type { HopSession, RequestPipeline } from './pipeline.js';
 
@@ -107,6 +108,8 @@ export function createSessionClient(binding: SessionClientBinding): SessionHttpC
                 ownHeaders: Object.keys(request.headers ?? {}),
             });
             const hooks = gotHopHooks(pipeline, state);
+            // The identity's User-Agent up front: got-scraping merges its generated headers and picks its TLS settings by it.
+            conformHeaders(binding.identity, headers);
             const response = await gotScraping({
                 url,
                 method,
@@ -114,6 +117,7 @@ export function createSessionClient(binding: SessionClientBinding): SessionHttpC
                 body,
                 proxyUrl: binding.proxyUrl,
                 sessionToken: binding.headerToken,
+                headerGeneratorOptions: headerGeneratorOptionsOf(binding.identity),
                 followRedirect: true,
                 maxRedirects: MAX_SESSION_REDIRECTS,
                 methodRewriting: true,
