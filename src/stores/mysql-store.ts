@@ -98,6 +98,8 @@ const PACKET_HEADROOM_BYTES = 4096;
 const PREPARED_STATEMENTS_PER_CONNECTION = 100;
 /** Attempts of a transaction that hits a deadlock or a lock wait timeout. */
 const CONFLICT_ATTEMPTS = 6;
+/** The largest profile index the `profile_index INT` column holds. */
+const MAX_PROFILE_INDEX = 2 ** 31 - 1;
 /** The longest key (session id, lease owner, entry collection or key), in UTF-16 code units. */
 const MAX_KEY_LENGTH = MAX_SESSION_ID_LENGTH;
 
@@ -350,7 +352,8 @@ function checkRevisionTaken(result: unknown): void {
  * - **No lost updates.** `write()` runs one transaction per batch: it locks the batch's rows in id order
  *   (creating placeholders for new ones, then `SELECT … FOR UPDATE`), merges each delta with
  *   {@link applySessionDelta}, and writes the results back with multi-row upserts. Deadlocks and lock wait
- *   timeouts are retried. A batch of up to 256 sessions takes seven statements.
+ *   timeouts are retried. A batch of up to 256 sessions takes six statements (eight when some are new), each a
+ *   round trip: without multi-statement packets, that is the price of never putting data into SQL text.
  * - **One bad session never blocks its batch.** A row the server can never take (larger than
  *   `max_allowed_packet`, a value too long or out of range for its column) is set aside: the rest of the batch
  *   is written, and `write()` throws a {@link StoreWriteRejectedError} naming the refused sessions and why.
@@ -722,7 +725,7 @@ export class MySqlSessionStore implements SessionStore {
                 const values: SqlValue[] = [collection, key, stored, options.secret ? 1 : 0, Date.now()];
                 const bytes = encodedSize(values);
                 if (bytes > tx.limits.maxRowBytes) {
-                    throw new ConfigValidationError('store entry', [{ path: 'value', message: tooLargeReason(bytes, tx.limits) }]);
+                    throw new ConfigValidationError('entry', [{ path: 'value', message: tooLargeReason('is', bytes, tx.limits) }]);
                 }
                 checkRevisionTaken(await tx.run(this.takeRevision()));
                 await tx.run([
@@ -761,16 +764,23 @@ export class MySqlSessionStore implements SessionStore {
 
     // --- sessions: encoding and locking ---
 
-    /** Creates the missing rows of `ids` (see {@link ensureRows}), locks and reads them all. */
+    /**
+     * Locks and reads the rows of `ids`, creating the missing ones first (see {@link ensureRows}). Existing rows
+     * are locked without that step: sessions written again (the usual case) take one statement less.
+     */
     private async lockSessions(tx: Transaction, ids: readonly string[]): Promise<Map<string, SessionRecord | undefined>> {
         const current = new Map<string, SessionRecord | undefined>();
-        for (const chunk of idChunks(ids)) {
-            await tx.run(this.ensureRows(chunk));
+        const lock = async (chunk: string[]) => {
             const rows = (await tx.run([
                 `SELECT ${RECORD_COLUMNS} FROM \`${this.tables.sessions}\` WHERE id IN ${placeholders(chunk.length)} ORDER BY id FOR UPDATE`,
                 chunk,
             ])) as SessionRow[];
             for (const row of rows) current.set(keyText(row.id), row.lease_only ? undefined : this.decodeRecord(row));
+        };
+        for (const chunk of idChunks(ids)) await lock(chunk);
+        for (const chunk of idChunks(ids.filter((id) => !current.has(id)))) {
+            await tx.run(this.ensureRows(chunk));
+            await lock(chunk);
         }
         return current;
     }
@@ -893,7 +903,7 @@ export class MySqlSessionStore implements SessionStore {
             record.updatedAt,
         ];
         const bytes = encodedSize(values);
-        if (bytes > limits.maxRowBytes) return tooLargeReason(bytes, limits);
+        if (bytes > limits.maxRowBytes) return tooLargeReason('its row is', bytes, limits);
         return { id: record.id, values, bytes };
     }
 
@@ -1051,7 +1061,7 @@ export class MySqlSessionStore implements SessionStore {
         await this.fixed(connection, 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
         const [row] = (await this.fixed(connection, 'SELECT @@SESSION.max_allowed_packet AS max_allowed_packet')) as RowDataPacket[];
         const maxAllowedPacket = Number(row?.max_allowed_packet);
-        const state = { maxAllowedPacket, maxRowBytes: maxAllowedPacket - PACKET_HEADROOM_BYTES };
+        const state = { maxAllowedPacket, maxRowBytes: maxAllowedPacket - Math.min(PACKET_HEADROOM_BYTES, maxAllowedPacket / 4) };
         this.prepared.set(core, state);
         return state;
     }
@@ -1137,12 +1147,12 @@ function checkSessionId(value: unknown, field: string): void {
 
 function checkEntryKey(field: 'collection' | 'key', value: unknown): void {
     const problem = keyProblem(value);
-    if (problem !== undefined) throw new ConfigValidationError('store entry', [{ path: field, message: problem }]);
+    if (problem !== undefined) throw new ConfigValidationError('entry', [{ path: field, message: problem }]);
 }
 
 function checkLeaseOwner(value: unknown): void {
     const problem = keyProblem(value);
-    if (problem !== undefined) throw new ConfigValidationError('renewal lease', [{ path: 'owner', message: problem }]);
+    if (problem !== undefined) throw new ConfigValidationError('lease', [{ path: 'owner', message: problem }]);
 }
 
 /** A key column's value as a string (the bytes are UTF-8). */
@@ -1166,6 +1176,9 @@ function recordProblem(record: SessionRecord): string | undefined {
         if (value === null && nullable) continue;
         if (!Number.isSafeInteger(value)) return `its ${field} is not a safe integer (${String(value)})`;
     }
+    if (record.profileIndex !== null && (record.profileIndex < 0 || record.profileIndex > MAX_PROFILE_INDEX)) {
+        return `its profileIndex is not an integer from 0 to ${MAX_PROFILE_INDEX} (${record.profileIndex})`;
+    }
     if (record.lastRenewalError !== null && typeof record.lastRenewalError !== 'string') return 'its lastRenewalError is not a string';
     return undefined;
 }
@@ -1180,8 +1193,8 @@ function encodedSize(values: readonly SqlValue[]): number {
     return bytes;
 }
 
-function tooLargeReason(bytes: number, limits: ConnectionState): string {
-    return `its row is ${formatBytes(bytes)} encoded, more than the server accepts in one statement (max_allowed_packet ${formatBytes(limits.maxAllowedPacket)})`;
+function tooLargeReason(subject: string, bytes: number, limits: ConnectionState): string {
+    return `${subject} ${formatBytes(bytes)} encoded, more than the server accepts in one statement (max_allowed_packet ${formatBytes(limits.maxAllowedPacket)})`;
 }
 
 function formatBytes(bytes: number): string {
