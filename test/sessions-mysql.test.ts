@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Configuration, HttpCrawler, Logger, LogLevel, log } from 'crawlee';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +120,34 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Sessions on MySQL'), () =
         expect(String(row?.cookies)).toContain(good.sid!);
         expect(row?.last_renewal_error).toMatch(/answered 401|answered 403|answered/);
     });
+
+    it('a program that forgets close() exits by itself, and its beforeExit flush writes its sessions', async () => {
+        const tablePrefix = newPrefix();
+        const child = spawn(
+            process.execPath,
+            ['--import', 'tsx', 'test/fixtures/mysql-forgotten-close.ts', JSON.stringify({ url: mysqlDb.url, tablePrefix, sessions: 3 })],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+        // A bounded wait, not a timing assertion: a process kept alive by its connection pool never exits.
+        const patience = new AbortController();
+        const outcome = await Promise.race([exited, sleep(30_000, 'still running' as const, { signal: patience.signal })]);
+        patience.abort();
+        if (outcome === 'still running') child.kill('SIGKILL');
+        expect(outcome, `the child process (output: ${output})`).toBe(0);
+        expect(output).toContain('ADDED');
+
+        const store = await MySqlSessionStore.open({ url: mysqlDb.url, tablePrefix });
+        try {
+            const records = (await store.loadAll()).map((record) => [record.id, Object.fromEntries(record.cookies.map((c) => [c.key, c.value]))]);
+            expect(records).toEqual([0, 1, 2].map((i) => [`s${i}`, { sid: `value-${i}`, theme: 'dark' }]));
+        } finally {
+            await store.close();
+        }
+    }, 90_000);
 
     it('4 crawler processes sharing one expiring session: exactly one login per expiry, no failed request', async () => {
         const expiring = await startTestSite({ sessionLifetimeRequests: 25 });

@@ -36,8 +36,15 @@ interface Migration {
     statements(tables: MySqlTableNames): string[];
 }
 
-// Binary collation: session ids, collections and keys are case-sensitive.
+// Text columns are utf8mb4 (any JS string, emoji included). Keys are VARBINARY since version 2 (see there).
 const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
+
+/**
+ * The type of every key column (session ids, lease owners, entry collections and keys): the key's UTF-8 bytes.
+ * Keys are at most 200 UTF-16 code units (at most 600 bytes); 800 bytes is what version 1's `VARCHAR(200)`
+ * utf8mb4 could hold, so converting old rows never fails.
+ */
+const KEY_COLUMN_TYPE = 'VARBINARY(800)';
 
 const MIGRATIONS: readonly Migration[] = [
     {
@@ -83,6 +90,19 @@ const MIGRATIONS: readonly Migration[] = [
             ) ${TABLE_OPTIONS}`,
         ],
     },
+    {
+        version: 2,
+        description: 'exact keys: session ids, lease owners, entry collections and keys as VARBINARY',
+        // `VARCHAR … utf8mb4_bin` is a PAD SPACE collation: "alice" and "alice " were one key. VARBINARY compares the
+        // bytes, so two keys are equal exactly when the JS strings are (the store refuses lone surrogates, the only
+        // strings whose UTF-8 form is not unique). It works on every MySQL and MariaDB, unlike a NO PAD collation
+        // (`utf8mb4_nopad_bin` is MariaDB's, `utf8mb4_0900_bin` MySQL 8's). The conversion keeps every row: the
+        // stored bytes are the same, and keys distinct under the old collation are distinct under the new one.
+        statements: (t) => [
+            `ALTER TABLE \`${t.sessions}\` MODIFY id ${KEY_COLUMN_TYPE} NOT NULL, MODIFY lease_owner ${KEY_COLUMN_TYPE} NULL`,
+            `ALTER TABLE \`${t.entries}\` MODIFY collection ${KEY_COLUMN_TYPE} NOT NULL, MODIFY entry_key ${KEY_COLUMN_TYPE} NOT NULL`,
+        ],
+    },
 ];
 
 /** The schema version this code creates and understands. */
@@ -94,7 +114,9 @@ export interface MigrateOptions {
     lockName: string;
     /** How long to wait for another process's migration, in seconds. */
     lockTimeoutSeconds: number;
-    /** Runs one statement on the connection (with the store's query timeout). */
+    /** How long one DDL statement may run, in ms: converting a large table rebuilds it. */
+    ddlTimeoutMs: number;
+    /** Runs one statement on the connection (with the store's query timeout unless `timeoutMs` is given). */
     run(connection: PoolConnection, sql: string, values?: unknown[], timeoutMs?: number): Promise<unknown>;
 }
 
@@ -135,7 +157,7 @@ export async function migrateMySqlSchema(
         const applied: number[] = [];
         for (const migration of MIGRATIONS) {
             if (migration.version <= version) continue;
-            for (const statement of migration.statements(tables)) await run(connection, statement);
+            for (const statement of migration.statements(tables)) await run(connection, statement, undefined, options.ddlTimeoutMs);
             await run(
                 connection,
                 `INSERT INTO \`${tables.schemaVersion}\` (version, description, applied_at, applied_by) VALUES (?, ?, ?, ?)`,

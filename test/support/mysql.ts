@@ -93,6 +93,20 @@ export async function mysqlQuery<T = mysql.RowDataPacket[]>(sql: string, values?
     }
 }
 
+/**
+ * Runs one statement on the server at `url` (e.g. a private MariaDB) with a short-lived connection, as a prepared
+ * statement (values never become SQL text, whatever the server's `sql_mode`), and returns its rows or result.
+ */
+export async function mysqlQueryAt<T = mysql.RowDataPacket[]>(url: string, sql: string, values: Array<string | number | null> = []): Promise<T> {
+    const connection = await mysql.createConnection({ uri: url, connectTimeout: 5_000, charset: 'utf8mb4' });
+    try {
+        const [result] = await connection.execute(sql, values);
+        return result as T;
+    } finally {
+        await connection.end().catch(() => connection.destroy());
+    }
+}
+
 /** A unique table prefix, e.g. `t_3f9c2a1b0d`. */
 export function uniqueTablePrefix(): string {
     return `t_${randomBytes(5).toString('hex')}`;
@@ -128,6 +142,8 @@ export function useTablePrefixes(): () => string {
 export interface TcpRelay {
     /** The relay's port on 127.0.0.1. */
     readonly port: number;
+    /** How many client connections are open through the relay. */
+    readonly openConnections: number;
     /** Closes every relayed connection and refuses new ones (resets them at once): a server that went away. */
     cut(): void;
     /** Keeps connections open but forwards nothing, and accepts new ones without answering: a server that hangs. */
@@ -142,6 +158,7 @@ export interface TcpRelay {
 export async function startTcpRelay(host: string, port: number): Promise<TcpRelay> {
     let mode: 'open' | 'cut' | 'silent' = 'open';
     const sockets = new Set<net.Socket>();
+    const clients = new Set<net.Socket>();
     const track = (socket: net.Socket): void => {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
@@ -149,6 +166,8 @@ export async function startTcpRelay(host: string, port: number): Promise<TcpRela
     };
     const server = net.createServer((client) => {
         track(client);
+        clients.add(client);
+        client.on('close', () => clients.delete(client));
         if (mode === 'cut') {
             client.resetAndDestroy();
             return;
@@ -174,6 +193,9 @@ export async function startTcpRelay(host: string, port: number): Promise<TcpRela
     };
     return {
         port: (server.address() as net.AddressInfo).port,
+        get openConnections() {
+            return clients.size;
+        },
         cut() {
             mode = 'cut';
             destroyAll();

@@ -1,6 +1,7 @@
 /**
  * A private MariaDB server for fault tests: its own data directory and port, so a test can really stop and start
- * it mid-crawl without disturbing the shared server on 3306 (which other tests use at the same time).
+ * it mid-crawl, or run it with server settings of its own (`sql_mode`, `max_allowed_packet`), without disturbing
+ * the shared server on 3306 (which other tests use at the same time).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -27,13 +28,21 @@ export interface PrivateMariaDb {
 const SERVER = '/usr/sbin/mariadbd';
 const INSTALL = '/usr/bin/mariadb-install-db';
 
+/** Server settings of a private server; the server's defaults where omitted. */
+export interface PrivateMariaDbOptions {
+    /** The server's global `sql_mode`, e.g. `NO_BACKSLASH_ESCAPES`. */
+    sqlMode?: string;
+    /** The server's `max_allowed_packet`, in bytes (at least 1024). */
+    maxAllowedPacket?: number;
+}
+
 /** Whether this machine can run a private server (the MariaDB server binaries are installed). */
 export function canRunPrivateMariaDb(): boolean {
     return existsSync(SERVER) && existsSync(INSTALL);
 }
 
 /** Initialises a data directory and starts a private server on a free port. */
-export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
+export async function startPrivateMariaDb(options: PrivateMariaDbOptions = {}): Promise<PrivateMariaDb> {
     const dir = await mkdtemp(join(tmpdir(), 'crawlee-sessions-mariadb-'));
     const install = spawnSync(
         INSTALL,
@@ -58,6 +67,8 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
                 '--skip-grant-tables',
                 '--skip-log-bin',
                 '--innodb-buffer-pool-size=32M',
+                ...(options.sqlMode !== undefined ? [`--sql-mode=${options.sqlMode}`] : []),
+                ...(options.maxAllowedPacket !== undefined ? [`--max-allowed-packet=${options.maxAllowedPacket}`] : []),
             ],
             { stdio: 'ignore' },
         );
@@ -81,7 +92,13 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
         running.kill('SIGTERM');
         await exited;
     };
-    await start();
+    try {
+        await start();
+    } catch (error) {
+        await stop();
+        await rm(dir, { recursive: true, force: true });
+        throw error;
+    }
     return {
         url,
         start,
