@@ -23,6 +23,17 @@ export type {
     SessionStatus,
 } from './core/sessions.js';
 export type { SessionHeadersApi } from './core/header-api.js';
+export type {
+    SessionEventMap,
+    SessionEventName,
+    RenewedEvent,
+    RenewalFailedEvent,
+    ExpiredEvent,
+    ProfileFailedEvent,
+    StoreOutageEvent,
+    StoreRecoveredEvent,
+    CooldownEvent,
+} from './core/events.js';
 export type { SessionTokensApi } from './core/token-api.js';
 export type { SessionCounters } from './session/bound-session.js';
 export { DEFAULT_PERSISTENCE } from './core/write-behind.js';

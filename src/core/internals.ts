@@ -4,6 +4,7 @@ import type { RequestPipeline } from '../request/pipeline.js';
 import type { SessionHttpClient } from '../request/session-client.js';
 import type { BoundSession } from '../session/bound-session.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
+import type { SessionEvents } from './events.js';
 import type { SessionRegistry } from './registry.js';
 
 /**
@@ -23,6 +24,8 @@ export interface SessionsInternals {
     sessionIdForUrl(url: string | undefined): string;
     /** An HTTP client of the session's current generation (checks sent from a crawl). */
     clientOf(session: BoundSession): SessionHttpClient;
+    /** The event channel of `sessions.on()`. */
+    readonly events: SessionEvents;
 }
 
 const registered = new WeakMap<object, SessionsInternals>();

@@ -24,6 +24,7 @@ import { sessionIdStringSchema } from '../shared/ids.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../shared/retry.js';
 import { parseWithZod } from '../shared/validation.js';
 import { SessionsClosedError, StoreBacklogError } from './errors.js';
+import { SessionEvents, type SessionEventMap, type SessionEventName } from './events.js';
 import { ExitFlush } from './exit.js';
 import { SessionHeadersApi } from './header-api.js';
 import { registerInternals, type SessionsInternals } from './internals.js';
@@ -234,6 +235,9 @@ export class Sessions {
     readonly #login: Renewal | undefined;
     readonly #loginFor: SessionsOptions['loginFor'];
     readonly #boundRenewals = new Map<string, Renewal>();
+    readonly #events = new SessionEvents((event, error) =>
+        this.#log.warning(`A listener of the "${event}" event threw: ${describeCause(error)}`),
+    );
     #closed = false;
 
     private constructor(options: SessionsOptions & { profiles: readonly Profile[] }, store: SessionStore) {
@@ -244,12 +248,13 @@ export class Sessions {
         this.#loginFor = options.loginFor;
         this.#persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
         this.#registry = new SessionRegistry(this.profiles, this.defaultSessionId, (session) => this.#sync.markDirty(session));
-        this.#sync = new StoreSync(store, this.#registry, this.#persistence, this.#log);
+        this.#sync = new StoreSync(store, this.#registry, this.#persistence, this.#log, this.#events);
         this.#headerPipeline = new HeaderPipeline(store, { ...options.headers, isClosed: () => this.#closed });
         this.#tracker = new SessionTokens(
             { ids: () => this.#registry.ids(), jarOf: (id) => this.#registry.find(id)?.jar },
             options.tokens,
         );
+        this.#tracker.on('rotation', (rotation) => this.#events.emit('tokenRotated', rotation));
         this.#pipeline = new RequestPipeline({ headers: this.#headerPipeline, tokens: this.#tracker });
         this.#coordinator = new RenewalCoordinator({
             store,
@@ -409,6 +414,29 @@ export class Sessions {
     }
 
     /**
+     * Listens for an event of the sessions: `renewed`, `renewalFailed`, `expired`, `tokenRotated`, `profileFailed`,
+     * `storeOutage`, `storeRecovered`, `cooldown` (see {@link SessionEventMap} for each payload). Payloads carry no
+     * cookie values, tokens, passwords or proxy credentials; a listener that throws is logged and does not disturb the
+     * crawl.
+     */
+    on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): this {
+        this.#events.on(event, listener);
+        return this;
+    }
+
+    /** Listens for one occurrence of an event (see {@link on}). */
+    once<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): this {
+        this.#events.once(event, listener);
+        return this;
+    }
+
+    /** Stops listening (see {@link on}). */
+    off<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): this {
+        this.#events.off(event, listener);
+        return this;
+    }
+
+    /**
      * Closes the sessions: awaits pending renewals (bounded by their retry policy and deadlines), writes every
      * pending change (retrying for up to `persistence.closeTimeoutMillis` if the store is unreachable) and closes
      * the store. Rejects if changes could not be written.
@@ -489,6 +517,9 @@ export class Sessions {
             adopt: (session, record) => sync().adopt(session, record),
             reconcile: (session, record) => sync().reconcileRenewal(session, record),
             revert: (session, record) => sync().revert(session, record),
+            renewed: (session, outcome) =>
+                this.#events.emit('renewed', () => ({ sessionId: session.id, generation: session.generation, ...outcome })),
+            renewalFailed: (session, outcome) => this.#events.emit('renewalFailed', { sessionId: session.id, ...outcome }),
         };
     }
 
@@ -509,6 +540,7 @@ export class Sessions {
                 }
             },
             clientOf: (session) => this.#clientOf(session),
+            events: this.#events,
         };
     }
 }

@@ -3,6 +3,8 @@ import type { Log } from '@crawlee/core';
 import type { SessionRecord, SessionStore } from '../model/types.js';
 import type { BoundSession } from '../session/bound-session.js';
 import { mergeStoredCookies } from '../session/state.js';
+import { describeCause } from '../shared/describe.js';
+import type { SessionEvents } from './events.js';
 import type { SessionRegistry } from './registry.js';
 import { WriteBehind, type PersistenceOptions } from './write-behind.js';
 
@@ -24,6 +26,7 @@ export class StoreSync {
         private readonly registry: SessionRegistry,
         private readonly persistence: PersistenceOptions,
         private readonly log: Log,
+        events: SessionEvents,
     ) {
         this.writeBehind = new WriteBehind(
             store,
@@ -31,6 +34,11 @@ export class StoreSync {
             log,
             (session, record) => this.reconcile(session, record),
             (session) => session.renewal !== undefined,
+            {
+                started: (error, pendingSessions) =>
+                    events.emit('storeOutage', () => ({ store: store.description, error: describeCause(error), pendingSessions })),
+                ended: (outageMillis, written) => events.emit('storeRecovered', { store: store.description, outageMillis, written }),
+            },
         );
     }
 

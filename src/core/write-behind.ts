@@ -80,6 +80,11 @@ export class WriteBehind {
         private readonly reconcile: (session: BoundSession, record: SessionRecord) => void,
         /** Sessions with a renewal under way are written when it ends, not before. */
         private readonly isRenewing: (session: BoundSession) => boolean,
+        /** Told when an outage starts and when it ends. */
+        private readonly outages: {
+            started?(error: unknown, pendingSessions: number): void;
+            ended?(outageMillis: number, written: number): void;
+        } = {},
     ) {}
 
     /** Number of sessions with unwritten changes. */
@@ -202,6 +207,7 @@ export class WriteBehind {
         this.failures++;
         if (this.outageSince === undefined) {
             this.outageSince = Date.now();
+            this.outages.started?.(error, this.dirty.size);
             this.log.warning(
                 `Cannot write to the session ${this.store.description}: ${describeCause(error)}. The crawl goes on from ` +
                     `memory; the changes of ${this.dirty.size} session(s) are kept and will be written when it is back.`,
@@ -214,6 +220,7 @@ export class WriteBehind {
 
     private onSuccess(written: number): void {
         if (this.outageSince !== undefined) {
+            this.outages.ended?.(Date.now() - this.outageSince, written);
             const seconds = Math.round((Date.now() - this.outageSince) / 1000);
             this.log.info(`The session ${this.store.description} is back after ${seconds} s; wrote ${written} session(s).`);
         }

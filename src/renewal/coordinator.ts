@@ -27,6 +27,10 @@ export interface RenewalHost {
     reconcile(session: BoundSession, record: SessionRecord): void;
     /** Goes back to a stored record after this process's renewal failed for good (the stored one may still be good). */
     revert(session: BoundSession, record: SessionRecord): void;
+    /** A renewal of this process succeeded. */
+    renewed(session: BoundSession, outcome: { attempts: number; durationMillis: number }): void;
+    /** A renewal of this process failed for good. */
+    renewalFailed(session: BoundSession, outcome: { attempts: number; error: string }): void;
 }
 
 /** Options of a {@link RenewalCoordinator}. */
@@ -139,10 +143,12 @@ export class RenewalCoordinator {
 
     /** Runs a renewal under the retry policy; each attempt has its deadline. */
     private async renew(session: BoundSession, renewal: Renewal): Promise<void> {
-        const { policy, log } = this.options;
+        const { policy, log, host } = this.options;
         const generation = session.generation;
+        const started = Date.now();
+        let attempts: number;
         try {
-            await retryWithBackoff(
+            ({ attempts } = await retryWithBackoff(
                 async (attempt) => {
                     try {
                         await this.attempt(session, renewal, attempt);
@@ -160,16 +166,18 @@ export class RenewalCoordinator {
                     onRetry: (attempt, delay, error) =>
                         log.debug(`Renewal of session "${session.id}" failed (attempt ${attempt}: ${describeCause(error)}); retrying in ${delay} ms.`),
                 },
-            );
+            ));
         } catch (error) {
-            const { attempts, cause } = error instanceof RetriesExhaustedError ? error : { attempts: 1, cause: error };
-            const failure = new SessionRenewalError(session.id, attempts, cause);
+            const { attempts: made, cause } = error instanceof RetriesExhaustedError ? error : { attempts: 1, cause: error };
+            const failure = new SessionRenewalError(session.id, made, cause);
             session.failRenewal(describeCause(cause));
             log.warning(failure.message);
+            host.renewalFailed(session, { attempts: made, error: describeCause(cause) });
             throw failure;
         }
         session.count('renewals');
         log.debug(`Session "${session.id}" renewed (generation ${generation}).`);
+        host.renewed(session, { attempts, durationMillis: Date.now() - started });
     }
 
     /** One attempt, abandoned at its deadline even if the renewal ignores its signal. */
