@@ -12,7 +12,7 @@
 import './binding/context-types.js';
 
 // --- Sessions ---
-export { Sessions, DEFAULT_SESSION_ID, DEFAULT_RENEWAL_OPTIONS, MIN_SECRET_LENGTH } from './core/sessions.js';
+export { Sessions, DEFAULT_SESSION_ID, DEFAULT_RENEWAL_OPTIONS, DEFAULT_PROFILE_FAILURE_THRESHOLD, MIN_SECRET_LENGTH } from './core/sessions.js';
 export type {
     SessionsOptions,
     RenewalOptions,

@@ -1,4 +1,4 @@
-import { GotScrapingHttpClient, RetryRequestError, type BaseHttpClient } from '@crawlee/core';
+import { GotScrapingHttpClient, type BaseHttpClient } from '@crawlee/core';
 
 import { internalsOf } from '../core/internals.js';
 import { attemptStorage } from '../session/attempt.js';
@@ -8,6 +8,7 @@ import { SessionCheck } from '../acquisition/check.js';
 import { withSessionCheck } from './check-handler.js';
 import { chromiumLaunchArgs, findChromiumExecutable } from '../browser/executable.js';
 import { attemptOf, runInAttempt } from './attempts.js';
+import { recordAnswer, recordFailure } from './failures.js';
 import { BrowserBinding } from './browser-hooks.js';
 import { SessionBoundHttpClient } from './http-client.js';
 import { createHttpPreNavigationHook } from './http-hooks.js';
@@ -162,6 +163,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
             await handler(context);
             return;
         }
+        recordAnswer(internalsOf(sessions), attempt); // the navigation got an answer: the session's transport works
         await attemptStorage.run(attempt, () => handler(context));
         await afterSuccess?.(context);
         internalsOf(sessions).resolve(attempt.sessionId).count('successes');
@@ -169,13 +171,18 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
 }
 
 /**
- * Wraps errorHandler/failedRequestHandler: records the failed attempt (a deliberate `RetryRequestError`, e.g.
- * after a renewal, is not a failure) and runs the user's handler in the attempt.
+ * Wraps errorHandler/failedRequestHandler: records the failed attempt and acts on it (see `recordFailure`: a
+ * deliberate `RetryRequestError` is not a failure; a transport failure counts against its profile; a blocked session
+ * is renewed), then runs the user's handler in the attempt.
  */
 function countingFailures(sessions: Sessions, userHandler: Handler | undefined) {
     return async function sessionCountingErrorHandler(context: AnyOptions, error: Error): Promise<void> {
         const attempt = attemptOf(context);
-        if (attempt && !(error instanceof RetryRequestError)) internalsOf(sessions).resolve(attempt.sessionId).count('failures');
+        if (attempt) {
+            await recordFailure(internalsOf(sessions), context as never, attempt, error, (session) =>
+                runInAttempt(context, () => sessions.clear(session.id)),
+            );
+        }
         if (userHandler) await runInAttempt(context, () => userHandler(context, error));
     };
 }

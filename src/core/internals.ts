@@ -1,5 +1,6 @@
 import type { HeaderPipeline } from '../headers/pipeline.js';
 import type { RenewalCoordinator } from '../renewal/coordinator.js';
+import type { Renewal } from '../renewal/renewal.js';
 import type { RequestPipeline } from '../request/pipeline.js';
 import type { SessionHttpClient } from '../request/session-client.js';
 import type { BoundSession } from '../session/bound-session.js';
@@ -26,6 +27,10 @@ export interface SessionsInternals {
     clientOf(session: BoundSession): SessionHttpClient;
     /** The event channel of `sessions.on()`. */
     readonly events: SessionEvents;
+    /** The login a session renews through when it is cleared without an explicit renewal. */
+    renewalOf(sessionId: string): Renewal | undefined;
+    /** Consecutive transport failures after which a profile counts as failing. */
+    readonly profileFailureThreshold: number;
 }
 
 const registered = new WeakMap<object, SessionsInternals>();

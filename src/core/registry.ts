@@ -14,6 +14,8 @@ import { parseSessionId } from '../shared/ids.js';
 export class SessionRegistry {
     private readonly sessions = new Map<string, BoundSession>();
     private readonly pool: ProfilePool;
+    /** Consecutive transport failures per profile index (reset by a request that got an answer through it). */
+    private readonly profileFailures = new Map<number, number>();
 
     constructor(
         /** The validated profiles. */
@@ -102,6 +104,35 @@ export class SessionRegistry {
     /** The identity the session's current generation presents. */
     identityOf(session: BoundSession): SessionIdentity {
         return this.ensureIdentity(session);
+    }
+
+    /**
+     * Counts a transport failure (the proxy or the site could not be reached) of a request of the session. Returns
+     * the profile's consecutive failures, and whether this one made it reach `threshold`: the profile is then marked
+     * failing (no new session gets it while another profile works).
+     */
+    transportFailure(session: BoundSession, threshold: number): { profileIndex: number | undefined; failures: number; crossed: boolean } {
+        session.transportFailures++;
+        const index = session.profileIndex;
+        if (index === undefined) return { profileIndex: undefined, failures: session.transportFailures, crossed: false };
+        const failures = (this.profileFailures.get(index) ?? 0) + 1;
+        this.profileFailures.set(index, failures);
+        const crossed = failures >= threshold && this.pool.setFailing(index, true);
+        return { profileIndex: index, failures, crossed };
+    }
+
+    /** A request of the session got an answer: its profile's transport works. */
+    transportSuccess(session: BoundSession): void {
+        session.transportFailures = 0;
+        const index = session.profileIndex;
+        if (index === undefined || !this.profileFailures.has(index)) return;
+        this.profileFailures.delete(index);
+        this.pool.setFailing(index, false);
+    }
+
+    /** Whether the session's profile is marked failing. */
+    onFailingProfile(session: BoundSession): boolean {
+        return session.profileIndex !== undefined && this.pool.isFailing(session.profileIndex);
     }
 
     private create(id: string): BoundSession {

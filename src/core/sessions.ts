@@ -50,6 +50,9 @@ export interface RenewalOptions extends RetryPolicy {
 /** Default {@link RenewalOptions}. */
 export const DEFAULT_RENEWAL_OPTIONS: Readonly<RenewalOptions> = Object.freeze({ ...DEFAULT_RETRY_POLICY, timeoutSecs: 60 });
 
+/** Default of `Sessions.open({ profileFailureThreshold })`. */
+export const DEFAULT_PROFILE_FAILURE_THRESHOLD = 3;
+
 /** The shortest secret `Sessions.open({ secret })` accepts. */
 export const MIN_SECRET_LENGTH = 12;
 
@@ -97,6 +100,14 @@ export interface SessionsOptions {
     headers?: HeaderPipelineOptions;
     /** Session token names per site, as OWASP ZAP tracks them (see {@link SessionTokensOptions}). */
     tokens?: SessionTokensOptions;
+    /**
+     * Consecutive transport failures (the proxy or the site could not be reached) after which a profile counts as
+     * failing: the session that hit it moves to another profile (a renewal through its login), the profile is reported
+     * once (event `profileFailed`, one warning without its password), and no new session gets it while another profile
+     * works. A request that gets an answer through the profile makes it count as working again.
+     * @default 3
+     */
+    profileFailureThreshold?: number;
     /**
      * Flush pending writes when the process receives SIGINT or SIGTERM (then let the signal take its usual
      * course). Pending writes are flushed on `beforeExit` in any case.
@@ -174,6 +185,7 @@ const optionsSchema = z.strictObject({
         })
         .optional(),
     flushOnSignals: z.boolean().optional(),
+    profileFailureThreshold: z.number().int().min(1).max(1000).optional(),
     login: z
         .union([
             z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'must be a function'),
@@ -235,6 +247,7 @@ export class Sessions {
     readonly #login: Renewal | undefined;
     readonly #loginFor: SessionsOptions['loginFor'];
     readonly #boundRenewals = new Map<string, Renewal>();
+    readonly #profileFailureThreshold: number;
     readonly #events = new SessionEvents((event, error) =>
         this.#log.warning(`A listener of the "${event}" event threw: ${describeCause(error)}`),
     );
@@ -246,6 +259,7 @@ export class Sessions {
         this.defaultSessionId = options.defaultSessionId ?? DEFAULT_SESSION_ID;
         this.#login = options.login;
         this.#loginFor = options.loginFor;
+        this.#profileFailureThreshold = options.profileFailureThreshold ?? DEFAULT_PROFILE_FAILURE_THRESHOLD;
         this.#persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
         this.#registry = new SessionRegistry(this.profiles, this.defaultSessionId, (session) => this.#sync.markDirty(session));
         this.#sync = new StoreSync(store, this.#registry, this.#persistence, this.#log, this.#events);
@@ -541,6 +555,8 @@ export class Sessions {
             },
             clientOf: (session) => this.#clientOf(session),
             events: this.#events,
+            renewalOf: (sessionId) => this.#renewalOf(sessionId),
+            profileFailureThreshold: this.#profileFailureThreshold,
         };
     }
 }

@@ -52,6 +52,9 @@ export class ProfilePool {
     /** Incremented on every {@link ProfilePool.acquire}; orders assignments in time. */
     private assignmentSequence = 0;
 
+    /** Profiles whose transport keeps failing: not handed out while a working one exists. */
+    private readonly failing = new Set<number>();
+
     /**
      * @param profiles The profiles to hand out, usually from `defineProfiles()` or `loadProfiles()`.
      *   Indexes returned by the pool refer to this list. May be empty.
@@ -78,11 +81,13 @@ export class ProfilePool {
     acquire(options: ProfileAcquireOptions = {}): number | undefined {
         const avoided = this.size > 1 ? options.avoid : undefined;
 
+        const skipFailing = this.failing.size > 0 && this.failing.size < this.size;
         let chosen: number | undefined;
         for (let index = 0; index < this.size; index++) {
-            if (index === avoided) continue;
+            if (index === avoided || (skipFailing && this.failing.has(index))) continue;
             if (chosen === undefined || this.isBetterChoice(index, chosen)) chosen = index;
         }
+        if (chosen === undefined && avoided !== undefined && !this.failing.has(avoided)) chosen = avoided;
         if (chosen === undefined) return undefined;
 
         this.assignmentCounts[chosen] += 1;
@@ -123,6 +128,24 @@ export class ProfilePool {
      */
     get(index: number): Profile | undefined {
         return this.isValidIndex(index) ? this.profiles[index] : undefined;
+    }
+
+    /**
+     * Marks a profile as failing (its proxy refuses connections, say) or working again. A failing profile is not
+     * handed out by {@link ProfilePool.acquire} while at least one other profile is not failing.
+     *
+     * @returns whether the mark changed.
+     */
+    setFailing(index: number, failing: boolean): boolean {
+        if (!this.isValidIndex(index) || this.failing.has(index) === failing) return false;
+        if (failing) this.failing.add(index);
+        else this.failing.delete(index);
+        return true;
+    }
+
+    /** Whether a profile is marked failing (see {@link ProfilePool.setFailing}). */
+    isFailing(index: number): boolean {
+        return this.failing.has(index);
     }
 
     /**

@@ -60,6 +60,8 @@ export class BoundSession {
     lastRenewalError: string | undefined;
     /** Why the store refused this generation for good, if it did: it is not written again until the next clear. */
     unwritable: string | undefined;
+    /** Consecutive requests that could not reach the site (proxy or network), reset by an answer. */
+    transportFailures = 0;
     /** Settle when the requests transmitted with the current generation have been answered by the server. */
     readonly inTransit = new Set<Promise<void>>();
     /** Open browser contexts currently holding this session's cookies. */
