@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 
-import { CheerioCrawler, Configuration, log, Logger, LogLevel } from 'crawlee';
+import { CheerioCrawler, Configuration, log, Logger, LogLevel, SessionError } from 'crawlee';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Sessions, defineProfiles, withSessions, type ProfileFailedEvent } from '../src/index.js';
@@ -135,6 +135,42 @@ describe('a dead proxy', () => {
             expect(site.logins - loginsBefore, 'each moved session logged in again through the working proxy').toBe(2);
             const pages = site.log.filter((entry) => entry.path.startsWith('/page/') && entry.sidState === 'live');
             expect(new Set(pages.map((entry) => entry.path)).size).toBe(12);
+        } finally {
+            await sessions.close();
+        }
+    });
+});
+
+describe('a SessionError', () => {
+    it('clears the request\'s session, renews it through its login, and the retried request succeeds', async () => {
+        site.reset();
+        const sessions = await Sessions.open({
+            store: 'memory',
+            loginFor: () => ({ url: `${site.url}/login`, form: { user: 'alice', password: 'secret' } }),
+        });
+        try {
+            await sessions.renew('alice');
+            const generations: number[] = [];
+            let blocked = 0;
+            const crawler = new CheerioCrawler(
+                withSessions(sessions, {
+                    maxRequestRetries: 1,
+                    async requestHandler({ $, request }) {
+                        generations.push(Number($('#sid').text()));
+                        if (request.retryCount === 0) {
+                            blocked++;
+                            throw new SessionError('the site shows a block page');
+                        }
+                    },
+                }),
+                new Configuration({ persistStorage: false }),
+            );
+            await crawler.run([{ url: `${site.url}/page/1`, userData: { sessionId: 'alice' } }]);
+            expect(blocked).toBe(1);
+            expect(site.logins, 'the first login, then one renewal for the block').toBe(2);
+            expect(generations).toHaveLength(2);
+            expect(generations[1]).toBeGreaterThan(generations[0]!);
+            expect(sessions.list()[0]).toMatchObject({ id: 'alice', renewals: 2, failures: 1, successes: 1, generation: 2 });
         } finally {
             await sessions.close();
         }
