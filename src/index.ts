@@ -20,7 +20,6 @@ export type {
     GetCookiesOptions,
     CookiesIn,
     SessionInfo,
-    SessionStatus,
 } from './core/sessions.js';
 export type { SessionHeadersApi } from './core/header-api.js';
 export type {
@@ -35,7 +34,8 @@ export type {
     CooldownEvent,
 } from './core/events.js';
 export type { SessionTokensApi } from './core/token-api.js';
-export type { SessionCounters } from './session/bound-session.js';
+export type { SessionCounters, SessionStatus } from './session/bound-session.js';
+export type { SessionStats } from './core/stats.js';
 export { DEFAULT_PERSISTENCE } from './core/write-behind.js';
 export type { PersistenceOptions } from './core/write-behind.js';
 export type { CookieFormat, CookieInput, CookieInit } from './shared/cookies.js';

@@ -79,6 +79,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
             } catch (error) {
                 if (!isStaleTransmission(error)) throw error;
                 session.count('requests', -1);
+                this.#internals.stats.staleRetries++;
             }
         }
     }

@@ -9,6 +9,8 @@ import { withSessionCheck } from './check-handler.js';
 import { chromiumLaunchArgs, findChromiumExecutable } from '../browser/executable.js';
 import { attemptOf, runInAttempt } from './attempts.js';
 import { recordAnswer, recordFailure } from './failures.js';
+import { SessionView } from './session-view.js';
+import { addSessionsToFinalStatistics, statusWithSessions } from './status.js';
 import { BrowserBinding } from './browser-hooks.js';
 import { SessionBoundHttpClient } from './http-client.js';
 import { createHttpPreNavigationHook } from './http-hooks.js';
@@ -79,6 +81,7 @@ export function withSessions<Options extends object | undefined>(
         httpClient: new SessionBoundHttpClient(sessions, (user.httpClient as BaseHttpClient) ?? new GotScrapingHttpClient()),
         errorHandler: countingFailures(sessions, user.errorHandler),
         failedRequestHandler: countingFailures(sessions, user.failedRequestHandler),
+        statusMessageCallback: statusWithSessions(internalsOf(sessions), user.statusMessageCallback),
     };
 
     if (kind === 'browser') {
@@ -163,10 +166,19 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
             await handler(context);
             return;
         }
-        recordAnswer(internalsOf(sessions), attempt); // the navigation got an answer: the session's transport works
-        await attemptStorage.run(attempt, () => handler(context));
+        const internals = internalsOf(sessions);
+        recordAnswer(internals, attempt); // the navigation got an answer: the session's transport works
+        addSessionsToFinalStatistics(internals, context.crawler);
+        const session = internals.resolve(attempt.sessionId);
+        await internals.userData.load(session);
+        context.session = new SessionView(internals, sessions, attempt);
+        try {
+            await attemptStorage.run(attempt, () => handler(context));
+        } finally {
+            void internals.userData.saveIfChanged(session);
+        }
         await afterSuccess?.(context);
-        internalsOf(sessions).resolve(attempt.sessionId).count('successes');
+        session.count('successes');
     };
 }
 
@@ -179,10 +191,20 @@ function countingFailures(sessions: Sessions, userHandler: Handler | undefined) 
     return async function sessionCountingErrorHandler(context: AnyOptions, error: Error): Promise<void> {
         const attempt = attemptOf(context);
         if (attempt) {
-            await recordFailure(internalsOf(sessions), context as never, attempt, error, (session) =>
+            const internals = internalsOf(sessions);
+            await recordFailure(internals, context as never, attempt, error, (session) =>
                 runInAttempt(context, () => sessions.clear(session.id)),
             );
+            const session = internals.resolve(attempt.sessionId);
+            await internals.userData.load(session);
+            context.session = new SessionView(internals, sessions, attempt);
+            try {
+                if (userHandler) await runInAttempt(context, () => userHandler(context, error));
+            } finally {
+                void internals.userData.saveIfChanged(session);
+            }
+            return;
         }
-        if (userHandler) await runInAttempt(context, () => userHandler(context, error));
+        if (userHandler) await userHandler(context, error);
     };
 }

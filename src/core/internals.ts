@@ -7,6 +7,8 @@ import type { BoundSession } from '../session/bound-session.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
 import type { SessionEvents } from './events.js';
 import type { SessionRegistry } from './registry.js';
+import type { SessionStats, StatsCollector } from './stats.js';
+import type { UserDataStore } from './user-data.js';
 
 /**
  * What the Crawlee adapters (src/binding) use of a `Sessions` beyond its public API: the parts the facade is made
@@ -27,6 +29,12 @@ export interface SessionsInternals {
     clientOf(session: BoundSession): SessionHttpClient;
     /** The event channel of `sessions.on()`. */
     readonly events: SessionEvents;
+    /** The totals behind `sessions.stats()` (the adapters count stale retries). */
+    readonly stats: StatsCollector;
+    /** `sessions.stats()` itself. */
+    readonly statsNow: () => SessionStats;
+    /** Crawlee's per-session `userData`, persisted in the store. */
+    readonly userData: UserDataStore;
     /** The login a session renews through when it is cleared without an explicit renewal. */
     renewalOf(sessionId: string): Renewal | undefined;
     /** Consecutive transport failures after which a profile counts as failing. */

@@ -4,7 +4,7 @@ import { createIdentity } from '../profiles/identity.js';
 import type { Profile } from '../profiles/profile.js';
 import { ProfilePool } from '../profiles/profile-pool.js';
 import { attemptStorage } from '../session/attempt.js';
-import { BoundSession } from '../session/bound-session.js';
+import { BoundSession, type SessionObserver } from '../session/bound-session.js';
 import { parseSessionId } from '../shared/ids.js';
 
 /**
@@ -24,6 +24,8 @@ export class SessionRegistry {
         readonly defaultSessionId: string,
         /** Called whenever a session changes in a way the store must learn. */
         private readonly onChange: (session: BoundSession) => void,
+        /** Told of every session's counted events and status changes. */
+        private readonly observer?: SessionObserver,
     ) {
         this.pool = new ProfilePool(profiles);
     }
@@ -136,7 +138,7 @@ export class SessionRegistry {
     }
 
     private create(id: string): BoundSession {
-        const session = new BoundSession(id, this.onChange);
+        const session = new BoundSession(id, this.onChange, this.observer);
         this.sessions.set(id, session);
         return session;
     }

@@ -12,7 +12,7 @@ import { scopedAuth, type Renewal, type RenewalContext } from '../renewal/renewa
 import { RequestPipeline } from '../request/pipeline.js';
 import { createSessionClient, type SessionHttpClient } from '../request/session-client.js';
 import { attemptStorage } from '../session/attempt.js';
-import type { BoundSession, SessionCounters } from '../session/bound-session.js';
+import type { BoundSession, SessionCounters, SessionStatus } from '../session/bound-session.js';
 import { openStore, type StoreChoice } from '../stores/open-store.js';
 import type { SessionIdentity } from '../model/identity.js';
 import type { SessionStore } from '../model/types.js';
@@ -30,7 +30,9 @@ import { SessionHeadersApi } from './header-api.js';
 import { registerInternals, type SessionsInternals } from './internals.js';
 import { SessionRegistry } from './registry.js';
 import { StoreSync } from './store-sync.js';
+import { StatsCollector, type SessionStats } from './stats.js';
 import { SessionTokensApi } from './token-api.js';
+import { UserDataStore } from './user-data.js';
 import { DEFAULT_PERSISTENCE, type PersistenceOptions } from './write-behind.js';
 
 /** The session of requests and calls that name none. */
@@ -144,8 +146,6 @@ export interface GetCookiesOptions<F extends CookieFormat = CookieFormat> {
 /** The return type of {@link Sessions.get} for each format. */
 export type CookiesIn<F extends CookieFormat> = F extends 'dict' ? Record<string, string> : F extends 'header' ? string : Cookie[];
 
-/** A session's status: `renewing` while a renewal is pending, `failed` when the last renewal failed for good. */
-export type SessionStatus = 'ready' | 'renewing' | 'failed';
 
 /** One row of {@link Sessions.list}. Contains no cookie values and no proxy credentials. */
 export interface SessionInfo extends SessionCounters {
@@ -248,6 +248,8 @@ export class Sessions {
     readonly #loginFor: SessionsOptions['loginFor'];
     readonly #boundRenewals = new Map<string, Renewal>();
     readonly #profileFailureThreshold: number;
+    readonly #stats = new StatsCollector();
+    readonly #userData: UserDataStore;
     readonly #events = new SessionEvents((event, error) =>
         this.#log.warning(`A listener of the "${event}" event threw: ${describeCause(error)}`),
     );
@@ -260,8 +262,9 @@ export class Sessions {
         this.#login = options.login;
         this.#loginFor = options.loginFor;
         this.#profileFailureThreshold = options.profileFailureThreshold ?? DEFAULT_PROFILE_FAILURE_THRESHOLD;
+        this.#userData = new UserDataStore(store, this.#log);
         this.#persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
-        this.#registry = new SessionRegistry(this.profiles, this.defaultSessionId, (session) => this.#sync.markDirty(session));
+        this.#registry = new SessionRegistry(this.profiles, this.defaultSessionId, (session) => this.#sync.markDirty(session), this.#stats);
         this.#sync = new StoreSync(store, this.#registry, this.#persistence, this.#log, this.#events);
         this.#headerPipeline = new HeaderPipeline(store, { ...options.headers, isClosed: () => this.#closed });
         this.#tracker = new SessionTokens(
@@ -365,6 +368,24 @@ export class Sessions {
      */
     getIdentity(id?: string | number): SessionIdentity {
         return this.#registry.identityOf(this.#resolve(id));
+    }
+
+    /**
+     * Totals of the sessions in this process — by status, requests, successes, failures, renewals, stale retries,
+     * the store backlog — kept as they change: reading them is O(1) whatever the number of sessions (`list()` is a
+     * scan). Counts are this process's since `Sessions.open()`.
+     */
+    stats(): SessionStats {
+        const { byStatus, totals, sessions, staleRetries } = this.#stats;
+        const { writeBehind } = this.#sync;
+        return {
+            sessions,
+            ...byStatus,
+            ...totals,
+            staleRetries,
+            pendingWrites: writeBehind.pendingSessions,
+            storeOutage: writeBehind.inOutage,
+        };
     }
 
     /** Every session with its profile (credentials hidden), cookie count, generation, status and counters. */
@@ -555,6 +576,9 @@ export class Sessions {
             },
             clientOf: (session) => this.#clientOf(session),
             events: this.#events,
+            stats: this.#stats,
+            statsNow: () => this.stats(),
+            userData: this.#userData,
             renewalOf: (sessionId) => this.#renewalOf(sessionId),
             profileFailureThreshold: this.#profileFailureThreshold,
         };

@@ -11,6 +11,18 @@ export interface CookieHolder {
     clearCookies(): Promise<void>;
 }
 
+/** A session's status: `renewing` while a renewal is pending, `failed` when the last renewal failed for good. */
+export type SessionStatus = 'ready' | 'renewing' | 'failed';
+
+/** What is told of every session's counted events and status changes (keeps totals without scanning sessions). */
+export interface SessionObserver {
+    counted(counter: keyof StoredCounters, by: number): void;
+    /** `before` is undefined when the session was just created. */
+    statusChanged(before: SessionStatus | undefined, after: SessionStatus): void;
+}
+
+const NO_OBSERVER: SessionObserver = { counted: () => undefined, statusChanged: () => undefined };
+
 /** Per-session counters, as {@link Sessions.list} reports them. */
 export interface SessionCounters {
     /** Requests transmitted with this session (renewals not included). */
@@ -54,14 +66,18 @@ export class BoundSession {
     resetPending = false;
     /** The last renewal error changed and the store has not been told yet. */
     renewalErrorPending = false;
-    /** Settles when the pending renewal ends; undefined when none is pending. */
-    renewal: Promise<void> | undefined;
-    /** Why the last renewal failed for good, if it did (no secrets). */
-    lastRenewalError: string | undefined;
+    #renewal: Promise<void> | undefined;
+    #lastRenewalError: string | undefined;
     /** Why the store refused this generation for good, if it did: it is not written again until the next clear. */
     unwritable: string | undefined;
     /** Consecutive requests that could not reach the site (proxy or network), reset by an answer. */
     transportFailures = 0;
+    /** Crawlee's `session.userData`, once read from the store (see `UserDataStore`). */
+    userData: Record<string, unknown> | undefined;
+    /** The JSON of `userData` as last read or written: a handler that changed it makes it differ. */
+    userDataSaved: string | undefined;
+    /** Crawlee's error score (`context.session.markBad()`/`markGood()`): the session is renewed when it reaches the maximum. */
+    errorScore = 0;
     /** Settle when the requests transmitted with the current generation have been answered by the server. */
     readonly inTransit = new Set<Promise<void>>();
     /** Open browser contexts currently holding this session's cookies. */
@@ -70,17 +86,42 @@ export class BoundSession {
     /**
      * @param id The session id.
      * @param onChange Called whenever the session changes in a way the store must learn (cookies, counters).
+     * @param observer Told of every counted event and status change (the O(1) totals of `sessions.stats()`).
      */
     constructor(
         readonly id: string,
         private readonly onChange: (session: BoundSession) => void = () => undefined,
+        private readonly observer: SessionObserver = NO_OBSERVER,
     ) {
         this.replaceJar();
+        observer.statusChanged(undefined, 'ready');
+    }
+
+    /** Settles when the pending renewal ends; undefined when none is pending. */
+    get renewal(): Promise<void> | undefined {
+        return this.#renewal;
+    }
+
+    set renewal(renewal: Promise<void> | undefined) {
+        const before = this.status;
+        this.#renewal = renewal;
+        this.notifyStatus(before);
+    }
+
+    /** Why the last renewal failed for good, if it did (no secrets). */
+    get lastRenewalError(): string | undefined {
+        return this.#lastRenewalError;
+    }
+
+    set lastRenewalError(description: string | undefined) {
+        const before = this.status;
+        this.#lastRenewalError = description;
+        this.notifyStatus(before);
     }
 
     /** The status the API and the CLI show. */
-    get status(): 'ready' | 'renewing' | 'failed' {
-        return this.renewal ? 'renewing' : this.lastRenewalError ? 'failed' : 'ready';
+    get status(): SessionStatus {
+        return this.#renewal ? 'renewing' : this.#lastRenewalError ? 'failed' : 'ready';
     }
 
     /** Counts an event (a transmitted request, a handled request, a failure, a renewal). */
@@ -88,7 +129,13 @@ export class BoundSession {
         this.counters[counter] += by;
         this.pending[counter] += by;
         if (counter === 'requests' && by > 0) this.counters.lastUsedAt = Date.now();
+        this.observer.counted(counter, by);
         this.onChange(this);
+    }
+
+    private notifyStatus(before: SessionStatus): void {
+        const after = this.status;
+        if (after !== before) this.observer.statusChanged(before, after);
     }
 
     /** Notes that something the store keeps (other than cookies and counters) changed. */
