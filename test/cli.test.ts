@@ -444,9 +444,10 @@ describe('crawlee-sessions CLI, embedded store', () => {
         // This test process plays the running crawler: it holds the embedded store.
         const sessions = await Sessions.open({ store: store(), profiles: PROFILES });
         try {
-            const locked = await cli(['list', ...storage]);
+            // Writing commands take the store's lock (reading ones read a snapshot: see the read-only tests below).
+            const locked = await cli(['clear', 'alice', ...storage]);
             expect(locked.code).toBe(1);
-            expect(oneLine(locked)).toMatch(new RegExp(`^crawlee-sessions list: The embedded store "crawlee-sessions" in .* is in use by process ${process.pid} `));
+            expect(oneLine(locked)).toMatch(new RegExp(`^crawlee-sessions clear: The embedded store "crawlee-sessions" in .* is in use by process ${process.pid} `));
         } finally {
             await sessions.close();
         }

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import { Configuration, HttpCrawler, KeyValueStore, log } from 'crawlee';
+import { Configuration, HttpCrawler, log } from 'crawlee';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Sessions, defineProfiles, withSessions } from '../src/index.js';
@@ -145,7 +145,7 @@ describe('embedded store', () => {
         sessions.addCookies('enc', [`auth=${secretValue}; Path=/`], site.url);
         await sessions.close();
         const before = await storeFiles(dir);
-        expect(before).toContain('enc:v1:');
+        expect(before).toContain('enc:v2:');
         expect(before).not.toContain(secretValue);
 
         const wrong = Sessions.open({ store: { embedded: { config: diskConfig(dir) } }, secret: 'wrong horse battery' });
@@ -165,8 +165,9 @@ describe('embedded store', () => {
         const dir = await storageDir();
         const other = spawn('sleep', ['30']);
         try {
-            const kvs = await KeyValueStore.open('crawlee-sessions', { config: diskConfig(dir) });
-            await kvs.setValue('lock', { pid: other.pid, host: (await import('node:os')).hostname(), since: 'test' });
+            const folder = join(dir, 'key_value_stores', 'crawlee-sessions');
+            await mkdir(folder, { recursive: true });
+            await writeFile(join(folder, 'lock.json'), JSON.stringify({ pid: other.pid, host: hostname(), since: 'test' }));
             const opening = Sessions.open({ store: { embedded: { config: diskConfig(dir) } } });
             await expect(opening).rejects.toBeInstanceOf(StoreUnavailableError);
             await expect(Sessions.open({ store: { embedded: { config: diskConfig(dir) } } })).rejects.toThrow(
