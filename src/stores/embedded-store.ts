@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 import { log as crawleeLog } from '@crawlee/core';
 import { z } from 'zod';
@@ -362,27 +362,21 @@ export class EmbeddedSessionStore extends SingleProcessStore {
             store.box = box;
             store.manifest = { ...store.manifest, encryption };
         }
-        // A damaged meta.json is replaced by the commit: keep a copy of it first.
+        // Damaged files are copied aside before the commit that replaces them, so that a crash in between loses nothing;
+        // the originals go once the new files are committed.
         const stamp = timestamp();
-        if (recovery) {
-            for (const damage of recovery.setAside) {
-                if (damage.file === join(folder, META_FILE) && existsSync(damage.file)) {
-                    damage.movedTo = `${damage.file}.damaged-${stamp}`;
-                    await copyFile(damage.file, damage.movedTo);
-                }
-            }
+        const setAside = new Set<string>();
+        for (const damage of recovery?.setAside ?? []) {
+            if (setAside.has(damage.file) || !existsSync(damage.file)) continue;
+            setAside.add(damage.file);
+            damage.movedTo = `${damage.file}.damaged-${stamp}`;
+            await copyFile(damage.file, damage.movedTo);
         }
+        for (const damage of recovery?.setAside ?? []) damage.movedTo ??= setAside.has(damage.file) ? `${damage.file}.damaged-${stamp}` : undefined;
         await store.commitAll();
-        if (recovery) {
-            for (const damage of recovery.setAside) {
-                if (damage.movedTo || !existsSync(damage.file) || damage.file === join(folder, META_FILE)) continue;
-                damage.movedTo = `${damage.file}.damaged-${stamp}`;
-                await rename(damage.file, damage.movedTo);
-            }
-            store.logRecovery(recovery, true);
-        }
-        // Files of the older layout, superseded commits and leftovers of a crashed commit.
-        await store.removeUnreferenced(layout.obsolete);
+        // Files of the older layout, superseded commits, leftovers of a crashed commit, damaged files (copied aside).
+        await store.removeUnreferenced([...layout.obsolete, ...[...setAside].filter((file) => file !== join(folder, META_FILE)).map((file) => basename(file))]);
+        if (recovery) store.logRecovery(recovery, true);
         if (layout.legacy) log.info(`Rewrote the ${description} in the current file format (${layout.records.size} sessions).`);
         return store;
     }
@@ -1109,10 +1103,11 @@ function checkEntry(value: unknown): string | undefined {
 
 function damagedError(description: string, folder: string, damaged: ReadonlyArray<{ file: string; reason: string }>, readOnly: boolean): StoreDamagedError {
     const storageDir = resolve(folder, '..', '..');
+    const name = basename(folder);
     const list = damaged.map(({ file, reason }) => `${file} ${reason}`).join('; ');
     return new StoreDamagedError(
         `The ${description} is damaged: ${list}. Nothing was ${readOnly ? 'read' : 'changed'}. To keep every readable session and move the ` +
-            `damaged files aside, run \`crawlee-sessions repair --storage-dir ${storageDir}\` (or open the store with ` +
+            `damaged files aside, run \`crawlee-sessions repair --storage-dir ${storageDir}${name === 'crawlee-sessions' ? '' : ` --store-name ${name}`}\` (or open the store with ` +
             '{ embedded: { ignoreDamaged: true } }).',
         damaged,
     );
