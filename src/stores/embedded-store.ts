@@ -306,7 +306,7 @@ export class EmbeddedSessionStore extends SingleProcessStore {
                 layout.records.delete(id);
             }
         }
-        for (const [collection, entries] of layout.collections) {
+        for (const [collection, entries] of box ? layout.collections : []) {
             for (const [key, entry] of entries) {
                 try {
                     openJson(box, entry.value, description, entryField(collection, key));
@@ -452,7 +452,9 @@ export class EmbeddedSessionStore extends SingleProcessStore {
     }
 
     private openEntry<T>(collection: string, entry: StoreEntry): StoreEntry<T> {
-        return { ...entry, value: structuredClone(openJson<T>(this.box, entry.value, this.description, entryField(collection, entry.key))) };
+        // A clear store's entry is whatever was put, even a string that looks sealed.
+        const value = this.box ? openJson<T>(this.box, entry.value, this.description, entryField(collection, entry.key)) : (entry.value as T);
+        return { ...entry, value: structuredClone(value) };
     }
 
     // --- commits ---

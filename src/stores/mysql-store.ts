@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
 import { applySessionDelta } from '../model/merge.js';
 import { META_ENCRYPTION, META_REVISION, migrateMySqlSchema, mySqlTableNames, type MySqlTableNames } from './mysql-schema.js';
-import { openJson, openSecretBox, SecretBox, type EncryptionMeta, type SealedField } from './secrets.js';
+import { openSecretBox, openStoredText, type EncryptionMeta, type SealedField, type SecretBox } from './secrets.js';
 import {
     StoreSecretError,
     StoreUnavailableError,
@@ -919,9 +919,9 @@ export class MySqlSessionStore implements SessionStore {
         return this.box ? this.box.seal(json, field) : json;
     }
 
-    /** Opens a sealed value bound to `field`; a value in clear is refused once the store is encrypted (see openJson). */
+    /** Opens a sealed value bound to `field`; a value in clear is refused once the store is encrypted. */
     private decodeSecret<T>(text: string, field: SealedField): T {
-        return openJson<T>(this.box, SecretBox.isSealed(text) ? text : JSON.parse(text), this.description, field);
+        return openStoredText<T>(this.box, text, this.description, field);
     }
 
     private decodeRecord(row: SessionRow): SessionRecord {

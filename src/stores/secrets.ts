@@ -296,6 +296,23 @@ export function sealJson(box: SecretBox | undefined, value: unknown, field: Seal
 }
 
 /**
+ * Opens a value a store keeps as text: a sealed string, or JSON in clear (a JSON string that merely looks sealed is a
+ * clear value). With a box that no longer accepts older values, clear JSON is refused like in {@link openJson}.
+ */
+export function openStoredText<T>(box: SecretBox | undefined, text: string, where: string, field: SealedField): T {
+    if (SecretBox.isSealed(text)) return openJson<T>(box, text, where, field);
+    if (box && !box.acceptsLegacy) throw storedInClear(field, where);
+    return JSON.parse(text) as T;
+}
+
+function storedInClear(field: SealedField, where: string): StoreSecretError {
+    return new StoreSecretError(
+        `${capitalize(describeField(field))} in ${where} is stored in clear, but the store is encrypted: it was planted or damaged. ` +
+            'Refused; nothing was changed.',
+    );
+}
+
+/**
  * Opens a value written by {@link sealJson} for `field`. Without a box, clear values pass through and sealed ones
  * throw (a secret is needed). With one, a value sealed for another place throws, and so does a value in clear unless
  * the store still accepts values of older versions: a store that is encrypted only holds sealed values.
@@ -303,10 +320,7 @@ export function sealJson(box: SecretBox | undefined, value: unknown, field: Seal
 export function openJson<T>(box: SecretBox | undefined, value: unknown, where: string, field: SealedField): T {
     if (!SecretBox.isSealed(value)) {
         if (!box || box.acceptsLegacy) return value as T;
-        throw new StoreSecretError(
-            `${capitalize(describeField(field))} in ${where} is stored in clear, but the store is encrypted: it was planted or damaged. ` +
-                'Refused; nothing was changed.',
-        );
+        throw storedInClear(field, where);
     }
     if (!box) {
         throw new StoreSecretError(
