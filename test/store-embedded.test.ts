@@ -182,6 +182,40 @@ describe('embedded store', () => {
         await sessions.close();
     });
 
+    it('a read-only open is a consistent snapshot while another process commits: every session of a commit or none', async () => {
+        const dir = await storageDir();
+        const writer = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/snapshot-writer.ts', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+        const lines = createInterface({ input: writer.stdout! });
+        const line = (prefix: string) => new Promise<string>((resolve) => lines.on('line', (text) => text.startsWith(prefix) && resolve(text)));
+        const exited = new Promise<number | null>((resolve) => writer.on('exit', (code) => resolve(code)));
+        await line('READY');
+        const seen = new Set<number>();
+        let snapshots = 0;
+        // Until three different commits were seen (the writer goes on meanwhile), at most 500 snapshots.
+        while (seen.size < 3 && snapshots < 500) {
+            const snapshot = await EmbeddedSessionStore.open({ storageDir: dir, readOnly: true });
+            const records = await snapshot.loadAll();
+            expect(records).toHaveLength(200);
+            const requests = new Set(records.map((record) => record.counters.requests));
+            const commits = new Set(records.map((record) => record.cookies[0]?.value));
+            expect(requests.size, `a snapshot mixed commits: ${[...requests].join(', ')}`).toBe(1);
+            expect(commits.size).toBe(1);
+            expect(Number([...commits][0]) + 1).toBe([...requests][0]);
+            seen.add([...requests][0]!);
+            await expect(snapshot.write([])).resolves.toEqual([]);
+            await expect(snapshot.putEntry('x', 'y', 1)).rejects.toThrow('was opened read-only (a snapshot)');
+            await snapshot.close();
+            snapshots++;
+        }
+        writer.stdin!.end('stop\n');
+        const done = Number((await line('DONE')).slice(5));
+        expect(await exited).toBe(0);
+        expect(seen.size).toBe(3);
+        const final = await EmbeddedSessionStore.open({ storageDir: dir });
+        expect(new Set((await final.loadAll()).map((record) => record.counters.requests))).toEqual(new Set([done]));
+        await final.close();
+    });
+
     it('refuses bad store options with the field named', async () => {
         await expect(Sessions.open({ store: { embedded: { name: 'bad name!' } } })).rejects.toThrow(/name/);
         await expect(Sessions.open({ store: { mysql: 'postgres://x' } } as never)).rejects.toThrow(/mysql/);
