@@ -256,7 +256,7 @@ describe('embedded store: files of older versions (format 1)', () => {
                 ['carol', 'legacy-carol-value'],
             ]),
         );
-        const rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+        const rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
         expect((await rules.list({ reveal: true })).map((rule) => [rule.name, rule.value])).toEqual([
             ['api-key', 'legacy-rule-value'],
             ['trace', 'on'],
@@ -305,7 +305,7 @@ describe('names that are properties of plain objects are ordinary names', () => 
             const open = async (): Promise<SessionStore> => (kind === 'embedded' ? EmbeddedSessionStore.open({ storageDir: dir }) : memory);
             const memory = new MemorySessionStore();
             let store = await open();
-            let rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+            let rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
             for (const name of NAMES) await rules.add({ name, header: 'X-Name', value: `v-${name}` });
             expect((await rules.list()).map((rule) => rule.name).sort()).toEqual([...NAMES].sort());
             for (const name of NAMES) await rules.update(name, { value: `updated-${name}` });
@@ -314,7 +314,7 @@ describe('names that are properties of plain objects are ordinary names', () => 
             if (kind === 'embedded') {
                 await store.close();
                 store = await open();
-                rules = new HeaderRules(store, { refreshIntervalMs: 0 });
+                rules = new HeaderRules(store, { refreshIntervalMillis: 0 });
             }
             expect(Object.fromEntries((await rules.list({ reveal: true })).map((rule) => [rule.name, rule.value]))).toEqual(
                 Object.fromEntries(NAMES.map((name) => [name, `updated-${name}`])),
@@ -326,7 +326,7 @@ describe('names that are properties of plain objects are ordinary names', () => 
             if (kind === 'embedded') {
                 await store.close();
                 store = await open();
-                expect(await new HeaderRules(store, { refreshIntervalMs: 0 }).list()).toEqual([]);
+                expect(await new HeaderRules(store, { refreshIntervalMillis: 0 }).list()).toEqual([]);
             }
             await store.close();
         });

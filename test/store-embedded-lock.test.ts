@@ -5,6 +5,7 @@
  * stops writing.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +142,14 @@ describe('embedded store: the exclusive lock', () => {
         const error = await EmbeddedSessionStore.open({ storageDir: dir }).catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(StoreUnavailableError);
         await unlink(lockPath);
+
+        // A restarted container: the same process id (and host name) as the dead holder, but a process that started at
+        // another moment (Linux: /proc/<pid>/stat). Not a live holder: taken over.
+        if (existsSync(`/proc/${process.pid}/stat`)) {
+            await writeFile(lockPath, JSON.stringify({ pid: process.pid, host: hostname(), since: 'before the restart', token: 'old', startTime: '1' }));
+            const restarted = await EmbeddedSessionStore.open({ storageDir: dir });
+            await restarted.close();
+        }
     });
 
     it('a holder whose lock was removed and taken by another process writes nothing more', async () => {

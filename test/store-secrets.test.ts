@@ -183,7 +183,7 @@ describe('secrets: embedded store', () => {
         await cp(join('test', 'fixtures', 'legacy-store', 'encrypted'), dir, { recursive: true });
         const store = await EmbeddedSessionStore.open({ storageDir: dir, secret: LEGACY_SECRET });
         expect(await sidOf(store, 'alice')).toBe('legacy-alice-value');
-        expect((await new HeaderRules(store, { refreshIntervalMs: 0 }).list({ reveal: true })).map((rule) => rule.value)).toEqual(['legacy-rule-value', 'on']);
+        expect((await new HeaderRules(store, { refreshIntervalMillis: 0 }).list({ reveal: true })).map((rule) => rule.value)).toEqual(['legacy-rule-value', 'on']);
         await store.close();
         const manifest = await readManifest(dir);
         expect(manifest.encryption?.kdf).toEqual({ name: 'scrypt', N: 2 ** 14, r: 8, p: 1 });
@@ -219,8 +219,8 @@ describe('secrets: embedded store', () => {
     it('with a secret every header rule and session header value is sealed, whatever its name (X-Tenant-Key, X-Trace)', async () => {
         const dir = await tempDir();
         const sessions = await Sessions.open({ store: { embedded: { storageDir: dir } }, secret: SECRET });
-        await sessions.headerRules.add({ name: 'trace', header: 'X-Trace', value: 'TRACE-RULE-VALUE' });
-        await sessions.setHeader('alice', { name: 'X-Tenant-Key', value: 'TENANT-KEY-VALUE', ttl: 600 });
+        await sessions.headers.rules.add({ name: 'trace', header: 'X-Trace', value: 'TRACE-RULE-VALUE' });
+        await sessions.headers.set('alice', { name: 'X-Tenant-Key', value: 'TENANT-KEY-VALUE', ttl: 600 });
         await sessions.close();
         const files = await readdir(folderOf(dir));
         const raw = (await Promise.all(files.map((file) => readFile(join(folderOf(dir), file), 'utf8')))).join('\n');
@@ -228,8 +228,8 @@ describe('secrets: embedded store', () => {
         expect(raw).not.toContain('TENANT-KEY-VALUE');
         expect(raw).not.toContain('X-Tenant-Key');
         const reopened = await Sessions.open({ store: { embedded: { storageDir: dir } }, secret: SECRET });
-        expect((await reopened.getHeaders('alice')).map((header) => header.value)).toEqual(['TENANT-KEY-VALUE']);
-        expect((await reopened.headerRules.list({ reveal: true })).map((rule) => rule.value)).toEqual(['TRACE-RULE-VALUE']);
+        expect((await reopened.headers.get('alice')).map((header) => header.value)).toEqual(['TENANT-KEY-VALUE']);
+        expect((await reopened.headers.rules.list({ reveal: true })).map((rule) => rule.value)).toEqual(['TRACE-RULE-VALUE']);
         await reopened.close();
     });
 });
