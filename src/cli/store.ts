@@ -88,8 +88,8 @@ export interface OpenCliStoreOptions {
  */
 export async function openCliStore(selection: StoreSelection, io: CliIo, options: OpenCliStoreOptions = {}): Promise<SessionStore> {
     const secret = readSecret(selection, io);
-    // Crawlee takes a second or more to load: only commands that get this far pay for it (not --help or usage errors).
-    const [{ log }, { MYSQL_URL_ENV, openStore }] = await Promise.all([import('crawlee'), import('../stores/open-store.js')]);
+    // Crawlee takes a while to load: only commands that get this far pay for it (not --help or usage errors).
+    const [{ log }, { MYSQL_URL_ENV, openStore }] = await Promise.all([import('@crawlee/core'), import('../stores/open-store.js')]);
     // Crawlee logs at INFO on stdout, which would mix with tables and JSON.
     if (!io.env.CRAWLEE_LOG_LEVEL) log.setLevel(log.LEVELS.WARNING);
     const mysqlUrl = selection.mysql ?? (selection.storageDir || selection.storeName ? undefined : io.env[MYSQL_URL_ENV] || undefined);
