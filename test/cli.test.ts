@@ -1,9 +1,10 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 
 import { Configuration, log } from 'crawlee';
 import { Cookie } from 'tough-cookie';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { Sessions, defineProfiles } from '../src/index.js';
 import { zeroCounters } from '../src/model/merge.js';
+import { EmbeddedSessionStore } from '../src/stores/embedded-store.js';
 import { openStore, type StoreChoice } from '../src/stores/open-store.js';
 import type { SessionAuth, SessionRecord, StoredCookie } from '../src/model/types.js';
 import { mysqlForTests, useTablePrefixes } from './support/mysql.js';
@@ -444,9 +446,10 @@ describe('crawlee-sessions CLI, embedded store', () => {
         // This test process plays the running crawler: it holds the embedded store.
         const sessions = await Sessions.open({ store: store(), profiles: PROFILES });
         try {
-            const locked = await cli(['list', ...storage]);
+            // Writing commands take the store's lock (reading ones read a snapshot: see the read-only tests below).
+            const locked = await cli(['clear', 'alice', ...storage]);
             expect(locked.code).toBe(1);
-            expect(oneLine(locked)).toMatch(new RegExp(`^crawlee-sessions list: The embedded store "crawlee-sessions" in .* is in use by process ${process.pid} `));
+            expect(oneLine(locked)).toMatch(new RegExp(`^crawlee-sessions clear: The embedded store "crawlee-sessions" in .* is in use by process ${process.pid} `));
         } finally {
             await sessions.close();
         }
@@ -515,6 +518,126 @@ describe('crawlee-sessions CLI, embedded store', () => {
         expect(needsUrl.code).toBe(2);
         expect(oneLine(needsUrl)).toMatch(/--url is required to import a Cookie header/);
         expect(await readFile(header, 'utf8')).toBe('Cookie: a=1; b=2\n');
+    });
+});
+
+describe('crawlee-sessions CLI while a crawl holds the embedded store', () => {
+    it('list, show, export and status read a consistent snapshot; clear, import and rules add are refused with the clear message; the crawl goes on unharmed', async () => {
+        const dir = await tempDir();
+        const storage = ['--storage-dir', dir];
+        const crawl = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/holding-crawl.ts'], {
+            env: { ...process.env, CRAWLEE_STORAGE_DIR: dir, CRAWLEE_SESSIONS_MYSQL_URL: '', CRAWLEE_SESSIONS_SECRET: '' },
+            stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        const lines = createInterface({ input: crawl.stdout! });
+        const exited = new Promise<number | null>((done) => crawl.on('exit', (code) => done(code)));
+        const nextLine = (prefix: string) =>
+            new Promise<string>((done, fail) => {
+                lines.on('line', (line) => line.startsWith(prefix) && done(line));
+                void exited.then((code) => fail(new Error(`the crawl exited with ${code} before ${prefix}`)));
+            });
+        try {
+            await nextLine('READY');
+
+            const list = await cli(['list', '--json', ...storage]);
+            expect(list.code, list.stderr).toBe(0);
+            const rows = JSON.parse(list.stdout) as Array<{ id: string; cookies: number; requests: number }>;
+            expect(rows.map((row) => row.id)).toEqual(['s0', 's1', 's2', 's3', 's4']);
+            for (const row of rows) {
+                expect(row.cookies).toBe(1);
+                expect(row.requests).toBeGreaterThanOrEqual(4);
+            }
+            const show = await cli(['show', 's0', '--reveal', ...storage]);
+            expect(show.code, show.stderr).toBe(0);
+            expect(show.stdout).toMatch(/^session {6}s0$/m);
+            const exported = await cli(['export', 's0', '-f', 'header', '--url', 'http://127.0.0.1/', ...storage]);
+            expect(exported.code, exported.stderr).toBe(0);
+            expect(exported.stdout).toMatch(/^Cookie: n=\d+\n$/);
+
+            const root = resolve(import.meta.dirname, '..');
+            const config = join(dir, 'sessions.config.ts');
+            await writeFile(
+                config,
+                `import { defineLogin } from ${JSON.stringify(join(root, 'src/acquisition/recipe.ts'))};
+import { defineMaintainerConfig } from ${JSON.stringify(join(root, 'src/maintainer/config.ts'))};
+const recipe = defineLogin({ name: 'held', steps: [{ url: 'http://127.0.0.1:9/login', method: 'POST', form: { user: 'x' } }] });
+export default defineMaintainerConfig({ store: { embedded: { storageDir: ${JSON.stringify(dir)} } }, recipes: [{ recipe, sessions: ['s0'], schedule: { kind: 'once' } }] });
+`,
+            );
+            const status = await cli(['status', '--config', config, '--json']);
+            expect(status.code, status.stderr).toBe(0);
+            expect(JSON.parse(status.stdout)).toEqual([]);
+
+            const inUse = new RegExp(`The embedded store "crawlee-sessions" in ${dir} is in use by process ${crawl.pid} \\(since [^)]+\\)\\. The embedded store serves one process at a time`);
+            const clear = await cli(['clear', 's0', ...storage]);
+            expect(clear.code).toBe(1);
+            expect(oneLine(clear)).toMatch(new RegExp(`^crawlee-sessions clear: ${inUse.source}`));
+            const cookieFile = join(dir, 'cookies.txt');
+            await writeFile(cookieFile, '# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tplanted\t1\n');
+            const imported = await cli(['import', 's0', cookieFile, ...storage]);
+            expect(imported.code).toBe(1);
+            expect(oneLine(imported)).toMatch(new RegExp(`^crawlee-sessions import: ${inUse.source}`));
+            const rule = await cli(['rules', 'add', 'x', '--header', 'X-A', '--value', 'b', ...storage]);
+            expect(rule.code).toBe(1);
+            expect(oneLine(rule)).toMatch(new RegExp(`^crawlee-sessions rules: ${inUse.source}`));
+        } finally {
+            crawl.stdin!.end('stop\n');
+        }
+        const done = JSON.parse((await nextLine('DONE')).slice(5)) as { rounds: number; handled: number };
+        expect(await exited).toBe(0);
+        expect(done.handled).toBe(done.rounds * 20);
+        // Everything the crawl did is stored; nothing the refused commands tried to do is.
+        const final = JSON.parse((await cli(['list', '--json', ...storage])).stdout) as Array<{ id: string; generation: number; requests: number }>;
+        expect(final.reduce((sum, row) => sum + row.requests, 0)).toBe(done.handled);
+        expect(final.find((row) => row.id === 's0')!.generation).toBe(0);
+        const rules = JSON.parse((await cli(['rules', 'list', '--json', ...storage])).stdout) as unknown[];
+        expect(rules).toEqual([]);
+    });
+
+    it('repair: a damaged store is refused by every command with the way out; repair keeps what is readable, moves the damaged file aside and says so', async () => {
+        const dir = await tempDir();
+        const storage = ['--storage-dir', dir];
+        const store = await EmbeddedSessionStore.open({ storageDir: dir });
+        await store.write(
+            Array.from({ length: 50 }, (_, n) => ({
+                id: `u${n}`,
+                generation: 0,
+                reset: false,
+                assignment: { profileIndex: null, identity: null, auth: null },
+                upserts: [{ key: 'sid', value: `v${n}`, domain: 'repair.example', path: '/' }],
+                removals: [],
+                counters: zeroCounters(),
+                lastUsedAt: null,
+            })),
+        );
+        await store.close();
+        const folder = join(dir, 'key_value_stores', 'crawlee-sessions');
+        const meta = JSON.parse(await readFile(join(folder, 'meta.json'), 'utf8')) as { files: Array<{ file: string; count: number }> };
+        const biggest = meta.files.sort((a, b) => b.count - a.count)[0]!;
+        const damaged = join(folder, biggest.file);
+        await truncate(damaged, 300);
+
+        const list = await cli(['list', ...storage]);
+        expect(list.code).toBe(1);
+        expect(oneLine(list)).toMatch(
+            new RegExp(`^crawlee-sessions list: The embedded store "crawlee-sessions" in ${dir} is damaged: ${damaged} is truncated \\(300 of \\d+ bytes\\).*run \`crawlee-sessions repair --storage-dir ${dir}\``),
+        );
+
+        const repaired = await cli(['repair', ...storage]);
+        expect(repaired.code, repaired.stderr).toBe(0);
+        const kept = Number(/kept (\d+) sessions/.exec(repaired.stdout)?.[1]);
+        expect(kept).toBeGreaterThanOrEqual(50 - biggest.count);
+        expect(kept).toBeLessThan(50);
+        expect(repaired.stdout).toContain(`Moved aside: ${damaged} → ${damaged}.damaged-`);
+        const aside = (await readdir(folder)).filter((name) => name.startsWith(`${biggest.file}.damaged-`));
+        expect(aside).toHaveLength(1);
+        expect((await readFile(join(folder, aside[0]!))).length).toBe(300);
+
+        const after = await cli(['list', '--json', ...storage]);
+        expect(after.code, after.stderr).toBe(0);
+        expect((JSON.parse(after.stdout) as unknown[]).length).toBe(kept);
+        const again = await cli(['repair', '--json', ...storage]);
+        expect(JSON.parse(again.stdout)).toMatchObject({ repaired: false, sessions: kept, movedAside: [] });
     });
 });
 

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import { Configuration, HttpCrawler, KeyValueStore, log } from 'crawlee';
+import { Configuration, HttpCrawler, log } from 'crawlee';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Sessions, defineProfiles, withSessions } from '../src/index.js';
@@ -145,7 +145,7 @@ describe('embedded store', () => {
         sessions.addCookies('enc', [`auth=${secretValue}; Path=/`], site.url);
         await sessions.close();
         const before = await storeFiles(dir);
-        expect(before).toContain('enc:v1:');
+        expect(before).toContain('enc:v2:');
         expect(before).not.toContain(secretValue);
 
         const wrong = Sessions.open({ store: { embedded: { config: diskConfig(dir) } }, secret: 'wrong horse battery' });
@@ -165,8 +165,9 @@ describe('embedded store', () => {
         const dir = await storageDir();
         const other = spawn('sleep', ['30']);
         try {
-            const kvs = await KeyValueStore.open('crawlee-sessions', { config: diskConfig(dir) });
-            await kvs.setValue('lock', { pid: other.pid, host: (await import('node:os')).hostname(), since: 'test' });
+            const folder = join(dir, 'key_value_stores', 'crawlee-sessions');
+            await mkdir(folder, { recursive: true });
+            await writeFile(join(folder, 'lock.json'), JSON.stringify({ pid: other.pid, host: hostname(), since: 'test' }));
             const opening = Sessions.open({ store: { embedded: { config: diskConfig(dir) } } });
             await expect(opening).rejects.toBeInstanceOf(StoreUnavailableError);
             await expect(Sessions.open({ store: { embedded: { config: diskConfig(dir) } } })).rejects.toThrow(
@@ -179,6 +180,40 @@ describe('embedded store', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
         const sessions = await Sessions.open({ store: { embedded: { config: diskConfig(dir) } } });
         await sessions.close();
+    });
+
+    it('a read-only open is a consistent snapshot while another process commits: every session of a commit or none', async () => {
+        const dir = await storageDir();
+        const writer = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/snapshot-writer.ts', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+        const lines = createInterface({ input: writer.stdout! });
+        const line = (prefix: string) => new Promise<string>((resolve) => lines.on('line', (text) => text.startsWith(prefix) && resolve(text)));
+        const exited = new Promise<number | null>((resolve) => writer.on('exit', (code) => resolve(code)));
+        await line('READY');
+        const seen = new Set<number>();
+        let snapshots = 0;
+        // Until three different commits were seen (the writer goes on meanwhile), at most 500 snapshots.
+        while (seen.size < 3 && snapshots < 500) {
+            const snapshot = await EmbeddedSessionStore.open({ storageDir: dir, readOnly: true });
+            const records = await snapshot.loadAll();
+            expect(records).toHaveLength(200);
+            const requests = new Set(records.map((record) => record.counters.requests));
+            const commits = new Set(records.map((record) => record.cookies[0]?.value));
+            expect(requests.size, `a snapshot mixed commits: ${[...requests].join(', ')}`).toBe(1);
+            expect(commits.size).toBe(1);
+            expect(Number([...commits][0]) + 1).toBe([...requests][0]);
+            seen.add([...requests][0]!);
+            await expect(snapshot.write([])).resolves.toEqual([]);
+            await expect(snapshot.putEntry('x', 'y', 1)).rejects.toThrow('was opened read-only (a snapshot)');
+            await snapshot.close();
+            snapshots++;
+        }
+        writer.stdin!.end('stop\n');
+        const done = Number((await line('DONE')).slice(5));
+        expect(await exited).toBe(0);
+        expect(seen.size).toBe(3);
+        const final = await EmbeddedSessionStore.open({ storageDir: dir });
+        expect(new Set((await final.loadAll()).map((record) => record.counters.requests))).toEqual(new Set([done]));
+        await final.close();
     });
 
     it('refuses bad store options with the field named', async () => {

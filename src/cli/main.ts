@@ -9,6 +9,7 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
 import { maintainCommand, statusCommand } from './commands/maintainer.js';
+import { repairCommand } from './commands/repair.js';
 import { rulesCommand } from './commands/rules.js';
 import { showCommand } from './commands/show.js';
 import { EXIT_OK, EXIT_USAGE, describeError, exitCodeOf } from './errors.js';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly CliCommand[] = [
     rulesCommand,
     maintainCommand,
     statusCommand,
+    repairCommand,
 ];
 
 /** The options that take a value, so that the command word can be found after them (`--storage-dir DIR list`). */

@@ -70,6 +70,15 @@ export interface OpenCliStoreOptions {
      * the CLI looks in the wrong directory. Default true.
      */
     mustExist?: boolean;
+    /**
+     * The command only reads (`list`, `show`, `export`): an embedded store is opened as a consistent snapshot without
+     * taking its lock, so it works while a crawl uses the store. Writing commands leave it false and are refused while
+     * another process holds the store.
+     * @default false
+     */
+    readOnly?: boolean;
+    /** Open an embedded store with damaged files: keep what is readable, move the rest aside (`repair`). @default false */
+    ignoreDamaged?: boolean;
 }
 
 /**
@@ -79,8 +88,8 @@ export interface OpenCliStoreOptions {
  */
 export async function openCliStore(selection: StoreSelection, io: CliIo, options: OpenCliStoreOptions = {}): Promise<SessionStore> {
     const secret = readSecret(selection, io);
-    // Crawlee takes a second or more to load: only commands that get this far pay for it (not --help or usage errors).
-    const [{ Configuration, log }, { MYSQL_URL_ENV, openStore }] = await Promise.all([import('crawlee'), import('../stores/open-store.js')]);
+    // Crawlee takes a while to load: only commands that get this far pay for it (not --help or usage errors).
+    const [{ log }, { MYSQL_URL_ENV, openStore }] = await Promise.all([import('@crawlee/core'), import('../stores/open-store.js')]);
     // Crawlee logs at INFO on stdout, which would mix with tables and JSON.
     if (!io.env.CRAWLEE_LOG_LEVEL) log.setLevel(log.LEVELS.WARNING);
     const mysqlUrl = selection.mysql ?? (selection.storageDir || selection.storeName ? undefined : io.env[MYSQL_URL_ENV] || undefined);
@@ -99,12 +108,10 @@ export async function openCliStore(selection: StoreSelection, io: CliIo, options
                     'storage with --storage-dir DIR (or CRAWLEE_STORAGE_DIR), or at MySQL with --mysql URL.',
             );
         }
-        const config = selection.storageDir
-            ? new Configuration({ persistStorage: true, storageClientOptions: { localDataDirectory: selection.storageDir } })
-            : undefined;
-        choice = { embedded: { name, ...(config ? { config } : {}) } };
+        // The store's own files, never a Crawlee storage: nothing of the crawler's storage is purged or locked.
+        choice = { embedded: { name, storageDir: dir, ...(options.ignoreDamaged ? { ignoreDamaged: true } : {}) } };
     }
-    return openStore(choice, secret);
+    return openStore(choice, secret, { readOnly: options.readOnly === true });
 }
 
 function readSecret(selection: StoreSelection, io: CliIo): string | undefined {

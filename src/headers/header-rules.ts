@@ -3,7 +3,7 @@ import { log as crawleeLog } from '@crawlee/core';
 import type { SessionStore } from '../model/types.js';
 import { compileCondition, type HeaderTarget, type TargetPredicate } from './conditions.js';
 import { PeriodicTask } from './periodic.js';
-import { describeRule, isSensitiveHeader } from './redact.js';
+import { describeRule } from './redact.js';
 import {
     parseRuleInput,
     parseStoredRule,
@@ -70,7 +70,8 @@ export function compareRules(a: HeaderRule, b: HeaderRule): number {
  * - Writes (`add`, `update`, `enable`, `disable`, `remove`) go to the store at once and take effect in this process
  *   immediately; other processes pick them up at their next reload (`refreshIntervalMillis`, default 30 s).
  * - `list` and `get` read the store; values of sensitive headers are hidden by `list` unless `reveal` is set.
- * - Rules of sensitive headers (or marked `secret`) are stored sealed when the store has a secret.
+ * - Every rule is stored sealed when the store has a secret, whatever its header's name (a name heuristic misses
+ *   `X-Tenant-Key`); `secret` and the sensitive names only decide what `list` hides.
  *
  * ```ts
  * await sessions.headerRules.add({ name: 'api-key', header: 'X-Api-Key', value: key, match: { host: 'api.example.com' } });
@@ -236,7 +237,7 @@ export class HeaderRules {
 
     private async write(rule: HeaderRule): Promise<void> {
         this.version++;
-        await this.store.putEntry(HEADER_RULES_COLLECTION, rule.name, rule, { secret: isSensitiveHeader(rule.header, rule.secret) });
+        await this.store.putEntry(HEADER_RULES_COLLECTION, rule.name, rule, { secret: true });
         this.compiled = [...this.compiled.filter((compiled) => compiled.rule.name !== rule.name), compileRule(rule)].sort((a, b) =>
             compareRules(a.rule, b.rule),
         );
@@ -262,14 +263,17 @@ function compileRule(rule: HeaderRule): CompiledRule {
     };
 }
 
+// Null-prototype objects: a key such as `__proto__` in a patch stays a plain (refused) field, never a prototype.
 function withoutNulls(object: Record<string, unknown> | undefined): Record<string, unknown> {
-    const result: Record<string, unknown> = {};
+    const result: Record<string, unknown> = Object.create(null);
     for (const [key, value] of Object.entries(object ?? {})) result[key] = value === null ? undefined : value;
     return result;
 }
 
 function withoutUndefined(object: Record<string, unknown>): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
+    const result: Record<string, unknown> = Object.create(null);
+    for (const [key, value] of Object.entries(object)) if (value !== undefined) result[key] = value;
+    return result;
 }
 
 /** An error's message (validation errors never contain header values). */

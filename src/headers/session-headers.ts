@@ -5,7 +5,7 @@ import { log as crawleeLog } from '@crawlee/core';
 import type { SessionStore } from '../model/types.js';
 import { compileCondition, type HeaderTarget, type TargetPredicate } from './conditions.js';
 import { PeriodicTask } from './periodic.js';
-import { describeSessionHeader, isSensitiveHeader } from './redact.js';
+import { describeSessionHeader } from './redact.js';
 import {
     parseSessionHeaderInput,
     parseStoredSessionHeader,
@@ -260,9 +260,8 @@ export class SessionHeaders {
         for (const header of headers) this.remember(header);
         await Promise.all(
             headers.map((header) =>
-                this.store.putEntry(SESSION_HEADERS_COLLECTION, entryKey(header.sessionId, header.name), header, {
-                    secret: isSensitiveHeader(header.name, header.secret),
-                }),
+                // Sealed whatever the name (a name heuristic misses `X-Tenant-Key`) when the store has a secret.
+                this.store.putEntry(SESSION_HEADERS_COLLECTION, entryKey(header.sessionId, header.name), header, { secret: true }),
             ),
         );
     }

@@ -122,7 +122,7 @@ export async function runStatusCommand(options: StatusCommandOptions = {}, io: M
     try {
         const config = await loadMaintainerConfig(options.config ?? DEFAULT_MAINTAINER_CONFIG_PATH);
         ownsStore = !(typeof config.store === 'object' && config.store !== null && typeof (config.store as SessionStore).write === 'function');
-        store = await openStore(config.store, config.secret);
+        store = await openStore(config.store, config.secret, { readOnly: true }); // a snapshot: works while the maintainer runs
         const rows = (await store.listEntries<MaintainerStatusRow>(MAINTAINER_STATUS_COLLECTION)).map((entry) => entry.value);
         stdout(options.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows)}\n`);
         return 0;

@@ -29,6 +29,10 @@ export const ERROR_CODES = {
     storeWriteRejected: 'ERR_STORE_WRITE_REJECTED',
     /** The store's data cannot be decrypted with the configured secret, or needs one. */
     storeSecret: 'ERR_STORE_SECRET',
+    /** A store's files are damaged (truncated, not what they should hold, missing): the message names the file and how to recover. */
+    storeDamaged: 'ERR_STORE_DAMAGED',
+    /** A write to a store opened read-only (a snapshot of an embedded store another process uses). */
+    storeReadOnly: 'ERR_STORE_READ_ONLY',
     /** New sessions are refused: too many sessions wait to be written to an unreachable store. */
     storeBacklog: 'ERR_STORE_BACKLOG',
     /** A header rule or session header operation was refused (unknown id, duplicate name, …). */

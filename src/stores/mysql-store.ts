@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
 import { applySessionDelta } from '../model/merge.js';
 import { META_ENCRYPTION, META_REVISION, migrateMySqlSchema, mySqlTableNames, type MySqlTableNames } from './mysql-schema.js';
-import { openJson, openSecretBox, SecretBox, type EncryptionMeta } from './secrets.js';
+import { openSecretBox, openStoredText, type EncryptionMeta, type SealedField, type SecretBox } from './secrets.js';
 import {
     StoreSecretError,
     StoreUnavailableError,
@@ -479,14 +479,19 @@ export class MySqlSessionStore implements SessionStore {
             return value ? (JSON.parse(value) as EncryptionMeta) : {};
         };
         const where = this.description;
-        const { box, update } = openSecretBox(await readMeta(), secret, where);
+        const meta = await readMeta();
+        // A store encrypted now that already holds rows keeps accepting their clear values until they are rewritten.
+        const hasRows = async (table: string) => ((await this.execute(connection, `SELECT 1 FROM \`${table}\` LIMIT 1`, [])) as RowDataPacket[]).length > 0;
+        const holdsClearValues = !meta.keyCheck && !!secret && ((await hasRows(this.tables.sessions)) || (await hasRows(this.tables.entries)));
+        const { box, update } = await openSecretBox(meta, secret, where, { holdsClearValues });
         if (!update) return box;
         // Several processes may encrypt a new store at once: the first salt written wins, the others adopt it.
         await this.execute(connection, `INSERT IGNORE INTO \`${this.tables.meta}\` (name, value) VALUES (?, ?)`, [
             META_ENCRYPTION,
             JSON.stringify(update),
         ]);
-        return openSecretBox(await readMeta(), secret, where).box;
+        const stored = await readMeta();
+        return JSON.stringify(stored) === JSON.stringify(update) ? box : (await openSecretBox(stored, secret, where)).box;
     }
 
     async loadAll(): Promise<SessionRecord[]> {
@@ -694,7 +699,7 @@ export class MySqlSessionStore implements SessionStore {
                     `SELECT entry_key, value, updated_at FROM \`${this.tables.entries}\` WHERE collection = ? ORDER BY entry_key`,
                     [collection],
                 )) as RowDataPacket[];
-                return rows.map((row) => this.decodeEntry<T>(row));
+                return rows.map((row) => this.decodeEntry<T>(row, collection));
             }),
         );
     }
@@ -709,7 +714,7 @@ export class MySqlSessionStore implements SessionStore {
                     `SELECT entry_key, value, updated_at FROM \`${this.tables.entries}\` WHERE collection = ? AND entry_key = ?`,
                     [collection, key],
                 )) as RowDataPacket[];
-                return rows[0] && this.decodeEntry<T>(rows[0]);
+                return rows[0] && this.decodeEntry<T>(rows[0], collection);
             }),
         );
     }
@@ -719,7 +724,8 @@ export class MySqlSessionStore implements SessionStore {
         checkEntryKey('key', key);
         const json = JSON.stringify(value);
         if (json === undefined) throw new TypeError(`The value of entry "${key}" in "${collection}" cannot be stored as JSON.`);
-        const stored = options.secret && this.box ? this.box.seal(json) : json;
+        // With a key every entry is sealed, so that an entry in clear can be refused as planted.
+        const stored = this.box ? this.box.seal(json, { kind: 'entry', collection, key }) : json;
         await this.call('writing an entry', () =>
             this.transaction(async (tx) => {
                 const values: SqlValue[] = [collection, key, stored, options.secret ? 1 : 0, Date.now()];
@@ -892,8 +898,8 @@ export class MySqlSessionStore implements SessionStore {
             record.generation,
             record.profileIndex,
             record.identity === null ? null : JSON.stringify(record.identity),
-            this.encodeSecret(record.cookies),
-            record.auth === null ? null : this.encodeSecret(record.auth),
+            this.encodeSecret(record.cookies, { kind: 'session', id: record.id, field: 'cookies' }),
+            record.auth === null ? null : this.encodeSecret(record.auth, { kind: 'session', id: record.id, field: 'auth' }),
             record.counters.requests,
             record.counters.successes,
             record.counters.failures,
@@ -908,13 +914,14 @@ export class MySqlSessionStore implements SessionStore {
     }
 
     /** JSON, sealed when the store has a key (cookies and auth are secret). */
-    private encodeSecret(value: unknown): string {
+    private encodeSecret(value: unknown, field: SealedField): string {
         const json = JSON.stringify(value);
-        return this.box ? this.box.seal(json) : json;
+        return this.box ? this.box.seal(json, field) : json;
     }
 
-    private decodeSecret<T>(text: string): T {
-        return SecretBox.isSealed(text) ? openJson<T>(this.box, text, this.description) : (JSON.parse(text) as T);
+    /** Opens a sealed value bound to `field`; a value in clear is refused once the store is encrypted. */
+    private decodeSecret<T>(text: string, field: SealedField): T {
+        return openStoredText<T>(this.box, text, this.description, field);
     }
 
     private decodeRecord(row: SessionRow): SessionRecord {
@@ -923,8 +930,8 @@ export class MySqlSessionStore implements SessionStore {
             generation: Number(row.generation),
             profileIndex: row.profile_index === null ? null : Number(row.profile_index),
             identity: row.identity === null ? null : (JSON.parse(row.identity) as SessionRecord['identity']),
-            cookies: this.decodeSecret<StoredCookie[]>(row.cookies),
-            auth: row.auth === null ? null : this.decodeSecret<SessionAuth>(row.auth),
+            cookies: this.decodeSecret<StoredCookie[]>(row.cookies, { kind: 'session', id: keyText(row.id), field: 'cookies' }),
+            auth: row.auth === null ? null : this.decodeSecret<SessionAuth>(row.auth, { kind: 'session', id: keyText(row.id), field: 'auth' }),
             counters: {
                 requests: Number(row.requests),
                 successes: Number(row.successes),
@@ -937,8 +944,9 @@ export class MySqlSessionStore implements SessionStore {
         };
     }
 
-    private decodeEntry<T>(row: RowDataPacket): StoreEntry<T> {
-        return { key: keyText(row.entry_key as KeyValue), value: this.decodeSecret<T>(row.value as string), updatedAt: Number(row.updated_at) };
+    private decodeEntry<T>(row: RowDataPacket, collection: string): StoreEntry<T> {
+        const key = keyText(row.entry_key as KeyValue);
+        return { key, value: this.decodeSecret<T>(row.value as string, { kind: 'entry', collection, key }), updatedAt: Number(row.updated_at) };
     }
 
     // --- connections, transactions and errors ---

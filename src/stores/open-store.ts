@@ -1,4 +1,3 @@
-import { Configuration } from '@crawlee/core';
 import { z } from 'zod';
 
 import { parseWithZod } from '../shared/validation.js';
@@ -27,14 +26,15 @@ export interface MySqlStoreChoice {
 /**
  * Where sessions are kept:
  * - omitted: MySQL if `CRAWLEE_SESSIONS_MYSQL_URL` is set, else the embedded store;
- * - `{ embedded: { name?, config?, shards? } }`: a named Crawlee key-value store on local disk (one process);
+ * - `{ embedded: { name?, storageDir?, config?, shards?, ignoreDamaged?, staleLockSecs? } }`: files in Crawlee's
+ *   storage directory on local disk (one process; see {@link EmbeddedStoreOptions});
  * - `{ mysql: url }` or `{ mysql: { url, tablePrefix?, … } }`: MySQL, shared by many processes;
  * - `'memory'`: nothing is persisted;
  * - a {@link SessionStore} instance of your own.
  */
 export type StoreChoice =
     | 'memory'
-    | { embedded: Omit<EmbeddedStoreOptions, 'secret'> }
+    | { embedded: Omit<EmbeddedStoreOptions, 'secret' | 'readOnly'> }
     | { mysql: string | MySqlStoreChoice }
     | SessionStore;
 
@@ -45,10 +45,14 @@ const mysqlUrl = z
 const choiceSchema = z.union([
     z.literal('memory'),
     z.strictObject({
+        // Checked in full by the embedded store.
         embedded: z.strictObject({
             name: z.string().optional(),
-            config: z.instanceof(Configuration).optional(),
+            storageDir: z.string().optional(),
+            config: z.unknown().optional(),
             shards: z.number().optional(),
+            ignoreDamaged: z.boolean().optional(),
+            staleLockSecs: z.number().optional(),
         }),
     }),
     z.strictObject({
@@ -65,19 +69,36 @@ const choiceSchema = z.union([
     }),
 ]);
 
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+    /**
+     * Only read: an embedded store is opened as a consistent snapshot without its lock (so it works while a crawl uses
+     * it) and refuses every write. No effect on MySQL, which many processes share anyway.
+     * @default false
+     */
+    readOnly?: boolean;
+}
+
 /**
  * Opens the store a {@link StoreChoice} names. `secret` (default: `CRAWLEE_SESSIONS_SECRET`) encrypts cookie values,
- * login values and secret entries at rest.
+ * login values and entries at rest. Opening a store never opens a Crawlee storage, so it never purges anything.
  */
-export async function openStore(choice: StoreChoice | undefined, secret = process.env[SECRET_ENV] || undefined): Promise<SessionStore> {
+export async function openStore(
+    choice: StoreChoice | undefined,
+    secret = process.env[SECRET_ENV] || undefined,
+    options: OpenStoreOptions = {},
+): Promise<SessionStore> {
     if (choice !== undefined && typeof choice === 'object' && 'write' in choice && typeof choice.write === 'function') {
         return choice;
     }
     const envUrl = process.env[MYSQL_URL_ENV];
     const parsed = parseWithZod(choiceSchema, choice ?? (envUrl ? { mysql: envUrl } : { embedded: {} }), 'store');
     if (parsed === 'memory') return new MemorySessionStore();
-    if ('embedded' in parsed) return EmbeddedSessionStore.open({ ...parsed.embedded, secret });
+    if ('embedded' in parsed) {
+        const embedded = parsed.embedded as EmbeddedStoreOptions;
+        return EmbeddedSessionStore.open({ ...embedded, secret, ...(options.readOnly ? { readOnly: true } : {}) });
+    }
     const { MySqlSessionStore } = await import('./mysql-store.js');
-    const options = typeof parsed.mysql === 'string' ? { url: parsed.mysql } : parsed.mysql;
-    return MySqlSessionStore.open({ ...options, secret });
+    const mysql = typeof parsed.mysql === 'string' ? { url: parsed.mysql } : parsed.mysql;
+    return MySqlSessionStore.open({ ...mysql, secret });
 }

@@ -63,7 +63,7 @@ export const listCommand: CliCommand = {
         const options = parseOptions(schema, values);
         const selection = parseStoreSelection(values);
         const describe = await profileDescriber(options.profiles);
-        const records = await withStore(selection, io, {}, (store) => store.loadAll());
+        const records = await withStore(selection, io, { readOnly: true }, (store) => store.loadAll());
         records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         const rows = records.map((record) => toListRow(record, describe(record.profileIndex)));
         printList(rows, options.json === true, io);

@@ -73,7 +73,7 @@ export const showCommand: CliCommand = {
 
 /** Reads one session from the store the options select; a missing session is a {@link CliError}. */
 export async function readSession(selection: StoreSelection, io: CliIo, id: string): Promise<SessionRecord> {
-    const { record, count } = await withStore(selection, io, {}, async (store) => {
+    const { record, count } = await withStore(selection, io, { readOnly: true }, async (store) => {
         const found = await store.read(id);
         return { record: found, count: found ? 0 : (await store.loadAll()).length };
     });
