@@ -12,7 +12,7 @@
 import './binding/context-types.js';
 
 // --- Sessions ---
-export { Sessions, DEFAULT_SESSION_ID, DEFAULT_RENEWAL_OPTIONS, DEFAULT_PROFILE_FAILURE_THRESHOLD, MIN_SECRET_LENGTH } from './core/sessions.js';
+export { Sessions, DEFAULT_SESSION_ID, DEFAULT_RENEWAL_OPTIONS, DEFAULT_PROFILE_FAILURE_THRESHOLD } from './core/sessions.js';
 export type {
     SessionsOptions,
     RenewalOptions,
@@ -60,12 +60,12 @@ export type { SessionRequest, SessionResponse, SessionHttpClient } from './reque
 
 // --- Stores ---
 export { openStore, MYSQL_URL_ENV } from './stores/open-store.js';
-export type { StoreChoice, MySqlStoreChoice } from './stores/open-store.js';
-export { EmbeddedSessionStore } from './stores/embedded-store.js';
-export type { EmbeddedStoreOptions } from './stores/embedded-store.js';
+export type { StoreChoice, MySqlStoreChoice, OpenStoreOptions } from './stores/open-store.js';
+export { EmbeddedSessionStore, StoreDamagedError, StoreReadOnlyError } from './stores/embedded-store.js';
+export type { EmbeddedStoreOptions, RecoveryReport } from './stores/embedded-store.js';
 export type { MySqlSessionStore, MySqlStoreOptions } from './stores/mysql-store.js';
 export { MemorySessionStore } from './stores/memory-store.js';
-export { SECRET_ENV } from './stores/secrets.js';
+export { SECRET_ENV, MIN_SECRET_LENGTH } from './stores/secrets.js';
 export { applySessionDelta } from './model/merge.js';
 export type {
     SessionStore,

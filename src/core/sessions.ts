@@ -14,6 +14,7 @@ import { createSessionClient, type SessionHttpClient } from '../request/session-
 import { attemptStorage } from '../session/attempt.js';
 import type { BoundSession, SessionCounters, SessionStatus } from '../session/bound-session.js';
 import { openStore, type StoreChoice } from '../stores/open-store.js';
+import { MIN_SECRET_LENGTH } from '../stores/secrets.js';
 import type { SessionIdentity } from '../model/identity.js';
 import type { SessionStore } from '../model/types.js';
 import { SessionTokens, sessionTokensOptionsSchema, type SessionTokensOptions } from '../tokens/session-tokens.js';
@@ -52,11 +53,12 @@ export interface RenewalOptions extends RetryPolicy {
 /** Default {@link RenewalOptions}. */
 export const DEFAULT_RENEWAL_OPTIONS: Readonly<RenewalOptions> = Object.freeze({ ...DEFAULT_RETRY_POLICY, timeoutSecs: 60 });
 
+/** The shortest secret of stores created by older versions (new stores need `MIN_SECRET_LENGTH`). */
+const LEGACY_MIN_SECRET_LENGTH = 8;
+
 /** Default of `Sessions.open({ profileFailureThreshold })`. */
 export const DEFAULT_PROFILE_FAILURE_THRESHOLD = 3;
 
-/** The shortest secret `Sessions.open({ secret })` accepts. */
-export const MIN_SECRET_LENGTH = 12;
 
 /** Options of {@link Sessions.open}. */
 export interface SessionsOptions {
@@ -173,7 +175,8 @@ const optionsSchema = z.strictObject({
         })
         .optional(),
     store: z.unknown().optional(),
-    secret: z.string().min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters long`).optional(),
+    // The store enforces the length: 12 characters for a new store; 8, the old minimum, still opens a store made with it.
+    secret: z.string().min(LEGACY_MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters long`).optional(),
     persistence: z
         .strictObject({
             flushIntervalMillis: z.number().int().min(0).max(3_600_000).optional(),
