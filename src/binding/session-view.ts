@@ -28,8 +28,10 @@ type CookieObject = ReturnType<Session['getCookies']>[number];
  * session's jar, `userData` is persisted with the session, `markBad()` feeds its health, `retire()` renews it through
  * its login (joining a renewal already under way for a request sent before it, as `sessions.clear()` does).
  *
- * Given to `requestHandler`, `errorHandler` and `failedRequestHandler` — not to pre-navigation hooks, where Crawlee
- * would merge its cookies into the request before the request path sends the session's current ones.
+ * Given to `requestHandler`, `errorHandler` and `failedRequestHandler` while they run — not to pre-navigation hooks,
+ * where Crawlee would merge its cookies into the request before the request path sends the session's current ones,
+ * and not to Crawlee's own `markGood()`/`markBad()` after a handler, which served the pool this replaces (only your
+ * code's calls count).
  */
 export class SessionView {
     /** Crawlee's `maxErrorScore`. */

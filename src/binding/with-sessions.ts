@@ -175,6 +175,8 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
         try {
             await attemptStorage.run(attempt, () => handler(context));
         } finally {
+            // The view is the handler's. Crawlee's own markGood()/markBad() after it served the pool this replaces.
+            context.session = undefined;
             void internals.userData.saveIfChanged(session);
         }
         await afterSuccess?.(context);
@@ -201,6 +203,7 @@ function countingFailures(sessions: Sessions, userHandler: Handler | undefined) 
             try {
                 if (userHandler) await runInAttempt(context, () => userHandler(context, error));
             } finally {
+                context.session = undefined;
                 void internals.userData.saveIfChanged(session);
             }
             return;
