@@ -110,15 +110,18 @@ export type {
     HttpLoginStep,
     BrowserLoginFunction,
     BrowserLoginArgs,
+    BrowserCredentials,
     BrowserLoginSettings,
     ApplyRules,
     CookieRule,
 } from './acquisition/recipe.js';
+export type { AccountInput, AccountsInput, AccountResolver } from './acquisition/accounts.js';
+export type { TotpInput, TotpAlgorithm } from './acquisition/totp.js';
 export type { RequestTemplate } from './acquisition/request-template.js';
 export type { ExtractRule, ExtractSource, ExtractedValue, CapturedExchange, ExtractionEvidence } from './acquisition/extract.js';
 export { extractValue, extractAll, describeSource } from './acquisition/extract.js';
 export { SecretValue } from './acquisition/credentials.js';
-export type { CredentialInput } from './acquisition/credentials.js';
+export type { CredentialInput, CredentialFunction } from './acquisition/credentials.js';
 export type { LoginErrorKind } from './acquisition/errors.js';
 export { defineCheck, createSessionCheck, evaluateCheck, describeIndicator, SessionCheck } from './acquisition/check.js';
 export type {

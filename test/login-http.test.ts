@@ -345,8 +345,8 @@ describe('recipe validation', () => {
         }
         expect(error).toBeInstanceOf(ConfigValidationError);
         const message = (error as Error).message;
-        expect(message).toContain('recipe.credentials: "pin" must be a non-empty string or { env: "VARIABLE_NAME" }');
-        expect(message).toContain('"user" must be');
+        expect(message).toContain('recipe.credentials.pin: must be a non-empty string, { env: "VARIABLE" }, { file: "path" } or a function');
+        expect(message).toContain('recipe.credentials.user: must not be empty');
         expect(message).not.toContain(String(secretNumber));
     });
 

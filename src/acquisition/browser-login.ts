@@ -9,7 +9,7 @@ import { TrafficCapture } from './capture.js';
 import type { Redactor } from './credentials.js';
 import { LoginError, isNetworkError } from './errors.js';
 import type { CapturedExchange } from './extract.js';
-import type { LoginRecipe } from './recipe.js';
+import type { BrowserCredentials, LoginRecipe } from './recipe.js';
 
 /** A browser's storage state as Playwright reads and restores it: cookies plus localStorage per origin. */
 export interface BrowserStorageState {
@@ -20,8 +20,8 @@ export interface BrowserStorageState {
 /** What a browser-mode login runs with. */
 export interface BrowserLoginRun {
     recipe: LoginRecipe;
-    /** Resolved credentials, handed to the login function. */
-    credentials: Readonly<Record<string, string>>;
+    /** Resolved credentials (and `totp()`), handed to the login function. */
+    credentials: BrowserCredentials;
     /** The session's identity: its user agent and Accept-Language go to the browser context. */
     identity: SessionIdentity;
     /** The session's proxy, if any (credentials included). */

@@ -8,7 +8,7 @@ import type { Redactor } from './credentials.js';
 import { LoginError, isNetworkError } from './errors.js';
 import { describeMissing, extractAll, type CapturedExchange, type ExtractedValue } from './extract.js';
 import type { HttpLoginStep, LoginRecipe } from './recipe.js';
-import { renderRequest } from './request-template.js';
+import { renderRequest, templateUses } from './request-template.js';
 import { TemplateError } from './template.js';
 
 /** What an HTTP-mode login runs with. */
@@ -16,6 +16,8 @@ export interface HttpLoginRun {
     recipe: LoginRecipe;
     /** Resolved credentials, for templates. */
     credentials: Readonly<Record<string, string>>;
+    /** Issues a fresh code of the account's second factor, for a step that uses `{{totp}}`. Default: none. */
+    totp?: () => Promise<string>;
     /** A client bound to the session's jar, proxy and identity. */
     http: SessionHttpClient;
     /** The session's jar (the client fills it). */
@@ -44,7 +46,9 @@ export async function runHttpLogin(run: HttpLoginRun): Promise<HttpLoginOutcome>
         const label = `step ${index + 1} (${describeStep(step)})`;
         let request;
         try {
-            request = renderRequest(step, { ...run.credentials, ...valueMap(values) });
+            // A code is taken right before the step that sends it, fresh for each such step.
+            const code: Record<string, string> = run.totp && templateUses(step).some((use) => use.name === 'totp') ? { totp: await run.totp() } : {};
+            request = renderRequest(step, { ...run.credentials, ...code, ...valueMap(values) });
         } catch (error) {
             if (error instanceof TemplateError) throw new LoginError('extraction', recipe.name, `${label}: ${error.message}`);
             throw error;

@@ -9,6 +9,7 @@ export type {
     HttpLoginStep,
     BrowserLoginFunction,
     BrowserLoginArgs,
+    BrowserCredentials,
     BrowserLoginSettings,
     ApplyRules,
     CookieRule,
@@ -18,7 +19,9 @@ export type { ExtractRule, ExtractSource, ExtractedValue, CapturedExchange, Extr
 export { extractValue, extractAll, describeSource } from './extract.js';
 export { parseJsonPath, valueAtJsonPath, findKeyRecursively } from './json-path.js';
 export { SecretValue } from './credentials.js';
-export type { CredentialInput } from './credentials.js';
+export type { CredentialInput, CredentialFunction } from './credentials.js';
+export type { AccountInput, AccountsInput, AccountResolver } from './accounts.js';
+export type { TotpInput, TotpAlgorithm } from './totp.js';
 export { LoginError, isNetworkError } from './errors.js';
 export type { LoginErrorKind } from './errors.js';
 export { matchesCollectionUrl, TrafficCapture } from './capture.js';

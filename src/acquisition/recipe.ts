@@ -2,12 +2,33 @@ import type { BrowserContext, Page } from 'playwright';
 import { z } from 'zod';
 
 import { originPatternProblem } from '../request/origin-scope.js';
-import { parseWithZod } from '../shared/validation.js';
+import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
+import {
+    accountIssues,
+    accountsIssues,
+    TOTP_FIELD,
+    toAccount,
+    toAccountBook,
+    type AccountBook,
+    type AccountInput,
+    type AccountsInput,
+} from './accounts.js';
 import { checkSchema, markValidated, type ValidityCheck, type ValidityCheckInput } from './check.js';
-import { toCredentialSource, type CredentialInput, type CredentialSource, SecretValue } from './credentials.js';
+import type { CredentialInput, CredentialSource } from './credentials.js';
 import { extractRuleSchema, sourcesOf, type ExtractRule } from './extract.js';
 import { refineOneBody, requestTemplateShape, templateUses, type RequestTemplate } from './request-template.js';
 import { templateNames } from './template.js';
+import type { TotpSettings } from './totp.js';
+
+/**
+ * The credentials a browser login function receives: every credential of the session's account, read, and
+ * `totp()`, which returns a fresh code of the account's second factor at each call (waiting for the next period
+ * when the current code was already used). Never log them.
+ */
+export type BrowserCredentials<C extends string = string> = Readonly<Record<Exclude<C, typeof TOTP_FIELD>, string>> & {
+    /** A fresh TOTP code of the account's second factor; rejects with a `credentials` LoginError when it has none. */
+    readonly totp: () => Promise<string>;
+};
 
 /** What a browser-mode login function receives. */
 export interface BrowserLoginArgs<C extends string = string> {
@@ -15,8 +36,8 @@ export interface BrowserLoginArgs<C extends string = string> {
     page: Page;
     /** The page's browser context. */
     context: BrowserContext;
-    /** The recipe's credentials, resolved (environment variables read). Never log them. */
-    credentials: Readonly<Record<C, string>>;
+    /** The session's account, read (see {@link BrowserCredentials}), with `totp()` for its second factor. */
+    credentials: BrowserCredentials<C>;
 }
 
 /** A browser-mode login: the kind of code `playwright codegen` records, made into a function. */
@@ -97,11 +118,25 @@ export interface LoginRecipeInput<C extends string = string> {
     /** The application's name: identifies the recipe in logs, stored login states and the maintainer. */
     name: string;
     /**
-     * Credentials by name, usable as `{{name}}` in steps and passed to the browser login function: literal
-     * strings, or `{ env: 'VARIABLE' }` read when the login runs. They never appear in logs, errors or stored
-     * state. Default none.
+     * The one account **every session of this recipe shares**, by credential name: usable as `{{name}}` in steps
+     * and as `credentials.name` in a browser login; each a literal, `{ env }`, `{ file }` or a function, read when
+     * the login runs (see `CredentialInput`), plus an optional `totp` second factor. They never appear in logs,
+     * errors or stored state.
+     *
+     * With `accounts`, these are the fields every account shares (a tenant, a client id): each session logs in with
+     * its account's fields plus these. A field may not be in both, and `totp` belongs in the accounts.
+     * @default none
      */
-    credentials?: Record<C, CredentialInput>;
+    credentials?: Record<C, CredentialInput> | AccountInput;
+    /**
+     * One account per session, for recipes that log in several users: session id → account (see `AccountInput`),
+     * or a function `(sessionId) => account | undefined` called at each login. The session with that id logs in with
+     * that account — through `loginRenewal`, `loginCheck`, `sessions.renew`, the maintainer and the CLI; a session
+     * without one fails its login with a `credentials` LoginError, before any request, and never borrows another
+     * account.
+     * @default none: every session uses `credentials`
+     */
+    accounts?: AccountsInput;
     /** HTTP mode: the requests of the login, in order. */
     steps?: HttpLoginStep[];
     /** Browser mode: the login function (Playwright). */
@@ -141,7 +176,16 @@ export interface LoginRecipe<C extends string = string> {
     readonly name: string;
     /** `http` when the recipe has steps, `browser` when it has a login function. */
     readonly mode: 'http' | 'browser';
+    /** The one shared account's fields (with `accounts`: the fields every account shares). */
     readonly credentials: Readonly<Record<C, CredentialSource>>;
+    /** The second factor of the one shared account (without `accounts`). */
+    readonly totp: TotpSettings | undefined;
+    /** One account per session, if given. */
+    readonly accounts: AccountBook | undefined;
+    /** The credentials the steps use as `{{name}}` (every account must have them). */
+    readonly credentialNames: readonly string[];
+    /** Whether a step uses `{{totp}}`. */
+    readonly usesTotp: boolean;
     readonly steps: readonly HttpLoginStep[];
     readonly login: BrowserLoginFunction<C> | undefined;
     readonly startUrl: string | undefined;
@@ -163,35 +207,12 @@ const stepSchema = z
     })
     .superRefine(refineOneBody);
 
-/** Credentials are validated as a whole, so that no error message ever quotes one of their values. */
-const credentialsSchema = z.unknown().superRefine((value, ctx) => {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        ctx.addIssue({ code: 'custom', message: 'must be an object of name → string or { env: "VARIABLE" }' });
-        return;
-    }
-    for (const [name, entry] of Object.entries(value)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-            ctx.addIssue({ code: 'custom', message: `"${name}" is not a usable credential name (letters, digits and _)` });
-        }
-        const isEnv =
-            entry !== null &&
-            typeof entry === 'object' &&
-            Object.keys(entry).length === 1 &&
-            typeof (entry as { env?: unknown }).env === 'string' &&
-            /^[A-Za-z_][A-Za-z0-9_]*$/.test((entry as { env: string }).env);
-        if (!isEnv && !(typeof entry === 'string' && entry.length > 0) && !(entry instanceof SecretValue)) {
-            ctx.addIssue({
-                code: 'custom',
-                message: `"${name}" must be a non-empty string or { env: "VARIABLE_NAME" } (its value is not shown)`,
-            });
-        }
-    }
-});
-
 const recipeSchema = z
     .strictObject({
         name: z.string().min(1).max(200),
-        credentials: credentialsSchema.optional(),
+        // Validated by accountIssues/accountsIssues, whose messages never quote a credential.
+        credentials: z.unknown().optional(),
+        accounts: z.unknown().optional(),
         steps: z.array(stepSchema).min(1, { error: 'needs at least one step' }).optional(),
         login: z.custom<BrowserLoginFunction>((value) => typeof value === 'function', { error: 'must be an async function ({ page, context, credentials }) => …' }).optional(),
         startUrl: httpUrl.optional(),
@@ -249,24 +270,33 @@ const recipeSchema = z
                 if (recipe[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies to browser mode (login)' });
             }
         }
-        const credentialNames = new Set(
-            recipe.credentials && typeof recipe.credentials === 'object' ? Object.keys(recipe.credentials as object) : [],
-        );
+        const names = credentialNamesOf(recipe.credentials, recipe.accounts);
+        const isCredential = (name: string, extracted: ReadonlySet<string>) =>
+            names.fields.has(name) || (name === TOTP_FIELD && names.totp) || (names.any && !extracted.has(name));
+        /** Per credential used by the steps, the first place it is used (for the per-account check). */
+        const usedCredentials = new Map<string, PropertyKey[]>();
 
         // Templates: steps may use credentials and values extracted by earlier steps.
         const extracted = new Set<string>();
         const claim = (name: string, path: PropertyKey[]) => {
-            if (credentialNames.has(name)) ctx.addIssue({ code: 'custom', path, message: `"${name}" is already a credential's name` });
+            if (name === TOTP_FIELD) ctx.addIssue({ code: 'custom', path, message: '"totp" is the second factor\'s code: name the value otherwise' });
+            else if (names.fields.has(name)) ctx.addIssue({ code: 'custom', path, message: `"${name}" is already a credential's name` });
         };
         recipe.steps?.forEach((step, index) => {
             for (const use of templateUses(step as RequestTemplate)) {
-                if (!credentialNames.has(use.name) && !extracted.has(use.name)) {
-                    ctx.addIssue({
-                        code: 'custom',
-                        path: ['steps', index, ...use.path],
-                        message: `uses {{${use.name}}}, which is neither a credential nor a value extracted by an earlier step`,
-                    });
+                if (extracted.has(use.name)) continue;
+                if (isCredential(use.name, extracted)) {
+                    if (!usedCredentials.has(use.name)) usedCredentials.set(use.name, ['steps', index, ...use.path]);
+                    continue;
                 }
+                ctx.addIssue({
+                    code: 'custom',
+                    path: ['steps', index, ...use.path],
+                    message:
+                        use.name === TOTP_FIELD
+                            ? 'uses {{totp}}, the second factor\'s code, but no account has a totp'
+                            : `uses {{${use.name}}}, which is neither a credential nor a value extracted by an earlier step`,
+                });
             }
             step.extract?.forEach((rule, ruleIndex) => {
                 claim(rule.name, ['steps', index, 'extract', ruleIndex, 'name']);
@@ -294,9 +324,10 @@ const recipeSchema = z
                 ctx.addIssue({
                     code: 'custom',
                     path,
-                    message: credentialNames.has(name)
-                        ? `uses the credential {{${name}}}: credentials are never put on the session's requests (they would be stored)`
-                        : `uses {{${name}}}, which no extraction rule defines`,
+                    message:
+                        names.fields.has(name) || name === TOTP_FIELD
+                            ? `uses the credential {{${name}}}: credentials are never put on the session's requests (they would be stored)`
+                            : `uses {{${name}}}, which no extraction rule defines`,
                 });
             }
         };
@@ -312,7 +343,53 @@ const recipeSchema = z
         if (recipe.verify === true && !recipe.check?.request) {
             ctx.addIssue({ code: 'custom', path: ['verify'], message: 'needs check.request: a login is verified by sending it' });
         }
+
+        // Every account needs what the steps use (record accounts; a function's are checked when it answers).
+        for (const [sessionId, account] of names.records) {
+            const has = (name: string) => Object.hasOwn(account, name) || names.shared.has(name);
+            for (const [name, path] of usedCredentials) {
+                const missing = name === TOTP_FIELD ? account.totp === undefined : !has(name);
+                if (missing) {
+                    ctx.addIssue({
+                        code: 'custom',
+                        path: ['accounts', sessionId],
+                        message: `has no ${name === TOTP_FIELD ? 'totp' : `"${name}"`}, which ${formatSteps(path)} uses`,
+                    });
+                }
+            }
+            if (http && account.totp !== undefined && !usedCredentials.has(TOTP_FIELD)) {
+                ctx.addIssue({ code: 'custom', path: ['accounts', sessionId, TOTP_FIELD], message: 'is never sent: no step uses {{totp}}' });
+            }
+        }
+        if (!recipe.accounts && http && names.totp && !usedCredentials.has(TOTP_FIELD)) {
+            ctx.addIssue({ code: 'custom', path: ['credentials', TOTP_FIELD], message: 'is never sent: no step uses {{totp}}' });
+        }
     });
+
+/** The credential names a recipe's accounts and credentials define, read from its unvalidated input. */
+function credentialNamesOf(credentials: unknown, accounts: unknown) {
+    const keysOf = (value: unknown) => (value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : []);
+    const shared = new Set(keysOf(credentials).filter((name) => name !== TOTP_FIELD));
+    const records: Array<[string, Record<string, unknown>]> =
+        accounts && typeof accounts === 'object' && !Array.isArray(accounts)
+            ? Object.entries(accounts as Record<string, unknown>).filter(
+                  (entry): entry is [string, Record<string, unknown>] => !!entry[1] && typeof entry[1] === 'object',
+              )
+            : [];
+    const fields = new Set(shared);
+    for (const [, account] of records) for (const name of Object.keys(account)) if (name !== TOTP_FIELD) fields.add(name);
+    const totp =
+        typeof accounts === 'function' ||
+        records.some(([, account]) => account.totp !== undefined) ||
+        (!accounts && keysOf(credentials).includes(TOTP_FIELD));
+    /** A function's accounts are unknown until it answers: any name that is not an extracted value may be theirs. */
+    return { shared, fields, records, totp, any: typeof accounts === 'function' };
+}
+
+/** `steps[1].form.password` */
+function formatSteps(path: readonly PropertyKey[]): string {
+    return path.map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : index === 0 ? String(segment) : `.${String(segment)}`)).join('');
+}
 
 /**
  * Validates a login recipe and returns it ready to run (`loginRenewal(recipe)`, `acquire(recipe)`). A bad recipe
@@ -321,18 +398,33 @@ const recipeSchema = z
  * Credential values are never quoted in errors.
  */
 export function defineLogin<C extends string = string>(input: LoginRecipeInput<C>): LoginRecipe<C> {
-    const parsed = parseWithZod(recipeSchema, input, 'recipe');
-    const credentials = Object.fromEntries(
-        Object.entries((parsed.credentials ?? {}) as Record<string, CredentialInput | SecretValue>).map(([name, value]) => [
-            name,
-            toCredentialSource(value),
-        ]),
-    ) as Record<C, CredentialSource>;
+    const raw = (input ?? {}) as { credentials?: unknown; accounts?: unknown };
+    const accountProblems = [
+        ...(raw.credentials === undefined
+            ? []
+            : accountIssues(raw.credentials, ['credentials'], { allowTotp: raw.accounts === undefined, requireFields: false })),
+        ...(raw.accounts === undefined ? [] : accountsIssues(raw.accounts, raw.credentials)),
+    ];
+    let parsed: z.infer<typeof recipeSchema>;
+    try {
+        parsed = parseWithZod(recipeSchema, input, 'recipe');
+    } catch (error) {
+        if (error instanceof ConfigValidationError && accountProblems.length) throw new ConfigValidationError('recipe', [...accountProblems, ...error.issues]);
+        throw error;
+    }
+    if (accountProblems.length) throw new ConfigValidationError('recipe', accountProblems);
+    const shared = toAccount((parsed.credentials ?? {}) as AccountInput);
+    const accounts = parsed.accounts === undefined ? undefined : toAccountBook(parsed.accounts as AccountsInput);
+    const usage = credentialUsage(parsed.steps ?? []);
     const check = parsed.check ? markValidated(Object.freeze(parsed.check as ValidityCheckInput)) : undefined;
     return Object.freeze({
         name: parsed.name,
         mode: parsed.steps ? 'http' : 'browser',
-        credentials: Object.freeze(credentials),
+        credentials: shared.fields as Readonly<Record<C, CredentialSource>>,
+        totp: shared.totp,
+        accounts,
+        credentialNames: Object.freeze(usage.names),
+        usesTotp: usage.totp,
         steps: Object.freeze((parsed.steps ?? []) as HttpLoginStep[]),
         login: parsed.login as BrowserLoginFunction<C> | undefined,
         startUrl: parsed.startUrl,
@@ -347,4 +439,20 @@ export function defineLogin<C extends string = string>(input: LoginRecipeInput<C
             collectTimeoutSecs: parsed.browser?.collectTimeoutSecs ?? 10,
         }),
     });
+}
+
+/** The credentials the steps use (names not extracted by an earlier step), and whether one uses `{{totp}}`. */
+function credentialUsage(steps: readonly HttpLoginStep[]): { names: string[]; totp: boolean } {
+    const extracted = new Set<string>();
+    const names = new Set<string>();
+    let totp = false;
+    for (const step of steps) {
+        for (const use of templateUses(step)) {
+            if (extracted.has(use.name)) continue;
+            if (use.name === TOTP_FIELD) totp = true;
+            else names.add(use.name);
+        }
+        for (const rule of step.extract ?? []) extracted.add(rule.name);
+    }
+    return { names: [...names], totp };
 }

@@ -18,7 +18,8 @@ import { ConfigValidationError } from '../shared/validation.js';
 import { applyCookies, buildAuth } from './apply.js';
 import { runBrowserLogin } from './browser-login.js';
 import { SessionCheck, type SessionCheckOptions } from './check.js';
-import { Redactor, resolveCredentials, toCredentialSource, type CredentialInput } from './credentials.js';
+import { accountIssues, resolveAccount, toAccount, type AccountInput } from './accounts.js';
+import { Redactor } from './credentials.js';
 import { LoginError } from './errors.js';
 import { describeMissing, extractAll, type ExtractedValue, type ExtractionEvidence } from './extract.js';
 import { runHttpLogin } from './http-login.js';
@@ -31,15 +32,28 @@ import {
     type LoginState,
     type QuickLoginOptions,
 } from './quick-login.js';
-import type { LoginRecipe } from './recipe.js';
+import type { BrowserCredentials, LoginRecipe } from './recipe.js';
+import { totpCodes } from './totp.js';
+import type { TotpStepStore } from './totp-ledger.js';
 
 /** Options of {@link loginRenewal} (and {@link acquire}). */
 export interface LoginOptions {
     /**
-     * Credentials to use instead of (or besides) the recipe's: literal strings or `{ env: 'VARIABLE' }`.
-     * @default the recipe's own
+     * Credentials that replace fields of the account the session logs in with (see `AccountInput`: literals,
+     * `{ env }`, `{ file }`, functions, and `totp`). Precedence, lowest first: the recipe's `credentials`, the
+     * session's account in `accounts`, these. They apply to **every** session this renewal serves: to log several
+     * users in, give the recipe `accounts` instead. With `accounts`, a session still needs its own account.
+     * @default none: the session's account, or the recipe's credentials
      */
-    credentials?: Record<string, CredentialInput>;
+    credentials?: AccountInput;
+    /**
+     * A store shared with other processes: the TOTP time step an account used is recorded there before its code is
+     * sent, so that no other process replays it. Renewals of a `Sessions` and the maintainer use their own store
+     * without this option.
+     * @default the renewal's store (`RenewalContext.store`), else `quickLogin.store`, else none: no code is used
+     * twice within this process
+     */
+    store?: TotpStepStore;
     /**
      * Quick login: the state of the last good login is kept in this store; a login first restores it and runs the
      * recipe's check, and logs in for real only when the check fails. Needs a recipe whose check has a request.
@@ -196,9 +210,9 @@ function validateOptions(recipe: LoginRecipe, options: LoginOptions): void {
             issues.push({ path: 'quickLogin', message: `needs a recipe whose check has a request: recipe "${recipe.name}" cannot verify a restored state` });
         }
     }
-    for (const [name, value] of Object.entries(options.credentials ?? {})) {
-        const ok = (typeof value === 'string' && value.length > 0) || (value && typeof value === 'object' && typeof value.env === 'string');
-        if (!ok) issues.push({ path: 'credentials', message: `"${name}" must be a non-empty string or { env: "VARIABLE_NAME" } (its value is not shown)` });
+    if (options.credentials !== undefined) issues.push(...accountIssues(options.credentials, ['credentials'], { allowTotp: true, requireFields: false }));
+    if (options.store !== undefined && (typeof options.store?.getEntry !== 'function' || typeof options.store.putEntry !== 'function')) {
+        issues.push({ path: 'store', message: 'must be a session store' });
     }
     if (issues.length) throw new ConfigValidationError('login options', issues);
 }
@@ -212,10 +226,18 @@ function validateOptions(recipe: LoginRecipe, options: LoginOptions): void {
 export async function performLogin(recipe: LoginRecipe, context: LoginTarget, options: LoginOptions = {}): Promise<LoginOutcome> {
     const redactor = new Redactor();
     try {
-        const sources = { ...recipe.credentials };
-        for (const [name, value] of Object.entries(options.credentials ?? {})) sources[name] = toCredentialSource(value);
-        const credentials = resolveCredentials(recipe.name, sources);
-        redactor.add(...Object.values(credentials));
+        // The session's own account, read before any request: a session without one never sends anything.
+        const account = await resolveAccount(recipe, context.sessionId, options.credentials ? toAccount(options.credentials) : undefined);
+        redactor.add(...Object.values(account.fields), account.totp?.secret);
+        const totp = account.totp
+            ? totpCodes(account.totp, {
+                  recipe: recipe.name,
+                  owner: account.label,
+                  redactor,
+                  signal: context.signal,
+                  store: options.store ?? context.store ?? options.quickLogin?.store,
+              })
+            : undefined;
 
         const stateKey = options.quickLogin ? loginStateKey(options.quickLogin, recipe, context.sessionId) : undefined;
         if (options.quickLogin && stateKey) {
@@ -227,10 +249,16 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
         let evidence: ExtractionEvidence;
         let storage: LoginState['origins'] = [];
         if (recipe.mode === 'http') {
-            const outcome = await runHttpLogin({ recipe, credentials, http: context.http, jar: context.jar, redactor });
+            const outcome = await runHttpLogin({ recipe, credentials: account.fields, totp, http: context.http, jar: context.jar, redactor });
             Object.assign(values, outcome.values);
             evidence = { exchanges: outcome.exchanges, cookies: allCookies(context.jar) };
         } else {
+            const credentials = {
+                ...account.fields,
+                totp:
+                    totp ??
+                    (() => Promise.reject(new LoginError('credentials', recipe.name, `the login function asked for a TOTP code, but ${account.label} has no totp`))),
+            } as unknown as BrowserCredentials;
             const outcome = await runBrowserLogin({
                 recipe,
                 credentials,
@@ -266,7 +294,7 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
                 log.warning(`Login state of "${recipe.name}" could not be stored for quick login: ${redactor.scrub(describeCause(error))}`);
             });
         }
-        log.info(`Session "${context.sessionId}" logged in with "${recipe.name}" (${recipe.mode} mode)${describeValues(values)}.`);
+        log.info(`Session "${context.sessionId}" logged in with "${recipe.name}" (${recipe.mode} mode, ${account.label})${describeValues(values)}.`);
         return { quick: false, auth, values };
     } catch (error) {
         if (error instanceof LoginError) throw error;

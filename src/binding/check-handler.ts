@@ -25,8 +25,9 @@ export class SessionCheckError extends CrawleeSessionsError {
 
 /**
  * Wraps a request handler (or the crawler's router) so that each response is first judged by the check: when the
- * session is logged out, the session is cleared and renewed through `check.renewal` (single flight, ahead of the
- * queue) and the request is retried with a `RetryRequestError`, which does not count against `maxRequestRetries`.
+ * session is logged out, the session is cleared and renewed (single flight, ahead of the queue) through its own login
+ * (`bindRenewal`, `loginFor`), else `check.renewal`, else the default `login`, and the request is retried with a
+ * `RetryRequestError`, which does not count against `maxRequestRetries`.
  *
  * It must run inside the request's attempt (withSessions' handler wrapper), so that a logged-out response to a
  * request sent before the last renewal joins that renewal instead of logging in again (ZAP's re-auth guard, done
@@ -34,7 +35,7 @@ export class SessionCheckError extends CrawleeSessionsError {
  * {@link SessionCheckError} (counted as a failure, retried per `maxRequestRetries`).
  */
 export function withSessionCheck(sessions: Sessions, check: SessionCheck, handler: Handler | undefined): Handler {
-    const { resolve, clientOf } = internalsOf(sessions);
+    const { resolve, clientOf, ownLoginOf } = internalsOf(sessions);
     return async function sessionCheckedRequestHandler(context: Record<string, any>, ...rest: unknown[]): Promise<unknown> {
         const attempt = attemptOf(context);
         if (attempt) {
@@ -54,7 +55,9 @@ export function withSessionCheck(sessions: Sessions, check: SessionCheck, handle
                     );
                 }
                 userData[CHECK_RENEWALS_KEY] = renewals + 1;
-                await sessions.clear(session.id, { renewal: check.renewal });
+                // The session's own login (bindRenewal, loginFor) first: a check shared by the crawl's sessions must
+                // never log a session in with another session's account. Then the check's, then the default login.
+                await sessions.clear(session.id, { renewal: ownLoginOf(session.id) ?? check.renewal });
                 check.forget(session.id);
                 throw new RetryRequestError(`Session "${session.id}" was logged out (${verdict.reason}); renewed, retrying the request.`);
             }

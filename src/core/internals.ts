@@ -21,6 +21,11 @@ export interface SessionsInternals {
     readonly pipeline: RequestPipeline;
     readonly headerPipeline: HeaderPipeline;
     readonly tokens: SessionTokens;
+    /**
+     * The login tied to this one session (`bindRenewal`, else `loginFor`), not the default `login`: a check renews a
+     * session through it rather than through the check's own renewal, so that it keeps its own account.
+     */
+    ownLoginOf(sessionId: string): Renewal | undefined;
     /** The session with this id (created on first use); refuses when closed or when the store backlog is full. */
     resolve(id?: string | number): BoundSession;
     /** The session of a request to `url` that names none: the site's active session, else the default. */

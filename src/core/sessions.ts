@@ -550,6 +550,7 @@ export class Sessions {
                     setAuth: (auth) => {
                         if (!signal.aborted) session.setAuth(auth && scopedAuth(auth, http.origins), generation);
                     },
+                    store: this.store,
                 };
             },
             adopt: (session, record) => sync().adopt(session, record),
@@ -569,6 +570,7 @@ export class Sessions {
             headerPipeline: this.#headerPipeline,
             tokens: this.#tracker,
             resolve: (id) => this.#resolve(id),
+            ownLoginOf: (sessionId) => this.#boundRenewals.get(sessionId) ?? this.#loginFor?.(sessionId),
             sessionIdForUrl: (url) => {
                 if (!url) return this.defaultSessionId;
                 try {

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 
 import { z } from 'zod';
 
-import type { CredentialInput } from '../acquisition/credentials.js';
+import { accountIssues, type AccountInput } from '../acquisition/accounts.js';
 import { defineLogin, type LoginRecipe, type LoginRecipeInput } from '../acquisition/recipe.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
 import { maskCredentials } from '../shared/redact.js';
@@ -25,7 +25,9 @@ export interface MaintainedRecipeInput {
     recipe: LoginRecipe | LoginRecipeInput;
     /**
      * The ids of the sessions to keep logged in with this recipe (the ids crawlers put in
-     * `request.userData.sessionId`). Each id belongs to one recipe only. Default: `[recipe.name]`.
+     * `request.userData.sessionId`). Each id belongs to one recipe only. Each session logs in with its own account
+     * when the recipe has `accounts` (every listed session must have one); without them, all share the recipe's
+     * `credentials`. Default: `[recipe.name]`.
      */
     sessions?: string[];
     /** When to check the sessions and refresh the failing ones (see {@link Schedule}). */
@@ -47,10 +49,11 @@ export interface MaintainedRecipeInput {
      */
     quickLogin?: boolean;
     /**
-     * Credentials replacing (or adding to) the recipe's, e.g. one recipe for several users: literal strings or
-     * `{ env: 'VARIABLE' }`. Default: the recipe's own.
+     * Credentials replacing fields of the account each session of this entry logs in with, for **every** session of
+     * the entry (the `credentials` option of `loginRenewal`; see `AccountInput`). For several users give the recipe
+     * `accounts` instead. Default: none (each session's account, or the recipe's credentials).
      */
-    credentials?: Record<string, CredentialInput>;
+    credentials?: AccountInput;
 }
 
 /** Concurrency limits of the maintainer (see {@link MaintainerConfigInput.concurrency}). */
@@ -106,7 +109,7 @@ export interface MaintainedRecipe {
     readonly runOnStart: boolean;
     readonly refresh: 'when-invalid' | 'always';
     readonly quickLogin: boolean;
-    readonly credentials: Readonly<Record<string, CredentialInput>> | undefined;
+    readonly credentials: Readonly<AccountInput> | undefined;
 }
 
 /** A validated maintainer configuration, defaults applied (see {@link defineMaintainerConfig}). */
@@ -224,14 +227,21 @@ export function defineMaintainerConfig(input: MaintainerConfigInput): Maintainer
         if (entry.quickLogin && !checkable) {
             issues.push({ path: `recipes[${index}].quickLogin`, message: `needs a check with a request, and recipe "${recipe.name}" has none` });
         }
-        for (const [name, value] of Object.entries(entry.credentials ?? {})) {
-            const ok = (typeof value === 'string' && value.length > 0) || isEnvReference(value);
-            if (!ok) {
-                issues.push({
-                    path: `recipes[${index}].credentials`,
-                    message: `"${name}" must be a non-empty string or { env: "VARIABLE_NAME" } (its value is not shown)`,
-                });
+        if (entry.credentials !== undefined) {
+            for (const issue of accountIssues(entry.credentials, ['credentials'], { allowTotp: true, requireFields: false })) {
+                issues.push({ path: `recipes[${index}].${issue.path}`, message: issue.message });
             }
+        }
+        // With accounts, every session must have its own (an accounts function is asked when the session logs in).
+        const { accounts } = recipe;
+        if (accounts?.kind === 'record') {
+            sessions.forEach((session, sessionIndex) => {
+                if (accounts.accounts.has(session)) return;
+                issues.push({
+                    path: entry.sessions ? `recipes[${index}].sessions[${sessionIndex}]` : `recipes[${index}].sessions`,
+                    message: `session "${session}" has no account in recipe "${recipe.name}": a session logs in only with its own account`,
+                });
+            });
         }
         return {
             recipe,
@@ -240,7 +250,7 @@ export function defineMaintainerConfig(input: MaintainerConfigInput): Maintainer
             runOnStart: entry.runOnStart ?? true,
             refresh: entry.refresh ?? (checkable ? 'when-invalid' : 'always'),
             quickLogin: entry.quickLogin ?? (checkable && recipe.mode === 'browser'),
-            credentials: entry.credentials as Record<string, CredentialInput> | undefined,
+            credentials: entry.credentials as AccountInput | undefined,
         };
     });
 
@@ -267,16 +277,6 @@ export function defineMaintainerConfig(input: MaintainerConfigInput): Maintainer
     };
     Object.defineProperty(config, DEFINED, { value: true });
     return Object.freeze(config);
-}
-
-function isEnvReference(value: unknown): boolean {
-    return (
-        typeof value === 'object' &&
-        value !== null &&
-        Object.keys(value).length === 1 &&
-        typeof (value as { env?: unknown }).env === 'string' &&
-        /^[A-Za-z_][A-Za-z0-9_]*$/.test((value as { env: string }).env)
-    );
 }
 
 /** `recipes[0].recipe` + `steps[1].url` → `recipes[0].recipe.steps[1].url`. */

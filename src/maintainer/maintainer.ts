@@ -122,8 +122,20 @@ export class Maintainer {
         const isInstance = typeof given === 'object' && given !== null && typeof (given as SessionStore).write === 'function';
         const store = await openStore(given, validated.secret);
         const maintainer = new Maintainer(validated, store, !isInstance);
+        maintainer.warnAboutSharedAccounts();
         await maintainer.restoreRows();
         return maintainer;
+    }
+
+    /** Several sessions of a recipe without accounts all log in as its one account: say so, it is rarely meant. */
+    private warnAboutSharedAccounts(): void {
+        for (const { config } of this.entries) {
+            if (config.recipe.accounts || config.sessions.length < 2) continue;
+            this.log.warning(
+                `Recipe "${config.recipe.name}" has no accounts: its ${config.sessions.length} sessions (${config.sessions.join(', ')}) all log in ` +
+                    "with the recipe's one set of credentials. To log each in as its own user, give the recipe accounts.",
+            );
+        }
     }
 
     /** The recipes' sessions, in configuration order. */
@@ -371,6 +383,8 @@ export class Maintainer {
             setAuth: (value) => {
                 detached.auth = value && scopedAuth(value, http.origins);
             },
+            // The TOTP time steps accounts used are recorded here, shared with crawlers and other maintainers.
+            store: this.store,
         };
         const outcome = await performLogin(recipe, target, this.loginOptions(entry));
         const auth = detached.auth ?? outcome.auth;

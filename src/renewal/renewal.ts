@@ -1,7 +1,7 @@
 import type { CookieJar } from 'tough-cookie';
 
 import type { SessionIdentity } from '../model/identity.js';
-import type { SessionAuth } from '../model/types.js';
+import type { SessionAuth, SessionStore } from '../model/types.js';
 import type { Profile } from '../profiles/profile.js';
 import type { SessionHttpClient, SessionRequest } from '../request/session-client.js';
 import { CrawleeSessionsError, ERROR_CODES } from '../shared/errors.js';
@@ -37,6 +37,12 @@ export interface RenewalContext {
      * `origins`, to the origins this attempt sent requests to through `http`. Replaces any earlier auth.
      */
     setAuth(auth: SessionAuthInput | undefined): void;
+    /**
+     * The store the session is kept in (shared with other processes on MySQL), for small state renewals share
+     * across processes: login recipes record there the TOTP time steps their accounts used. Undefined when the
+     * renewal runs outside a `Sessions` or the maintainer (`acquire()`).
+     */
+    store?: Pick<SessionStore, 'getEntry' | 'putEntry'>;
 }
 
 /** What {@link RenewalContext.setAuth} takes: a {@link SessionAuth} whose `origins` and `values` may be left out. */
