@@ -3,9 +3,12 @@
  *
  * - `GET /login` serves a form with a CSRF token (hidden input `csrf`, also set as the `csrf` cookie);
  *   `POST /login` checks both, then answers `302 /account` with `Set-Cookie: PHPSESSID=…; HttpOnly`.
- * - `POST /api/login` (JSON `{ user, password }`) answers `{ token }`, a bearer token, and sets the same kind of
+ * - `POST /api/login` (JSON `{ user, password, code? }`) answers `{ token }`, a bearer token, and sets the same kind of
  *   `PHPSESSID` cookie. `GET /app` is a single-page app whose JavaScript signs in through that API and keeps the
  *   token in localStorage.
+ * - Accounts with a second factor (`secondFactors`) must also give the current TOTP code (`code`, in the form or the
+ *   JSON): the site checks it itself (RFC 6238 with node:crypto, ±1 time step) and refuses a code it has accepted
+ *   before, as sites do.
  * - `GET /catalog/<n>` shows a product (and whose account it is) to logged-in visitors, `<h1 id="state">logged-out</h1>`
  *   to the rest. Every 10th page view of a login rotates its `PHPSESSID` (the old value stays valid), the way
  *   PHP's `session_regenerate_id()` does.
@@ -18,7 +21,7 @@
  * an expired login although a newer login of the same user had already been answered. A crawler that renews
  * sessions cleanly never sends one.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -28,6 +31,8 @@ import { dirname } from 'node:path';
 export interface DemoSiteOptions {
     /** user name → password of the accounts that may log in. */
     accounts: Record<string, string>;
+    /** user name → TOTP second factor (base32 secret; 6 digits, SHA1) of the accounts that have one. Default: none. */
+    secondFactors?: Record<string, { secret: string; periodSecs?: number }>;
     /** Logged-in page views (`/account`, `/catalog/<n>`, `/api/orders/<n>`) a login serves before it expires. Default: unlimited. */
     sessionLifetime?: number;
     /** A login unused for this long expires, in seconds. Default 1800. */
@@ -63,6 +68,9 @@ export interface DemoSiteStats {
     identityMismatches: number;
     /** `PHPSESSID` values rotated. */
     rotations: number;
+    /** Second-factor codes accepted, and refused (wrong, missing or already used). */
+    secondFactorCodes: number;
+    refusedCodes: number;
     /** Users served logged in with a login the site had kept from before its restart (see `stateFile`). */
     resumedUsers: string[];
 }
@@ -139,6 +147,28 @@ async function readBody(req: http.IncomingMessage): Promise<Record<string, strin
     return Object.fromEntries(new URLSearchParams(text));
 }
 
+/** RFC 6238 (6 digits, SHA1) from the base32 secret, as a site computes it: no library. */
+function totpCode(base32: string, step: number): string {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    let bits = 0;
+    let value = 0;
+    const bytes: number[] = [];
+    for (const char of base32.replace(/\s+|=+$/g, '').toUpperCase()) {
+        value = (value << 5) | alphabet.indexOf(char);
+        bits += 5;
+        if (bits >= 8) {
+            bytes.push((value >>> (bits - 8)) & 0xff);
+            bits -= 8;
+        }
+    }
+    const counter = Buffer.alloc(8);
+    counter.writeBigUInt64BE(BigInt(step));
+    const mac = createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
+    const offset = mac[mac.length - 1]! & 0x0f;
+    const binary = ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
+    return String(binary % 1_000_000).padStart(6, '0');
+}
+
 function escapeHtml(text: string): string {
     return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -176,6 +206,7 @@ const APP_PAGE = page(
 <form id="login">
   <input id="user" name="user">
   <input id="password" name="password" type="password">
+  <input id="code" name="code" autocomplete="one-time-code" placeholder="code from your authenticator, if you use one">
   <button id="submit" type="submit">Sign in</button>
 </form>
 <p id="status">signed out</p>
@@ -190,6 +221,7 @@ document.getElementById('login').addEventListener('submit', async (event) => {
     body: JSON.stringify({
       user: document.getElementById('user').value,
       password: document.getElementById('password').value,
+      code: document.getElementById('code').value || undefined,
     }),
   });
   if (!response.ok) {
@@ -227,7 +259,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
     const resumedUsers = new Set<string>();
     const stats: DemoSiteStats = {
         requests: 0, logins: 0, loginsByUser: {}, catalogPages: 0, loggedInPages: 0, apiPages: 0, apiLoggedIn: 0,
-        clientHeaderPages: 0, apiPagesByUser: {}, staleRequests: 0, identityMismatches: 0, rotations: 0,
+        clientHeaderPages: 0, apiPagesByUser: {}, staleRequests: 0, identityMismatches: 0, rotations: 0, secondFactorCodes: 0, refusedCodes: 0,
         get resumedUsers() {
             return [...resumedUsers].sort();
         },
@@ -267,9 +299,29 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         return login;
     }
 
+    /** Time steps of accepted codes, per user: a code is good once. */
+    const usedSteps = new Set<string>();
+
+    /** Whether the user gave the current TOTP code of their second factor (or has none). */
+    function secondFactorPassed(user: string, code: unknown): boolean {
+        const factor = options.secondFactors && Object.hasOwn(options.secondFactors, user) ? options.secondFactors[user] : undefined;
+        if (!factor) return true;
+        const period = factor.periodSecs ?? 30;
+        const now = Math.floor(Date.now() / 1000 / period);
+        const step = [now - 1, now, now + 1].find((candidate) => typeof code === 'string' && totpCode(factor.secret, candidate) === code);
+        if (step === undefined || usedSteps.has(`${user}:${step}`)) {
+            stats.refusedCodes++;
+            return false;
+        }
+        usedSteps.add(`${user}:${step}`);
+        stats.secondFactorCodes++;
+        return true;
+    }
+
     /** Creates a login bound to the client's identity, or undefined for bad credentials. */
-    function logIn(req: http.IncomingMessage, user: string, password: string, withToken: boolean): Login | undefined {
+    function logIn(req: http.IncomingMessage, user: string, password: string, withToken: boolean, code?: unknown): Login | undefined {
         if (!Object.hasOwn(options.accounts, user) || options.accounts[user] !== password) return undefined;
+        if (!secondFactorPassed(user, code)) return undefined;
         const login: Login = {
             user, ip: req.socket.remoteAddress ?? '', userAgent: header(req, 'user-agent'), number: ++loginNumber,
             viewsLeft: lifetime, views: 0, expired: false, lastUsedAt: Date.now(), sids: [randomBytes(16).toString('hex')],
@@ -316,7 +368,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
             if (!csrf || form.csrf !== csrf || !csrfTokens.delete(csrf)) {
                 return sendHtml(res, 403, page('Forbidden', '<p>Invalid or missing CSRF token.</p>'));
             }
-            const created = logIn(req, form.user ?? '', form.password ?? '', false);
+            const created = logIn(req, form.user ?? '', form.password ?? '', false, form.code);
             if (!created) return sendHtml(res, 401, page('Sign in', '<p>Wrong user name or password.</p>'));
             answered(created);
             res.writeHead(302, { location: '/account', 'set-cookie': [sidCookie(created.sids[0]!), 'csrf=; Path=/login; Max-Age=0'] });
@@ -324,7 +376,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         }
         if (path === '/api/login' && method === 'POST') {
             const body = await readBody(req);
-            const created = logIn(req, String(body.user ?? ''), String(body.password ?? ''), true);
+            const created = logIn(req, String(body.user ?? ''), String(body.password ?? ''), true, body.code);
             if (!created) return sendJson(res, 401, { error: 'wrong user name or password' });
             answered(created);
             return sendJson(res, 200, { token: created.token }, { 'set-cookie': sidCookie(created.sids[0]!) });

@@ -1,14 +1,16 @@
 /**
  * How the demo's sessions log in, written as login recipes: the declarative form of "GET the form, pick the CSRF
- * token, POST it", of a JSON login API, and of a browser login through a JavaScript app. Each session is tied to
- * its recipe (`Sessions.open({ loginFor })`), and one validity check tells every crawler when a session is logged
- * out: the session is then renewed through its recipe, ahead of the queue, and the page fetched again. No
- * handler ever clears a session by hand.
+ * token, POST it", of a JSON login API, and of a browser login through a JavaScript app with a second factor. Each
+ * recipe holds the accounts of its sessions (`accounts`: session id → account), so every session logs in as its own
+ * user, through the one renewal of its recipe (`Sessions.open({ loginFor })`). One validity check tells every crawler
+ * when a session is logged out: the session is then renewed through its recipe, with its own account, ahead of the
+ * queue, and the page fetched again. No handler ever clears a session by hand.
  */
 import {
     createSessionCheck,
     defineLogin,
     loginRenewal,
+    type AccountInput,
     type LoginRecipe,
     type Renewal,
     type SessionCheck,
@@ -18,22 +20,24 @@ import {
 export interface Account {
     user: string;
     password: string;
+    /** The base32 secret of the account's authenticator, when it has a second factor. */
+    totpSecret?: string;
 }
 
 /** How a session logs in. */
 export type LoginKind = 'form' | 'api' | 'browser';
 
+/** session id → account, as a recipe's `accounts`. */
+export type Accounts = Record<string, AccountInput>;
+
 /**
  * The classic form login (HTTP mode): GET the form and extract its CSRF token with a CSS rule, then POST it with
- * the credentials; the site answers with a `PHPSESSID` cookie, which lands in the session's jar.
- *
- * For your own site you would read the credentials from the environment, as below; the demo passes each
- * session's account instead (`loginRenewal(recipe, { credentials })`).
+ * the session's own account; the site answers with a `PHPSESSID` cookie, which lands in the session's jar.
  */
-export function formRecipe(siteUrl: string): LoginRecipe {
+export function formRecipe(siteUrl: string, accounts: Accounts): LoginRecipe {
     return defineLogin({
         name: 'demo-shop-form',
-        credentials: { user: { env: 'DEMO_SHOP_USER' }, password: { env: 'DEMO_SHOP_PASSWORD' } },
+        accounts,
         steps: [
             { url: `${siteUrl}/login`, extract: [{ name: 'csrf', from: { css: 'form input[name="csrf"]', attribute: 'value' } }] },
             { url: `${siteUrl}/login`, method: 'POST', form: { user: '{{user}}', password: '{{password}}', csrf: '{{csrf}}' } },
@@ -42,13 +46,13 @@ export function formRecipe(siteUrl: string): LoginRecipe {
 }
 
 /**
- * The JSON login API (HTTP mode): POST the credentials, extract the bearer token from the answer, and send it as
- * `Authorization: Bearer …` on every later request of the session.
+ * The JSON login API (HTTP mode): POST the account's credentials, extract the bearer token from the answer, and send
+ * it as `Authorization: Bearer …` on every later request of the session.
  */
-export function apiRecipe(siteUrl: string): LoginRecipe {
+export function apiRecipe(siteUrl: string, accounts: Accounts): LoginRecipe {
     return defineLogin({
         name: 'demo-shop-api',
-        credentials: { user: { env: 'DEMO_SHOP_USER' }, password: { env: 'DEMO_SHOP_PASSWORD' } },
+        accounts,
         steps: [{ url: `${siteUrl}/api/login`, json: { user: '{{user}}', password: '{{password}}' } }],
         extract: [{ name: 'token', from: { json: '$.token' } }],
         apply: { headers: { Authorization: 'Bearer {{token}}' } },
@@ -56,19 +60,21 @@ export function apiRecipe(siteUrl: string): LoginRecipe {
 }
 
 /**
- * The single-page app (browser mode): Chromium opens the app through the session's proxy with its User-Agent,
- * the login function fills the form (code as `playwright codegen` records it), and the token the app's
- * JavaScript left in localStorage becomes the session's `Authorization: Bearer …`. The HttpOnly `PHPSESSID` the
- * browser received goes into the session's jar: plain HTTP crawlers use both from then on.
+ * The single-page app (browser mode): Chromium opens the app through the session's proxy with its User-Agent, the
+ * login function fills the form (code as `playwright codegen` records it) with the account's password and a fresh
+ * code of its authenticator (`credentials.totp()`, never the same code twice), and the token the app's JavaScript
+ * left in localStorage becomes the session's `Authorization: Bearer …`. The HttpOnly `PHPSESSID` the browser
+ * received goes into the session's jar: plain HTTP crawlers use both from then on.
  */
-export function appRecipe(siteUrl: string): LoginRecipe {
+export function appRecipe(siteUrl: string, accounts: Accounts): LoginRecipe {
     return defineLogin({
         name: 'demo-shop-app',
-        credentials: { user: { env: 'DEMO_SHOP_USER' }, password: { env: 'DEMO_SHOP_PASSWORD' } },
+        accounts,
         startUrl: `${siteUrl}/app`,
         async login({ page, credentials }) {
-            await page.fill('#user', credentials.user!);
-            await page.fill('#password', credentials.password!);
+            await page.fill('#user', credentials.user);
+            await page.fill('#password', credentials.password);
+            await page.fill('#code', await credentials.totp());
             await page.click('#submit');
             await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready');
         },
@@ -79,16 +85,31 @@ export function appRecipe(siteUrl: string): LoginRecipe {
 }
 
 /**
- * `Sessions.open({ loginFor })`: the renewal of each session, i.e. its recipe with its account's credentials.
- * Sessions not in `plan` have no login.
+ * A recipe's account for the demo: the user and password, and the authenticator's secret if it has one. For your own
+ * site, read the secrets when the login runs instead of writing them down: `password: { env: 'SHOP_ALICE_PASSWORD' }`,
+ * `totp: { secret: { file: '/run/secrets/alice-totp' } }`.
+ */
+function recipeAccount(account: Account): AccountInput {
+    return {
+        user: account.user,
+        password: account.password,
+        ...(account.totpSecret ? { totp: { secret: account.totpSecret } } : {}),
+    };
+}
+
+/**
+ * `Sessions.open({ loginFor })`: the renewal of each session, i.e. the recipe of its kind, which holds the accounts of
+ * the sessions of that kind. Sessions not in `plan` have no login.
  */
 export function loginsFor(siteUrl: string, plan: Record<string, { kind: LoginKind; account: Account }>): (sessionId: string) => Renewal | undefined {
-    const recipes: Record<LoginKind, LoginRecipe> = { form: formRecipe(siteUrl), api: apiRecipe(siteUrl), browser: appRecipe(siteUrl) };
-    const renewals = new Map<string, Renewal>();
-    for (const [sessionId, { kind, account }] of Object.entries(plan)) {
-        renewals.set(sessionId, loginRenewal(recipes[kind], { credentials: { user: account.user, password: account.password } }));
-    }
-    return (sessionId) => renewals.get(sessionId);
+    const accountsOf = (kind: LoginKind): Accounts =>
+        Object.fromEntries(Object.entries(plan).flatMap(([sessionId, entry]) => (entry.kind === kind ? [[sessionId, recipeAccount(entry.account)]] : [])));
+    const renewals: Record<LoginKind, Renewal> = {
+        form: loginRenewal(formRecipe(siteUrl, accountsOf('form'))),
+        api: loginRenewal(apiRecipe(siteUrl, accountsOf('api'))),
+        browser: loginRenewal(appRecipe(siteUrl, accountsOf('browser'))),
+    };
+    return (sessionId) => (Object.hasOwn(plan, sessionId) ? renewals[plan[sessionId]!.kind] : undefined);
 }
 
 /**

@@ -5,6 +5,9 @@
  * ./storage, or MySQL when CRAWLEE_SESSIONS_MYSQL_URL is set) and ties every session to its login recipe; a header
  * rule (`X-Client` on the demo site) is kept in the store, and one session gets a header with a TTL.
  *
+ * Every session logs in as its own account: each recipe holds the accounts of its sessions (`accounts`), and a page
+ * showing another account than its session's counts as a failure.
+ *
  * Part 1: a CheerioCrawler crawls catalog pages for four accounts (sessions alice, bob, carol, dave; a form login
  * with a CSRF token) and JSON API pages for a fifth (api-client; a bearer token from a JSON login API), all at
  * once. The site logs a login out after 25 page views; the validity check notices, the session is renewed through
@@ -12,8 +15,9 @@
  * a credential that was already replaced.
  *
  * Part 2: a CheerioCrawler crawls with the session browser-user, which logs in through the site's JavaScript app
- * in Chromium (a browser-mode recipe): the token the app leaves in localStorage and its HttpOnly cookie move to
- * plain HTTP requests, sent through the same proxy with the same User-Agent.
+ * in Chromium (a browser-mode recipe) with its account's password and a TOTP code from its authenticator secret
+ * (the site checks the code and refuses a reused one): the token the app leaves in localStorage and its HttpOnly
+ * cookie move to plain HTTP requests, sent through the same proxy with the same User-Agent.
  *
  * Part 3: a PlaywrightCrawler opens a few pages with alice's session, logged in over plain HTTP: its cookies move
  * into the browser, its proxy and User-Agent become the page's, and the header rule applies to the page's requests.
@@ -41,7 +45,8 @@ export const ACCOUNTS: Record<string, Account> = {
     carol: { user: 'carol', password: 'jingle-bells' },
     dave: { user: 'dave', password: 'open-the-pod-bay-doors' },
     frank: { user: 'frank', password: 'api-only-please' },
-    erin: { user: 'erin', password: 'browser-only' },
+    // erin has a second factor: the demo's authenticator secret (base32), shared with the demo site.
+    erin: { user: 'erin', password: 'browser-only', totpSecret: 'I7ECU4SGM7T3AISJSDKFEFR6RQY6NEUO' },
 };
 
 /** Logged-in page views a login of the demo site serves before it expires. */
@@ -125,6 +130,9 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
 
     const site = await startDemoSite({
         accounts: Object.fromEntries(Object.values(ACCOUNTS).map((account) => [account.user, account.password])),
+        secondFactors: Object.fromEntries(
+            Object.values(ACCOUNTS).flatMap((account) => (account.totpSecret ? [[account.user, { secret: account.totpSecret }]] : [])),
+        ),
         sessionLifetime: SESSION_LIFETIME,
         stateFile: join(storageDir, 'demo-site', 'logins.json'),
     });
@@ -268,7 +276,8 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         const tokenNames = Object.keys(sessions.tokens.values(BROWSER_SESSION, host)).join(', ') || 'none';
         out.log(
             browserLogins
-                ? `part 2: ${BROWSER_SESSION} signed in ${browserLogins}× with Chromium through the app; its localStorage token ` +
+                ? `part 2: ${BROWSER_SESSION} signed in ${browserLogins}× with Chromium through the app, password and TOTP code ` +
+                      `(${site.stats.secondFactorCodes} code(s) accepted by the site, ${site.stats.refusedCodes} refused); its localStorage token ` +
                       `(as Authorization: Bearer) and its HttpOnly cookie (${tokenNames}) served ${part2.length} pages fetched by Cheerio`
                 : `part 2: ${BROWSER_SESSION} was resumed from the store still logged in: no browser needed this time ` +
                       `(${part2.length} pages fetched by Cheerio with its stored bearer token and cookie ${tokenNames})`,
@@ -307,7 +316,7 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         clearInterval(progress);
 
         const list = ours(sessions.list());
-        printSessions(out, sessions, list, site.url, (id) => `${PLAN[id]!.kind} as ${PLAN[id]!.account.user}`);
+        printSessions(out, sessions, list, site.url, (id) => `${PLAN[id]!.kind} as ${PLAN[id]!.account.user}${PLAN[id]!.account.totpSecret ? ' + TOTP' : ''}`);
         out.log(`pages per profile: ${[...perProfile].sort().map(([name, count]) => `${name} ${count}`).join(' · ')}`);
         const { stats } = site;
         const apiClient = stats.apiPagesByUser[PLAN[API_SESSION]!.account.user];
@@ -329,6 +338,7 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
                 sessionHeaderApplied: apiClient?.withVersion ?? 0,
                 rotations: trackedRotations,
                 siteRotations: stats.rotations,
+                refusedCodes: stats.refusedCodes,
                 resumedSessions: atStart.length,
                 resumedLogins: stats.resumedUsers.length,
                 store: storeName,

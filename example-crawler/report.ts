@@ -28,6 +28,8 @@ export interface ExampleResult {
     /** `PHPSESSID` rotations recorded by the sessions' token tracking, and how many the site made. */
     rotations: number;
     siteRotations: number;
+    /** Second-factor codes the site refused (wrong or replayed): there must be none. */
+    refusedCodes: number;
     /** The demo's sessions found in the store at start, and how many of them were served with their old login. */
     resumedSessions: number;
     resumedLogins: number;
@@ -70,6 +72,7 @@ export function printVerdict(out: Console, stats: Readonly<DemoSiteStats>, count
         `site: ${stats.requests} requests · ${stats.logins} logins (${counts.browserLogins} in Chromium) · ` +
             `${stats.loggedInPages}/${stats.catalogPages} catalog and ${stats.apiLoggedIn}/${stats.apiPages} API pages served logged in · ` +
             `identity mismatches: ${counts.identityMismatches} · ${counts.siteRotations} PHPSESSID rotations · ` +
+            `${stats.secondFactorCodes} TOTP codes accepted, ${counts.refusedCodes} refused · ` +
             `X-Api-Version on ${counts.sessionHeaderApplied}/${counts.apiClientPages} ${headerSession} API pages · ${counts.seconds.toFixed(1)}s`,
     );
     const resumed = counts.resumedSessions
@@ -80,6 +83,7 @@ export function printVerdict(out: Console, stats: Readonly<DemoSiteStats>, count
         counts.staleRequests === 0 &&
         counts.failed === 0 &&
         counts.identityMismatches === 0 &&
+        counts.refusedCodes === 0 &&
         counts.ruleApplied === counts.pageRequests &&
         counts.apiClientPages > 0 &&
         counts.sessionHeaderApplied === counts.apiClientPages &&

@@ -38,7 +38,7 @@ async function secrets(): Promise<string[]> {
     const state = JSON.parse(await readFile(join(dir, 'demo-site', 'logins.json'), 'utf8')) as { logins: Array<{ sids: string[]; token?: string }> };
     const issued = state.logins.flatMap((login) => [...login.sids, ...(login.token ? [login.token] : [])]);
     expect(issued.length).toBeGreaterThan(0);
-    return [PROXY_PASSWORD, ...Object.values(ACCOUNTS).map((account) => account.password), ...issued];
+    return [PROXY_PASSWORD, ...Object.values(ACCOUNTS).flatMap((account) => [account.password, ...(account.totpSecret ? [account.totpSecret] : [])]), ...issued];
 }
 
 function expectNoSecret(output: string, values: string[]): void {
@@ -86,7 +86,8 @@ it('runs the example twice on one store: every page logged in, one login per exp
     expect(first.result.part1Logins).toBe(firstPart1);
     expect(first.result.browserLogins).toBe(1);
     expect(first.result.renewals).toBe(firstPart1 + 1);
-    expect(first.output).toMatch(/browser-user signed in 1× with Chromium/);
+    expect(first.output).toMatch(/browser-user signed in 1× with Chromium through the app, password and TOTP code \(1 code\(s\) accepted by the site, 0 refused\)/);
+    expect(first.result.refusedCodes).toBe(0);
     expectNoSecret(first.output, await secrets());
 
     const second = await run();
