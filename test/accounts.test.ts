@@ -3,6 +3,7 @@
  * itself (its own RFC 6238, ±1 step) and refuses a reused (account, step). Every assertion is on what the site saw:
  * which account each page was served to, which login requests arrived, which time steps were accepted.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,8 +35,11 @@ import {
     type LoginRecipeInput,
 } from '../src/index.js';
 import { decodeBase32, hotp, startAccountsSite, type AccountsSite, type SiteAccount } from './support/accounts-site.js';
+import { mysqlForTests, useTablePrefixes } from './support/mysql.js';
 
 log.setLevel(log.LEVELS.OFF);
+
+const mysqlDb = await mysqlForTests();
 
 const USERS = ['alice', 'bob', 'carol', 'dave'] as const;
 type User = (typeof USERS)[number];
@@ -463,6 +467,71 @@ export default defineMaintainerConfig({
             expect(printed).not.toContain(staff[user].totp.secret);
         }
     }, 60_000);
+});
+
+describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('a maintainer process and a crawler process on one MySQL store'), () => {
+    const newPrefix = useTablePrefixes();
+
+    it('the crawler never replays the TOTP code the maintainer process just sent for the same account', async () => {
+        const secret = newSecret();
+        const password = `alice-${randomBytes(6).toString('hex')}`;
+        // A long period: the crawler's login below comes within the period of the maintainer's code.
+        const app = await site({ alice: { password, totp: { secret, periodSecs: 15 } } });
+        const prefix = newPrefix();
+        const store = { mysql: { url: mysqlDb.url, tablePrefix: prefix } };
+        const root = resolve(import.meta.dirname, '..');
+        const tag = randomBytes(4).toString('hex');
+        const configPath = join(dir, `mysql-${tag}.config.ts`);
+        const steps = `[
+        { url: '${app.url}/login', extract: [{ name: 'csrf', from: { formField: 'csrf' } }] },
+        { url: '${app.url}/login', method: 'POST', form: { user: '{{user}}', password: '{{password}}', csrf: '{{csrf}}' } },
+        { url: '${app.url}/login/otp', method: 'POST', form: { code: '{{totp}}' } },
+    ]`;
+        await writeFile(
+            configPath,
+            `import { defineLogin } from ${JSON.stringify(join(root, 'src/acquisition/recipe.ts'))};
+import { defineMaintainerConfig } from ${JSON.stringify(join(root, 'src/maintainer/config.ts'))};
+export default defineMaintainerConfig({
+    store: ${JSON.stringify(store)},
+    recipes: [{
+        recipe: defineLogin({
+            name: 'staff',
+            accounts: { alice: { user: 'alice', password: { env: 'ACCOUNTS_TEST_PASSWORD' }, totp: { secret: { env: 'ACCOUNTS_TEST_TOTP' }, periodSecs: 15 } } },
+            steps: ${steps},
+        }),
+        sessions: ['alice'],
+        schedule: { kind: 'once' },
+    }],
+});
+`,
+        );
+        const runner = join(dir, `cli-${tag}.mts`);
+        await writeFile(runner, `import { runMaintainerCli } from ${JSON.stringify(join(root, 'src/maintainer/cli.ts'))};\nprocess.exitCode = await runMaintainerCli(process.argv.slice(2));\n`);
+        const child = spawn(process.execPath, ['--import', 'tsx', runner, 'maintain', '--config', configPath, '--once'], {
+            cwd: root,
+            env: { ...process.env, ACCOUNTS_TEST_PASSWORD: password, ACCOUNTS_TEST_TOTP: secret, CRAWLEE_STORAGE_DIR: join(dir, `storage-${tag}`) },
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        const code = await new Promise<number | null>((done) => child.on('exit', done));
+        expect(code, output).toBe(0);
+        expect(app.acceptedSteps.alice).toHaveLength(1);
+
+        // This process has never seen alice's authenticator: only the store can tell it which step was used.
+        const recipe = staffRecipe(app, { alice: { user: 'alice', password, totp: { secret, periodSecs: 15 } } });
+        const sessions = await Sessions.open({ store, login: loginRenewal(recipe) });
+        try {
+            await sessions.renew('alice');
+        } finally {
+            await sessions.close();
+        }
+        expect(app.acceptedSteps.alice).toHaveLength(2);
+        expectNoReplay(app);
+        expect(output).not.toContain(password);
+        expect(output).not.toContain(secret);
+    }, 90_000);
 });
 
 describe('browser logins', () => {

@@ -9,7 +9,8 @@ export { isNetworkError };
  * - `rejected`: the site answered, but not with a success (an HTTP error status, a status the step did not expect);
  * - `extraction`: a required value was not found;
  * - `verification`: the login ran, but its validity check says the session is not logged in;
- * - `credentials`: a credential could not be resolved (e.g. its environment variable is not set);
+ * - `credentials`: the session has no account, or a credential could not be read (an environment variable not set,
+ *   a file missing, a function that threw), or a second factor is unusable: nothing was sent;
  * - `browser`: the browser could not be started, or the recipe's login function threw.
  */
 export type LoginErrorKind = 'network' | 'rejected' | 'extraction' | 'verification' | 'credentials' | 'browser';
