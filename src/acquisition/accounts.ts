@@ -15,7 +15,10 @@ import { resolveTotp, toTotpSettings, totpIssues, type ResolvedTotp, type TotpIn
  */
 export interface AccountInput {
     [credential: string]: CredentialInput | TotpInput | undefined;
-    /** The account's second factor (`{{totp}}`, `credentials.totp()`). Default: none. */
+    /**
+     * The account's second factor (`{{totp}}` in steps, `credentials.totp()` in a browser login).
+     * @default none
+     */
     totp?: TotpInput;
 }
 

@@ -94,7 +94,8 @@ const log = {
 
 /**
  * Makes a recipe a renewal: `sessions.clear(id, { renewal: loginRenewal(recipe) })` renews the session by running
- * the recipe through the session's new profile and identity (single flight, ahead of the queue, retried by the
+ * the recipe with the session's own account (`accounts`; without them, the recipe's `credentials`) through the
+ * session's new profile and identity (single flight, ahead of the queue, retried by the
  * retry policy: network failures and 5xx only, unless `renewal.retryRefused`). Cookies land in the session's jar;
  * extracted headers and query parameters go on the session's later requests to the login's origins.
  *
@@ -108,8 +109,9 @@ export function loginRenewal(recipe: LoginRecipe, options: LoginOptions = {}): R
 }
 
 /**
- * A {@link SessionCheck} for the recipe's check that renews sessions through the recipe: pass it to
- * `withSessions(sessions, options, { check: loginCheck(recipe) })`.
+ * A {@link SessionCheck} for the recipe's check that renews sessions through the recipe, each with its own account
+ * (see `accounts`): pass it to `withSessions(sessions, options, { check: loginCheck(recipe) })`. A session with a login
+ * of its own (`bindRenewal`, `loginFor`) is renewed through that one instead.
  * @throws TypeError when the recipe has no check.
  */
 export function loginCheck(recipe: LoginRecipe, options: LoginOptions & Omit<SessionCheckOptions, 'renewal'> = {}): SessionCheck {
