@@ -22,20 +22,30 @@ import { renderRequest, requestTemplateSchema, type RequestTemplate } from './re
 export interface Indicator {
     /** Where to look: the status code, response headers, body, or the final URL after redirects. */
     in: 'status' | 'header' | 'body' | 'url';
-    /** With `in: 'header'`: the header to look at. Default: every header, as `name: value` lines. */
+    /**
+     * With `in: 'header'`: the header to look at.
+     * @default every header, as `name: value` lines
+     */
     header?: string;
     /** Literal text to find (for `status`: the whole code, e.g. `'401'`). */
     text?: string;
     /**
      * A regular expression (JavaScript syntax, as a string). It runs on the first 1 MiB of what it looks at
-     * (`MAX_REGEX_INPUT_LENGTH`). Default: none.
+     * (`MAX_REGEX_INPUT_LENGTH`).
+     * @default none
      */
     regex?: string;
-    /** Flags of `regex`, e.g. `i`. Default none. */
+    /**
+     * Flags of `regex`, e.g. `i`.
+     * @default none
+     */
     flags?: string;
     /** With `in: 'status'`: the status codes that match. */
     status?: number[];
-    /** With `text`: compare without regard to case. Default false. */
+    /**
+     * With `text`: compare without regard to case.
+     * @default false
+     */
     ignoreCase?: boolean;
     /** `valid`: a match proves the session is logged in; `invalid`: a match proves it is not. */
     means: 'valid' | 'invalid';
@@ -49,17 +59,18 @@ export interface Indicator {
  */
 export interface ValidityCheckInput {
     /**
-     * A request to send with the session to check it (a poll). Without it the check judges the response the
-     * crawler just received (Burp's "issue the current request"). Strings may use `{{name}}` templates of values
-     * the login extracted. The session's cookies and extracted headers/query are applied. Default: none.
+     * A request to send with the session to check it (a poll). Without it the check judges the response the crawler
+     * just received (Burp's "issue the current request"). Strings may use `{{name}}` templates of values the login
+     * extracted. The session's cookies and extracted headers/query are applied.
+     * @default none
      */
     request?: RequestTemplate;
     /** The patterns to look for; at least one. */
     indicators: Indicator[];
     /**
-     * Throttle, per session (ZAP's poll frequency): check again only after this many requests or this many
-     * seconds since the last check, whichever comes first, and assume the session valid in between.
-     * Default: check every time.
+     * Throttle, per session (ZAP's poll frequency): check again only after this many requests or this many seconds
+     * since the last check, whichever comes first, and assume the session valid in between.
+     * @default check every time
      */
     every?: { requests?: number; seconds?: number };
 }
@@ -212,7 +223,8 @@ function headerText(headers: CheckResponse['headers'], only: string | undefined)
 export interface SessionCheckOptions {
     /**
      * How to renew a session the check finds logged out, e.g. `loginRenewal(recipe)`. `withSessions(…, { check })`
-     * clears the session with it and retries the request. Default: none (the session is only cleared).
+     * clears the session with it and retries the request.
+     * @default none (the session is only cleared)
      */
     renewal?: Renewal;
 }

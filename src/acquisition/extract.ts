@@ -40,24 +40,37 @@ export interface ExtractSource {
     formField?: string;
     /**
      * A regular expression (JavaScript syntax, as a string) searched in the place given by `in`: in its first 1 MiB
-     * (`MAX_REGEX_INPUT_LENGTH`). Default: none.
+     * (`MAX_REGEX_INPUT_LENGTH`).
+     * @default none
      */
     regex?: string;
-    /** With `regex`: the group to take, by number or name. Default: 1 when the pattern has groups, else the match. */
+    /**
+     * With `regex`: the group to take, by number or name.
+     * @default 1 when the pattern has groups, else the match
+     */
     group?: number | string;
-    /** With `regex`: flags such as `i`. Default none. */
+    /**
+     * With `regex`: flags such as `i`.
+     * @default none
+     */
     flags?: string;
     /** With `regex`: `body` (default), `headers` (response headers as `name: value` lines) or `url`. */
     in?: 'body' | 'headers' | 'url';
     /** A CSS selector into an HTML response body (first match). */
     css?: string;
-    /** With `css`: the attribute to read. Default: the element's trimmed text. */
+    /**
+     * With `css`: the attribute to read.
+     * @default the element's trimmed text
+     */
     attribute?: string;
     /** A localStorage key (browser mode). */
     localStorage?: string;
     /** A sessionStorage key (browser mode). */
     sessionStorage?: string;
-    /** With `localStorage`/`sessionStorage`: only this origin (`http://host:port`). Default: any origin. */
+    /**
+     * With `localStorage`/`sessionStorage`: only this origin (`http://host:port`).
+     * @default any origin
+     */
     origin?: string;
 }
 
@@ -67,7 +80,10 @@ export interface ExtractRule {
     name: string;
     /** One source, or several tried in order. */
     from: ExtractSource | ExtractSource[];
-    /** When true, a missing value does not fail the login. Default false. */
+    /**
+     * When true, a missing value does not fail the login.
+     * @default false
+     */
     optional?: boolean;
 }
 

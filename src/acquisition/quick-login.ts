@@ -35,8 +35,8 @@ export interface QuickLoginOptions {
     /** Where login states are kept (`login-states` collection). */
     store: LoginStateStore;
     /**
-     * The state's key. Default: `<recipe name>:<session id>`, so sessions logged in with different credentials
-     * never share one state.
+     * The state's key.
+     * @default `<recipe name>:<session id>`, so sessions logged in with different credentials never share one state
      */
     key?: string | ((sessionId: string, recipe: LoginRecipe) => string);
 }

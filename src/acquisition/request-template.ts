@@ -13,11 +13,20 @@ export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'O
 export interface RequestTemplate {
     /** Absolute `http:` or `https:` URL. */
     url: string;
-    /** Default `GET`, or `POST` when a body (`form`, `json` or `body`) is given. */
+    /**
+     * The HTTP method.
+     * @default `GET`, or `POST` when a body (`form`, `json` or `body`) is given
+     */
     method?: (typeof HTTP_METHODS)[number];
-    /** Extra headers; they override the session identity's headers of the same name. Default none. */
+    /**
+     * Extra headers; they override the session identity's headers of the same name.
+     * @default none
+     */
     headers?: Record<string, string>;
-    /** Query parameters appended to the URL. Default none. */
+    /**
+     * Query parameters appended to the URL.
+     * @default none
+     */
     query?: Record<string, string>;
     /** A URL-encoded form body. */
     form?: Record<string, string>;
@@ -25,7 +34,10 @@ export interface RequestTemplate {
     json?: unknown;
     /** A raw body. */
     body?: string;
-    /** Timeout of the request in seconds. Default 30. */
+    /**
+     * Timeout of the request in seconds.
+     * @default 30
+     */
     timeoutSecs?: number;
 }
 

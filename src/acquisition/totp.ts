@@ -173,7 +173,10 @@ export interface TotpCodeOptions {
     redactor: Redactor;
     /** Ends a wait for the next period (the renewal attempt's deadline, or closing). */
     signal: AbortSignal;
-    /** A store shared with other processes, where the last used time step is recorded. Default: this process only. */
+    /**
+     * A store shared with other processes, where the last used time step is recorded.
+     * @default this process only
+     */
     store?: TotpStepStore;
 }
 
