@@ -62,6 +62,10 @@ export class StoreSync {
      */
     reconcile(session: BoundSession, record: SessionRecord): void {
         if (!this.store.shared && record.generation <= session.generation) return;
+        // A pull that read the row before this process's last write returned must not undo what that write returned
+        // (a newer generation is always taken: another process renewed the session).
+        if (record.generation === session.generation && record.updatedAt < session.storedAt) return;
+        session.storedAt = Math.max(session.storedAt, record.updatedAt);
         const { pending } = session;
         Object.assign(session.counters, {
             requests: record.counters.requests + pending.requests,

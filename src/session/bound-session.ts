@@ -70,6 +70,8 @@ export class BoundSession {
     #lastRenewalError: string | undefined;
     /** Why the store refused this generation for good, if it did: it is not written again until the next clear. */
     unwritable: string | undefined;
+    /** `updatedAt` of the newest stored record this session was brought up to date with (older ones are ignored). */
+    storedAt = 0;
     /** Consecutive requests that could not reach the site (proxy or network), reset by an answer. */
     transportFailures = 0;
     /** Crawlee's `session.userData`, once read from the store (see `UserDataStore`). */
