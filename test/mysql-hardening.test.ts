@@ -495,6 +495,39 @@ describe.skipIf(!shared.available)(shared.suiteName('MySqlSessionStore: schema m
         expect(await mysqlQuery(`SELECT version FROM \`${prefix}_schema_version\``)).toHaveLength(LATEST_SCHEMA_VERSION);
     });
 
+    it('counts a write retried after its COMMIT answer was lost once, and survives a damaged writers column', async () => {
+        const target = new URL(shared.url);
+        const relay = await startTcpRelay(target.hostname, Number(target.port || 3306));
+        relays.push(relay);
+        const viaRelay = new URL(shared.url);
+        viaRelay.host = `127.0.0.1:${relay.port}`;
+        const prefix = newPrefix();
+        const store = await MySqlSessionStore.open({ url: viaRelay.href, tablePrefix: prefix });
+        try {
+            const three = { requests: 3, successes: 3, failures: 0, renewals: 0 };
+            const lost = relay.loseAnswerTo('\x03COMMIT');
+            await expect(store.write([delta('w', { counters: three, writer: { id: 'p1.1', sent: three } })])).rejects.toThrow();
+            await lost;
+            // The first write was committed: the retry (its increments plus two new requests) adds only the two.
+            const five = { requests: 5, successes: 5, failures: 0, renewals: 0 };
+            const retried = await store.write([delta('w', { counters: five, writer: { id: 'p1.1', sent: five } })]);
+            expect(retried[0]!.counters.requests).toBe(5);
+            // Another writer's increments add up as usual.
+            await store.write([delta('w', { counters: oneRequest, writer: { id: 'p2.1', sent: oneRequest } })]);
+            expect((await store.read('w'))!.counters.requests).toBe(6);
+
+            await mysqlQuery(`UPDATE \`${prefix}_sessions\` SET writers = '{"p1.1": {"requests": "lots"' WHERE id = 'w'`);
+            const seven = { requests: 7, successes: 7, failures: 0, renewals: 0 };
+            const afterDamage = await store.write([delta('w', { counters: oneRequest, writer: { id: 'p1.1', sent: seven } })]);
+            // A damaged column is dropped: the delta's own increment is counted and the column written anew.
+            expect(afterDamage[0]!.counters.requests).toBe(7);
+            const [row] = await mysqlQuery(`SELECT writers FROM \`${prefix}_sessions\` WHERE id = 'w'`);
+            expect(Object.keys(JSON.parse(String(row!.writers)) as object)).toEqual(['p1.1']);
+        } finally {
+            await store.close();
+        }
+    });
+
     it('closes connections left unused for idleTimeoutMs, and opens new ones when needed', async () => {
         const target = new URL(shared.url);
         const relay = await startTcpRelay(target.hostname, Number(target.port || 3306));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Sessions, withSessions } from '../src/index.js';
 import { MySqlSessionStore } from '../src/stores/mysql-store.js';
-import { mysqlForTests, mysqlQuery, useTablePrefixes } from './support/mysql.js';
+import { mysqlForTests, mysqlQuery, startTcpRelay, useTablePrefixes } from './support/mysql.js';
 import { canRunPrivateMariaDb, startPrivateMariaDb } from './support/private-mariadb.js';
 import { startTestSite, type TestSite } from './support/site.js';
 
@@ -260,6 +260,54 @@ describe.skipIf(!canRunPrivateMariaDb())('Sessions when MySQL is stopped and sta
             log.setOptions({ logger: original.logger, level: LogLevel.OFF });
             await site.close();
             await db.destroy();
+        }
+    });
+});
+
+describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('Sessions when a COMMIT succeeds but its answer is lost'), () => {
+    const newPrefix = useTablePrefixes();
+
+    it('retries the write and counts every request once, in MySQL and in memory', async () => {
+        const site = await startTestSite();
+        const target = new URL(mysqlDb.url);
+        const relay = await startTcpRelay(target.hostname, Number(target.port || 3306));
+        const viaRelay = new URL(mysqlDb.url);
+        viaRelay.host = `127.0.0.1:${relay.port}`;
+        const tablePrefix = newPrefix();
+        try {
+            const sessions = await Sessions.open({
+                store: { mysql: { url: viaRelay.href, tablePrefix } },
+                persistence: { flushIntervalMillis: 20, syncIntervalMillis: 0 },
+            });
+            let handled = 0;
+            let lost: Promise<void> | undefined;
+            const crawler = new HttpCrawler(
+                withSessions(sessions, {
+                    maxConcurrency: 4,
+                    async requestHandler() {
+                        handled++;
+                        // The next commit reaches the server and is applied; its answer never comes back.
+                        if (handled === 40) lost = relay.loseAnswerTo('\x03COMMIT');
+                    },
+                }),
+                new Configuration({ persistStorage: false, purgeOnStart: true }),
+            );
+            const stats = await crawler.run(
+                Array.from({ length: 120 }, (_, n) => ({ url: `${site.url}/set?name=c${n % 3}&value=v${n}`, userData: { sessionId: `s${n % 3}` } })),
+            );
+            expect(stats.requestsFailed).toBe(0);
+            await lost; // the lost answer happened (else this test proves nothing)
+            const memory = sessions.list().sort((a, b) => a.id.localeCompare(b.id));
+            await sessions.close();
+
+            const store = await MySqlSessionStore.open({ url: mysqlDb.url, tablePrefix });
+            const stored = (await store.loadAll()).sort((a, b) => a.id.localeCompare(b.id));
+            await store.close();
+            expect(stored.map((record) => record.counters.requests)).toEqual([40, 40, 40]);
+            expect(memory.map((row) => row.requests)).toEqual([40, 40, 40]);
+        } finally {
+            await relay.close();
+            await site.close();
         }
     });
 });

@@ -136,12 +136,15 @@ export class StoreSync {
         if (this.pulling || this.closed) return;
         this.pulling = true;
         try {
+            const clock = this.writeBehind.clock;
             const { records, cursor } = await this.store.changes(this.cursor);
             this.cursor = cursor;
             for (const record of records) {
                 const session = this.registry.find(record.id);
                 if (!session) this.registry.load(record);
-                else if (!session.renewal) this.reconcile(session, record);
+                // The row may predate a write of this process that was under way meanwhile (its counters would be
+                // undone in memory); that write's answer carries the row as it is after it.
+                else if (!session.renewal && !this.writeBehind.writtenSince(session, clock)) this.reconcile(session, record);
             }
         } catch {
             // An outage is reported by the write-behind; pulling resumes when the store is back.

@@ -71,6 +71,8 @@ export class WriteBehind {
     private failures = 0;
     private outageSince: number | undefined;
     private closed = false;
+    /** Ticks at every write that settles: a pull compares it to know which sessions were written while it ran. */
+    private settledWrites = 0;
 
     constructor(
         private readonly store: SessionStore,
@@ -90,6 +92,19 @@ export class WriteBehind {
     /** Number of sessions with unwritten changes. */
     get pendingSessions(): number {
         return this.dirty.size;
+    }
+
+    /** A logical clock of settled writes; see {@link WriteBehind.writtenSince}. */
+    get clock(): number {
+        return this.settledWrites;
+    }
+
+    /**
+     * Whether a write of the session is under way or settled after `clock` was read: a row read meanwhile may predate
+     * that write, and the write's own answer brings the session up to date instead.
+     */
+    writtenSince(session: BoundSession, clock: number): boolean {
+        return session.writesInFlight > 0 || session.writeSettledAt > clock;
     }
 
     /** Whether the store is currently failing. */
@@ -164,12 +179,19 @@ export class WriteBehind {
             for (let start = 0; start < taken.length; start += batchSize) {
                 const batch = taken.slice(start, start + batchSize);
                 let records: ReadonlyArray<SessionRecord | undefined>;
+                for (const [session] of batch) session.writesInFlight++;
                 try {
                     records = await this.store.write(batch.map(([, t]) => t.delta));
                 } catch (error) {
                     if (!(error instanceof StoreWriteRejectedError)) throw error;
                     records = error.records;
                     this.setAside(batch, error.rejected);
+                } finally {
+                    this.settledWrites++;
+                    for (const [session] of batch) {
+                        session.writesInFlight--;
+                        session.writeSettledAt = this.settledWrites;
+                    }
                 }
                 records.forEach((record, index) => record && this.reconcile(batch[index]![0], record));
                 written += batch.length;

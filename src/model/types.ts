@@ -62,7 +62,15 @@ export interface SessionRecord {
     lastRenewalError: string | null;
     /** ms since the epoch, set by the store on every write. */
     updatedAt: number;
+    /**
+     * What the store has counted from each recent writer (see {@link SessionDelta.writer}); kept by stores where a
+     * commit can succeed without its answer arriving (MySQL), absent elsewhere.
+     */
+    writers?: WriterTotals;
 }
+
+/** Per writer, the counters a store has already added from it, and when it last wrote (ms since the epoch). */
+export type WriterTotals = Record<string, StoredCounters & { at: number }>;
 
 /**
  * What one process changed in one session since its last flush. Stores merge deltas so that concurrent writers
@@ -86,6 +94,12 @@ export interface SessionDelta {
     removals: CookieKey[];
     /** Increments since the last flush. */
     counters: StoredCounters;
+    /**
+     * Who wrote the delta and the totals it has sent for this session so far, this delta included. A store that
+     * remembers what it counted from each writer adds only the difference: a write retried after a commit whose
+     * answer was lost (the server went away during COMMIT) is not counted twice.
+     */
+    writer?: { id: string; sent: StoredCounters };
     lastUsedAt: number | null;
     /** undefined: unchanged; null: cleared; a string: set. */
     lastRenewalError?: string | null;

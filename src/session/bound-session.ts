@@ -72,6 +72,14 @@ export class BoundSession {
     unwritable: string | undefined;
     /** `updatedAt` of the newest stored record this session was brought up to date with (older ones are ignored). */
     storedAt = 0;
+    /** Totals this session object has handed to the store as deltas (see `SessionDelta.writer`). */
+    sent: StoredCounters = zeroCounters();
+    /** Names this session object as a writer in the store, assigned at its first delta. */
+    writerId: string | undefined;
+    /** Writes of this session under way (a pulled row may not show them yet). */
+    writesInFlight = 0;
+    /** When the last write of this session settled, on the write-behind's clock (see `WriteBehind.clock`). */
+    writeSettledAt = 0;
     /** Consecutive requests that could not reach the site (proxy or network), reset by an answer. */
     transportFailures = 0;
     /** Crawlee's `session.userData`, once read from the store (see `UserDataStore`). */

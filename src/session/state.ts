@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
+
 import { Cookie } from 'tough-cookie';
 
-import { addCounters, cookieKeyOf, zeroCounters } from '../model/merge.js';
+import { addCounters, cookieKeyOf, subtractCounters, zeroCounters } from '../model/merge.js';
 import type { CookieKey, SessionDelta, SessionRecord, StoredCookie } from '../model/types.js';
 import type { BoundSession } from './bound-session.js';
 
@@ -10,6 +12,10 @@ export interface TakenDelta {
     /** Puts the taken changes back into the session, to be written by a later flush. */
     restore(): void;
 }
+
+/** Distinguishes this process's session objects from every other writer of a shared store. */
+const PROCESS_WRITER = randomBytes(6).toString('base64url');
+let writerSerial = 0;
 
 /**
  * Takes what changed in a session since the last flush (cookies by key, counter increments, a reset) as a
@@ -33,6 +39,8 @@ export function takeDelta(session: BoundSession): TakenDelta {
     }
     const counters = session.pending;
     session.pending = zeroCounters();
+    session.sent = addCounters(session.sent, counters);
+    session.writerId ??= `${PROCESS_WRITER}.${++writerSerial}`;
     const reset = session.resetPending;
     session.resetPending = false;
     const renewalErrorChanged = session.renewalErrorPending;
@@ -45,6 +53,7 @@ export function takeDelta(session: BoundSession): TakenDelta {
         upserts,
         removals,
         counters,
+        writer: { id: session.writerId, sent: { ...session.sent } },
         lastUsedAt: session.counters.lastUsedAt ?? null,
         lastRenewalError: renewalErrorChanged ? (session.lastRenewalError ?? null) : undefined,
     };
@@ -54,6 +63,7 @@ export function takeDelta(session: BoundSession): TakenDelta {
             // Only if the session was not reset meanwhile: changes of a cleared generation are worthless.
             if (session.generation === delta.generation) store.restoreDirty(dirty);
             session.pending = addCounters(session.pending, counters);
+            session.sent = subtractCounters(session.sent, counters);
             session.resetPending ||= reset;
             session.renewalErrorPending ||= renewalErrorChanged;
         },

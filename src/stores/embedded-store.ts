@@ -679,7 +679,8 @@ function entryField(collection: string, key: string): SealedField {
     return { kind: 'entry', collection, key };
 }
 
-function serialize(box: SecretBox | undefined, record: SessionRecord): SerializedRecord {
+function serialize(box: SecretBox | undefined, { writers: _oneProcess, ...record }: SessionRecord): SerializedRecord {
+    // Writer totals guard against commits whose answer was lost on a network; a local commit has no such case.
     return {
         ...record,
         cookies: sealJson(box, record.cookies, sessionField(record.id, 'cookies')),

@@ -103,6 +103,13 @@ const MIGRATIONS: readonly Migration[] = [
             `ALTER TABLE \`${t.entries}\` MODIFY collection ${KEY_COLUMN_TYPE} NOT NULL, MODIFY entry_key ${KEY_COLUMN_TYPE} NOT NULL`,
         ],
     },
+    {
+        version: 3,
+        description: 'writer totals: a write retried after a lost COMMIT answer is not counted twice',
+        statements: (t) => [
+            `ALTER TABLE \`${t.sessions}\` ADD COLUMN IF NOT EXISTS writers LONGTEXT NULL COMMENT 'JSON: per writer, the counters already counted from it'`,
+        ],
+    },
 ];
 
 /** The schema version this code creates and understands. */

@@ -20,6 +20,7 @@ import {
     type SessionStore,
     type StoredCookie,
     type StoreEntry,
+    type WriterTotals,
 } from '../model/types.js';
 import { MAX_SESSION_ID_LENGTH, SessionIdError } from '../shared/ids.js';
 
@@ -256,6 +257,9 @@ const RECORD_COLUMNS =
     'id, lease_only, generation, profile_index, identity, cookies, auth, requests, successes, failures, renewals, ' +
     'last_used_at, last_renewal_error, updated_at';
 
+/** The record columns a write reads under its row lock: with what the row counted from each writer. */
+const LOCKED_RECORD_COLUMNS = `${RECORD_COLUMNS}, writers`;
+
 /**
  * Where the upsert of a transaction marks its rows until it takes a revision: connection ids are unique among the
  * server's live connections, so only this transaction's uncommitted rows carry it (see `commitRecords`).
@@ -281,6 +285,8 @@ interface SessionRow extends RowDataPacket {
     last_used_at: number | string | null;
     last_renewal_error: string | null;
     updated_at: number | string;
+    /** Only in reads with {@link LOCKED_RECORD_COLUMNS}. */
+    writers?: string | null;
 }
 
 /** A row read for a lease decision: the record columns plus the lease. */
@@ -649,7 +655,7 @@ export class MySqlSessionStore implements SessionStore {
             this.transaction(async (tx) => {
                 await tx.run(this.ensureRows([delta.id]));
                 const rows = (await tx.run([
-                    `SELECT ${RECORD_COLUMNS}, lease_owner FROM \`${this.tables.sessions}\` WHERE id = ? FOR UPDATE`,
+                    `SELECT ${LOCKED_RECORD_COLUMNS}, lease_owner FROM \`${this.tables.sessions}\` WHERE id = ? FOR UPDATE`,
                     [delta.id],
                 ])) as LeaseRow[];
                 const row = rows[0];
@@ -778,7 +784,7 @@ export class MySqlSessionStore implements SessionStore {
         const current = new Map<string, SessionRecord | undefined>();
         const lock = async (chunk: string[]) => {
             const rows = (await tx.run([
-                `SELECT ${RECORD_COLUMNS} FROM \`${this.tables.sessions}\` WHERE id IN ${placeholders(chunk.length)} ORDER BY id FOR UPDATE`,
+                `SELECT ${LOCKED_RECORD_COLUMNS} FROM \`${this.tables.sessions}\` WHERE id IN ${placeholders(chunk.length)} ORDER BY id FOR UPDATE`,
                 chunk,
             ])) as SessionRow[];
             for (const row of rows) current.set(keyText(row.id), row.lease_only ? undefined : this.decodeRecord(row));
@@ -878,13 +884,13 @@ export class MySqlSessionStore implements SessionStore {
     private upsertRecords(rows: readonly EncodedRow[]): Statement {
         return [
             `INSERT INTO \`${this.tables.sessions}\` (id, lease_only, generation, profile_index, identity, cookies, auth,
-                requests, successes, failures, renewals, last_used_at, last_renewal_error, revision, updated_at)
-             VALUES ${repeatTuple(`(?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${REVISION_MARKER}, ?)`, rows.length)}
+                requests, successes, failures, renewals, last_used_at, last_renewal_error, revision, updated_at, writers)
+             VALUES ${repeatTuple(`(?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${REVISION_MARKER}, ?, ?)`, rows.length)}
              ON DUPLICATE KEY UPDATE lease_only = 0, generation = VALUES(generation), profile_index = VALUES(profile_index),
                 identity = VALUES(identity), cookies = VALUES(cookies), auth = VALUES(auth), requests = VALUES(requests),
                 successes = VALUES(successes), failures = VALUES(failures), renewals = VALUES(renewals),
                 last_used_at = VALUES(last_used_at), last_renewal_error = VALUES(last_renewal_error),
-                revision = VALUES(revision), updated_at = VALUES(updated_at)`,
+                revision = VALUES(revision), updated_at = VALUES(updated_at), writers = VALUES(writers)`,
             rows.flatMap((row) => row.values),
         ];
     }
@@ -907,6 +913,7 @@ export class MySqlSessionStore implements SessionStore {
             record.lastUsedAt,
             record.lastRenewalError,
             record.updatedAt,
+            record.writers === undefined ? null : JSON.stringify(record.writers),
         ];
         const bytes = encodedSize(values);
         if (bytes > limits.maxRowBytes) return tooLargeReason('its row is', bytes, limits);
@@ -941,6 +948,7 @@ export class MySqlSessionStore implements SessionStore {
             lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
             lastRenewalError: row.last_renewal_error,
             updatedAt: Number(row.updated_at),
+            ...(row.writers ? { writers: parseWriterTotals(row.writers) } : {}),
         };
     }
 
@@ -1263,4 +1271,20 @@ function rowChunks(rows: readonly EncodedRow[], budget: number): EncodedRow[][] 
         start += count;
     }
     return result;
+}
+
+/**
+ * The `writers` column. It only makes retried writes count once: a damaged value is dropped (the next write counts
+ * its delta's increments and rewrites the column) instead of failing the session.
+ */
+const COUNT = z.number().int().nonnegative();
+const WRITER_TOTALS = z.record(z.string(), z.object({ requests: COUNT, successes: COUNT, failures: COUNT, renewals: COUNT, at: COUNT }));
+
+function parseWriterTotals(text: string): WriterTotals | undefined {
+    try {
+        const parsed = WRITER_TOTALS.safeParse(JSON.parse(text));
+        return parsed.success ? Object.assign(Object.create(null) as WriterTotals, parsed.data) : undefined;
+    } catch {
+        return undefined;
+    }
 }

@@ -150,6 +150,11 @@ export interface TcpRelay {
     silence(): void;
     /** Relays normally again; connections open while silenced are closed (bytes were lost on them). */
     restore(): void;
+    /**
+     * The next client packet containing `marker` (e.g. `COMMIT`) reaches the server, but the server's answer never
+     * reaches the client: the connection is closed once the server has answered (it did what was asked). Settles then.
+     */
+    loseAnswerTo(marker: string): Promise<void>;
     /** Stops the relay. */
     close(): Promise<void>;
 }
@@ -157,6 +162,7 @@ export interface TcpRelay {
 /** Starts a {@link TcpRelay} on 127.0.0.1 towards `host:port`. */
 export async function startTcpRelay(host: string, port: number): Promise<TcpRelay> {
     let mode: 'open' | 'cut' | 'silent' = 'open';
+    let loseAnswer: { marker: Buffer; done: () => void } | undefined;
     const sockets = new Set<net.Socket>();
     const clients = new Set<net.Socket>();
     const track = (socket: net.Socket): void => {
@@ -175,14 +181,28 @@ export async function startTcpRelay(host: string, port: number): Promise<TcpRela
         if (mode === 'silent') return;
         const upstream = net.connect(port, host);
         track(upstream);
-        const forward = (from: net.Socket, to: net.Socket) => {
-            from.on('data', (chunk) => {
-                if (mode === 'open') to.write(chunk);
-            });
-            from.on('close', () => to.destroy());
-        };
-        forward(client, upstream);
-        forward(upstream, client);
+        let losing: (() => void) | undefined;
+        client.on('data', (chunk: Buffer) => {
+            if (mode !== 'open') return;
+            if (loseAnswer && chunk.includes(loseAnswer.marker)) {
+                losing = loseAnswer.done;
+                loseAnswer = undefined;
+            }
+            upstream.write(chunk);
+        });
+        upstream.on('data', (chunk: Buffer) => {
+            if (losing) {
+                const done = losing;
+                losing = undefined;
+                upstream.destroy();
+                client.destroy();
+                done();
+                return;
+            }
+            if (mode === 'open') client.write(chunk);
+        });
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
     });
     await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -207,6 +227,11 @@ export async function startTcpRelay(host: string, port: number): Promise<TcpRela
             // Whatever was silenced lost bytes on the way: those connections cannot be used any more.
             if (mode === 'silent') destroyAll();
             mode = 'open';
+        },
+        loseAnswerTo(marker) {
+            return new Promise<void>((resolve) => {
+                loseAnswer = { marker: Buffer.from(marker, 'latin1'), done: resolve };
+            });
         },
         async close() {
             destroyAll();
