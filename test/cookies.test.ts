@@ -52,4 +52,20 @@ describe('cookie values and rules', () => {
         expect(sessions.get('eq', { format: 'header', url: `${base}/private/x` })).toContain('scoped=1');
         await sessions.close();
     });
+
+    it('sends same-named cookies of different paths all, most specific first, as a browser does', async () => {
+        const sessions = await Sessions.open({ store: 'memory' });
+        sessions.addCookies('paths', ['pref=root; Path=/', 'pref=deep; Path=/private'], base);
+        received.length = 0;
+        const crawler = new HttpCrawler(
+            withSessions(sessions, { async requestHandler() {} }),
+            new Configuration({ persistStorage: false, purgeOnStart: true }),
+        );
+        await crawler.run([{ url: `${base}/private/page`, userData: { sessionId: 'paths' } }]);
+        expect(parseCookieHeader(received[0]).filter(([name]) => name === 'pref')).toEqual([
+            ['pref', 'deep'],
+            ['pref', 'root'],
+        ]);
+        await sessions.close();
+    });
 });

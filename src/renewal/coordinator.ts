@@ -95,7 +95,7 @@ export class RenewalCoordinator {
         await nextMacrotask();
         const limit = new AbortController();
         await Promise.race([
-            Promise.allSettled([...session.inTransit]),
+            session.inTransit.drained(),
             sleep(IN_FLIGHT_WAIT_LIMIT_MILLIS, undefined, { signal: limit.signal }).catch(() => undefined),
         ]);
         limit.abort(); // a pending timer would keep the process alive for up to the limit

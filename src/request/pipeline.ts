@@ -187,10 +187,10 @@ export class RequestPipeline {
         }
 
         if (state.http) {
-            const cookie = mergeCookieHeaders(
-                state.session.jar.getCookieStringSync(hop.url.href),
-                sameOrigin ? state.explicitCookie : undefined,
-            );
+            const fromJar = state.session.jar.getCookieStringSync(hop.url.href);
+            const explicit = sameOrigin ? state.explicitCookie : undefined;
+            // The jar's header goes as tough-cookie built it (same-named cookies of several paths all go, as in a browser).
+            const cookie = explicit ? mergeCookieHeaders(fromJar, explicit) : fromJar;
             writeHeader(headers, 'cookie', cookie || undefined);
             this.services.tokens?.countMessage(state.session.id, hop.url);
         }

@@ -3,6 +3,7 @@ import { CookieJar } from 'tough-cookie';
 import type { SessionIdentity } from '../model/identity.js';
 import { zeroCounters } from '../model/merge.js';
 import type { SessionAuth, SessionRecord, StoredCounters } from '../model/types.js';
+import { InTransit } from './in-transit.js';
 import { loadStoredCookies } from './stored-cookies.js';
 import { TrackingCookieStore } from './tracking-cookie-store.js';
 
@@ -89,7 +90,7 @@ export class BoundSession {
     /** Crawlee's error score (`context.session.markBad()`/`markGood()`): the session is renewed when it reaches the maximum. */
     errorScore = 0;
     /** Settle when the requests transmitted with the current generation have been answered by the server. */
-    readonly inTransit = new Set<Promise<void>>();
+    readonly inTransit = new InTransit();
     /** Open browser contexts currently holding this session's cookies. */
     readonly cookieHolders = new Set<CookieHolder>();
 

@@ -184,18 +184,21 @@ export class SessionTokens extends EventEmitter<{ rotation: [TokenRotation] }> {
      */
     observeSetCookie(id: string, jar: CookieJar, url: URL | string, setCookie: string | string[] | undefined, store: () => void): void {
         const values = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
-        const site = values.length ? siteOf(url) : '';
-        const names = values.map((value) => value.slice(0, Math.max(0, value.indexOf('='))).trim()).filter((name) => name && this.names.isToken(site, name));
-        if (names.length === 0) {
-            store();
-            return;
+        if (values.length === 0) return store();
+        const site = siteOf(url);
+        let tokens: Map<string, string> | undefined; // lower-case name → the name as the site wrote it
+        for (const value of values) {
+            const name = value.slice(0, Math.max(0, value.indexOf('='))).trim();
+            const lower = name.toLowerCase();
+            if (name && this.names.isTokenOfSite(site, lower) && !tokens?.has(lower)) (tokens ??= new Map()).set(lower, name);
         }
-        const before = lowerKeys(this.valuesIn(jar, site));
+        if (!tokens) return store();
+        const before = this.tokenValuesIn(jar, site, tokens);
         store();
-        const after = lowerKeys(this.valuesIn(jar, site));
-        for (const name of new Set(names.map((each) => each.toLowerCase()))) {
-            const previous = before.get(name);
-            const current = after.get(name);
+        const after = this.tokenValuesIn(jar, site, tokens);
+        for (const [lower, token] of tokens) {
+            const previous = before.get(lower);
+            const current = after.get(lower);
             if (previous === undefined || current === undefined || previous === current) continue;
             const counts = this.counts(id, site);
             counts.rotations++;
@@ -203,7 +206,7 @@ export class SessionTokens extends EventEmitter<{ rotation: [TokenRotation] }> {
             const rotation: TokenRotation = {
                 sessionId: id,
                 site,
-                token: names.find((each) => each.toLowerCase() === name)!,
+                token,
                 url: `${parsed.origin}${parsed.pathname}`,
                 rotations: counts.rotations,
                 previousFingerprint: fingerprint(previous),
@@ -229,6 +232,31 @@ export class SessionTokens extends EventEmitter<{ rotation: [TokenRotation] }> {
     }
 
     /** Token cookies of the jar a request to the site's host would carry (any path); the most specific first. */
+    /**
+     * The values the site would receive for some token names (lower case → value): {@link valuesIn} narrowed to
+     * `names`, reading the stored cookies in place (no copy of the jar), as the request path needs it per response.
+     */
+    private tokenValuesIn(jar: CookieJar, site: string, names: ReadonlyMap<string, string>): Map<string, string> {
+        const host = hostOfSite(site);
+        const now = Date.now();
+        const values = new Map<string, string>();
+        const longestPath = new Map<string, number>();
+        jar.store.getAllCookies((_error: Error | null, cookies?: Cookie[]) => {
+            for (const cookie of cookies ?? []) {
+                const lower = cookie.key.toLowerCase();
+                if (!names.has(lower) || cookie.TTL(now) <= 0) continue;
+                const domain = cookie.domain ?? '';
+                if (!(cookie.hostOnly ? domain === host : domainMatch(host, domain) === true)) continue;
+                // The most specific path is what a request would carry first (as valuesIn orders them).
+                const pathLength = cookie.path?.length ?? 0;
+                if ((longestPath.get(lower) ?? -1) >= pathLength) continue;
+                longestPath.set(lower, pathLength);
+                values.set(lower, cookie.value);
+            }
+        });
+        return values;
+    }
+
     private valuesIn(jar: CookieJar, site: string): Record<string, string> {
         const host = hostOfSite(site);
         const values: Record<string, string> = {};

@@ -138,8 +138,11 @@ export class TokenNames {
 
     /** Whether a cookie name is a session token on a site. */
     isToken(site: string, name: string): boolean {
-        const key = normalizeSite(site);
-        const lower = name.toLowerCase();
+        return this.isTokenOfSite(normalizeSite(site), name.toLowerCase());
+    }
+
+    /** {@link isToken} for a site already normalized (`host:port`) and a lower-case name: the request path's form. */
+    isTokenOfSite(key: string, lower: string): boolean {
         if (this.removed.get(key)?.has(lower)) return false;
         return this.defaults.has(lower) || (this.added.get(key)?.has(lower) ?? false);
     }

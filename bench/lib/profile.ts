@@ -1,0 +1,117 @@
+/**
+ * Where a crawl's CPU time goes, from the V8 CPU profiler (`node:inspector`): self time per module, summed over the
+ * crawl and divided by its requests. Bench-only: the product never profiles itself.
+ */
+import { Session } from 'node:inspector/promises';
+
+import { round } from './stats.js';
+
+interface ProfileNode {
+    id: number;
+    callFrame: { functionName: string; url: string };
+}
+
+interface CpuProfile {
+    nodes: ProfileNode[];
+    samples?: number[];
+    timeDeltas?: number[];
+}
+
+/** Self time per request of one module, in µs. */
+export interface ModuleCost {
+    module: string;
+    microsPerRequest: number;
+}
+
+/** What {@link profiledBreakdown} reports. */
+export interface CostBreakdown {
+    /** Self time per request in crawlee-sessions' own code and tough-cookie (which the limit does not run). */
+    sessionWorkMicrosPerRequest: number;
+    /** crawlee-sessions' modules (src/…) and tough-cookie, by self time, largest first. */
+    sessionModules: ModuleCost[];
+    /** The costliest functions of that session work (`module function`), largest first. */
+    sessionFunctions: ModuleCost[];
+    /** Every other package and Node itself, for scale (the crawler, got, the HTTP stack, garbage collection). */
+    others: ModuleCost[];
+    /** The profiler's sampling interval, µs. */
+    samplingIntervalMicros: number;
+}
+
+/**
+ * Packages whose time counts as session work: the plugin keeps and sends cookies through it. (header-generator is
+ * got-scraping's, on every side: it orders every request's headers.)
+ */
+const SESSION_PACKAGES = new Set(['tough-cookie']);
+
+const SAMPLING_INTERVAL_MICROS = 100;
+
+/** Runs `crawl` (which handles `requests` requests) under the CPU profiler and attributes its self time. */
+export async function profiledBreakdown(crawl: () => Promise<unknown>, requests: number): Promise<CostBreakdown> {
+    const session = new Session();
+    session.connect();
+    try {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: SAMPLING_INTERVAL_MICROS });
+        await session.post('Profiler.start');
+        let profile: CpuProfile;
+        try {
+            await crawl();
+        } finally {
+            ({ profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile });
+            await session.post('Profiler.disable');
+        }
+        return attribute(profile, requests);
+    } finally {
+        session.disconnect();
+    }
+}
+
+function attribute(profile: CpuProfile, requests: number): CostBreakdown {
+    const nodes = new Map<number, ProfileNode['callFrame'] & { module: string }>();
+    for (const node of profile.nodes) nodes.set(node.id, { ...node.callFrame, module: moduleName(node.callFrame) });
+    const micros = new Map<string, number>();
+    const functionMicros = new Map<string, number>();
+    const samples = profile.samples ?? [];
+    const deltas = profile.timeDeltas ?? [];
+    const isSessionWork = (module: string) => module.startsWith('src/') || SESSION_PACKAGES.has(module);
+    // A sample's time is the delta to the next sample.
+    for (let i = 0; i < samples.length; i++) {
+        const node = nodes.get(samples[i]!);
+        const module = node?.module ?? '(unknown)';
+        const time = deltas[i + 1] ?? 0;
+        micros.set(module, (micros.get(module) ?? 0) + time);
+        if (node && isSessionWork(module)) {
+            const name = `${module} ${node.functionName || '(anonymous)'}`;
+            functionMicros.set(name, (functionMicros.get(name) ?? 0) + time);
+        }
+    }
+    const perRequest = (total: number) => round(total / Math.max(1, requests), 2);
+    const sessionFunctions = [...functionMicros]
+        .map(([module, total]) => ({ module, microsPerRequest: perRequest(total) }))
+        .sort((a, b) => b.microsPerRequest - a.microsPerRequest)
+        .slice(0, 25);
+    const all = [...micros].map(([module, total]) => ({ module, microsPerRequest: perRequest(total) }));
+    all.sort((a, b) => b.microsPerRequest - a.microsPerRequest);
+    const sessionModules = all.filter((cost) => isSessionWork(cost.module));
+    return {
+        sessionWorkMicrosPerRequest: round(
+            sessionModules.reduce((sum, cost) => sum + cost.microsPerRequest, 0),
+            2,
+        ),
+        sessionModules,
+        sessionFunctions,
+        others: all.filter((cost) => !isSessionWork(cost.module)).slice(0, 15),
+        samplingIntervalMicros: SAMPLING_INTERVAL_MICROS,
+    };
+}
+
+/** `src/request/pipeline.ts`, a package name, `node:…` for Node's own code, or the profiler's pseudo-frames. */
+function moduleName({ url, functionName }: ProfileNode['callFrame']): string {
+    if (url === '') return `(${functionName.replace(/[()]/g, '') || 'native'})`;
+    const packageMatch = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    if (packageMatch) return packageMatch[1]!;
+    const source = /\/(src\/[^?#]+)/.exec(url);
+    if (source && !url.includes('/bench/')) return source[1]!;
+    if (url.startsWith('node:')) return 'node:internal';
+    return url.includes('/bench/') ? 'bench' : url;
+}

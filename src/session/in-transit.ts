@@ -1,0 +1,35 @@
+/**
+ * Counts a session's requests that reached Node's HTTP layer and have not been answered yet, so that a renewal can
+ * wait for them (the server sees the old generation's requests before the new login). Costs a counter per request;
+ * a promise exists only while someone waits.
+ */
+export class InTransit {
+    private count = 0;
+    private waiters: Array<() => void> = [];
+
+    /** Requests sent and not answered yet. */
+    get size(): number {
+        return this.count;
+    }
+
+    /** Records a request sent; the returned function records its answer (calling it again does nothing). */
+    enter(): () => void {
+        this.count++;
+        let left = false;
+        return () => {
+            if (left) return;
+            left = true;
+            if (--this.count === 0 && this.waiters.length > 0) {
+                const waiters = this.waiters;
+                this.waiters = [];
+                for (const wake of waiters) wake();
+            }
+        };
+    }
+
+    /** Settles when every request sent so far (and any sent meanwhile) has been answered. */
+    drained(): Promise<void> {
+        if (this.count === 0) return Promise.resolve();
+        return new Promise((resolve) => this.waiters.push(resolve));
+    }
+}
