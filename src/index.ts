@@ -165,3 +165,22 @@ export { LoginError } from './acquisition/errors.js';
 export { TemplateError } from './acquisition/template.js';
 export { SessionCheckError } from './binding/check-handler.js';
 export { CronSyntaxError } from './maintainer/cron.js';
+
+// --- Types that public signatures mention (so that users can name them) ---
+export type { Account, AccountBook } from './acquisition/accounts.js';
+export { TOTP_FIELD } from './acquisition/accounts.js';
+export type { BrowserFamily, BrowserName, BrowserOs, DeviceClass } from './shared/user-agent.js';
+export type { BrowserStorageState } from './acquisition/browser-login.js';
+export type { ChromiumExecutable, ChromiumExecutableSource, FindChromiumExecutableOptions } from './browser/executable.js';
+export { HTTP_METHODS } from './acquisition/request-template.js';
+export type { ConfigValidationErrorOptions } from './shared/validation.js';
+export type { CredentialSource } from './acquisition/credentials.js';
+export type { HeaderChange } from './headers/rule.js';
+export type { LoginStateStore } from './acquisition/quick-login.js';
+export type { RenewalRetryOptions } from './maintainer/config.js';
+export type { SingleProcessStore } from './stores/single-process-store.js';
+export type { SiteTokenConfig } from './tokens/token-names.js';
+export type { StorageConfigLike } from './stores/embedded-store.js';
+export type { TotpSettings } from './acquisition/totp.js';
+export type { TotpStepStore } from './acquisition/totp-ledger.js';
+export type { WriterTotals } from './model/types.js';

@@ -239,7 +239,11 @@ export function sourcesOf(rule: ExtractRule): ExtractSource[] {
  * Extracts one value: tries the rule's sources in order, each over the exchanges newest first (or over the
  * cookies or storage it names); the first non-empty hit wins and records where it came from.
  */
-export function extractValue(rule: ExtractRule, evidence: ExtractionEvidence, parsed = new ParsedBodies()): ExtractedValue | undefined {
+export function extractValue(rule: ExtractRule, evidence: ExtractionEvidence): ExtractedValue | undefined {
+    return extractWith(rule, evidence, new ParsedBodies());
+}
+
+function extractWith(rule: ExtractRule, evidence: ExtractionEvidence, parsed: ParsedBodies): ExtractedValue | undefined {
     for (const source of sourcesOf(rule)) {
         const found = extractFromSource(source, evidence, parsed);
         if (found) return found;
@@ -259,7 +263,7 @@ export function extractAll(
     const missing: string[] = [];
     const parsed = new ParsedBodies();
     for (const rule of rules) {
-        const found = extractValue(rule, evidence, parsed);
+        const found = extractWith(rule, evidence, parsed);
         if (found) into[rule.name] = found;
         else if (!rule.optional) missing.push(rule.name);
     }
