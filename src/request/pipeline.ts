@@ -5,6 +5,7 @@ import { readHeader, writeHeader, type RequestHeaders } from '../headers/strateg
 import type { SessionIdentity } from '../model/identity.js';
 import type { SessionAuth } from '../model/types.js';
 import { conformHeaders } from '../profiles/identity.js';
+import { cookieHeaderOf } from '../session/cookie-header.js';
 import { mergeCookieHeaders, storeSetCookieHeaders } from '../shared/cookies.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
 import { originScopeOf, type OriginScope } from './origin-scope.js';
@@ -187,7 +188,7 @@ export class RequestPipeline {
         }
 
         if (state.http) {
-            const fromJar = state.session.jar.getCookieStringSync(hop.url.href);
+            const fromJar = cookieHeaderOf(state.session.jar, hop.url);
             const explicit = sameOrigin ? state.explicitCookie : undefined;
             // The jar's header goes as tough-cookie built it (same-named cookies of several paths all go, as in a browser).
             const cookie = explicit ? mergeCookieHeaders(fromJar, explicit) : fromJar;

@@ -86,9 +86,15 @@ export class TrackingCookieStore extends BoundedCookieStore {
     }
 
     override updateCookie(oldCookie: Cookie, newCookie: Cookie, callback?: Callback): any {
-        // Storing a cookie records the change; a re-set cookie with the same value and attributes is not worth a write.
-        const update = () => super.updateCookie(oldCookie, newCookie, callback);
-        return sameCookie(oldCookie, newCookie) ? this.silently(update) : update();
+        if (!sameCookie(oldCookie, newCookie)) return super.updateCookie(oldCookie, newCookie, callback);
+        // A cookie set again as it is: only its use time moves. The stored object stays (a cached Cookie header holds
+        // it), nothing is written and the jar's version does not change.
+        oldCookie.lastAccessed = newCookie.lastAccessed;
+        if (callback) {
+            callback(null);
+            return undefined;
+        }
+        return Promise.resolve();
     }
 
     override removeAllCookies(callback?: Callback): any {
@@ -108,8 +114,15 @@ function sameCookie(a: Cookie, b: Cookie): boolean {
         a.maxAge === b.maxAge &&
         a.secure === b.secure &&
         a.httpOnly === b.httpOnly &&
-        a.sameSite === b.sameSite
+        a.sameSite === b.sameSite &&
+        a.hostOnly === b.hostOnly &&
+        sameExtensions(a.extensions, b.extensions)
     );
+}
+
+function sameExtensions(a: string[] | null, b: string[] | null): boolean {
+    if (!a || !b) return !a?.length && !b?.length;
+    return a.length === b.length && a.every((each, i) => each === b[i]);
 }
 
 function expiryOf(cookie: Cookie): number | string | null {

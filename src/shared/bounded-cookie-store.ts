@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 
-import { Cookie, MemoryCookieStore, getPublicSuffix } from 'tough-cookie';
+import { Cookie, MemoryCookieStore, getPublicSuffix, pathMatch, permuteDomain } from 'tough-cookie';
 
 /**
  * Largest cookie accepted, in bytes of its name plus its value (UTF-8): larger ones are refused, as Chromium
@@ -39,7 +39,23 @@ export const JAR_PURGE_COOKIES = 300;
 const MAX_CACHED_SITES = 10_000;
 const siteOfDomain = new Map<string, string>();
 
+/** Hosts whose domain permutations are remembered (tough-cookie recomputes them, public suffix list included, per read). */
+const MAX_CACHED_HOSTS = 10_000;
+const permutationsOfHost = new Map<string, readonly string[]>();
+
 type Callback = (error: Error | null, result?: unknown) => void;
+
+/** The domains whose cookies a request to `host` may receive (`a.b.example.com` → `example.com`, `b.example.com`, …). */
+function domainPermutations(host: string, allowSpecialUseDomain: boolean): readonly string[] {
+    const cacheKey = allowSpecialUseDomain ? host : `\0${host}`;
+    let domains = permutationsOfHost.get(cacheKey);
+    if (domains === undefined) {
+        domains = permuteDomain(host, allowSpecialUseDomain) ?? [host];
+        if (permutationsOfHost.size >= MAX_CACHED_HOSTS) permutationsOfHost.clear();
+        permutationsOfHost.set(cacheKey, domains);
+    }
+    return domains;
+}
 
 /** Whether a cookie's name and value fit in {@link MAX_COOKIE_BYTES}. */
 export function fitsCookieSize(name: string, value: string): boolean {
@@ -118,6 +134,37 @@ export class BoundedCookieStore extends MemoryCookieStore {
             if (this.total > MAX_COOKIES_PER_JAR) this.purgeJar();
         }
         return settle(callback);
+    }
+
+    /**
+     * MemoryCookieStore's lookup, with the domain permutations of a host computed once per host instead of on every
+     * read (they are a pure function of the host and the public suffix list).
+     */
+    override findCookies(domain: string | null, path: string | null, allowSpecialUseDomain?: boolean | Callback, callback?: Callback): any {
+        if (typeof allowSpecialUseDomain === 'function') {
+            callback = allowSpecialUseDomain;
+            allowSpecialUseDomain = true;
+        }
+        const results: Cookie[] = [];
+        if (domain) {
+            for (const candidate of domainPermutations(domain, allowSpecialUseDomain ?? false)) {
+                const paths = this.idx[candidate];
+                if (!paths) continue;
+                for (const cookiePath in paths) {
+                    if (path && !pathMatch(path, cookiePath)) continue;
+                    const keys = paths[cookiePath]!;
+                    for (const key in keys) {
+                        const cookie = keys[key];
+                        if (cookie) results.push(cookie);
+                    }
+                }
+            }
+        }
+        if (callback) {
+            callback(null, results);
+            return undefined;
+        }
+        return Promise.resolve(results);
     }
 
     override updateCookie(_oldCookie: Cookie, newCookie: Cookie, callback?: Callback): any {
