@@ -4,16 +4,17 @@
  * (`require`, Node >= 20.19) and from an ES module (`import`). Importing it must not load Playwright or mysql2.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const run = promisify(execFile);
-const repo = process.cwd();
+import { buildPackage, REPOSITORY as repo, type BuiltPackage } from './support/built-package.js';
 
-let root: string;
+const run = promisify(execFile);
+
+let built: BuiltPackage | undefined;
 let app: string;
 
 /** What a probe file prints: the package's export names, and the loaded CommonJS modules matching the patterns. */
@@ -32,18 +33,8 @@ const seen = () => Object.fromEntries(patterns.map((p) => [p, Object.keys(requir
 `;
 
 beforeAll(async () => {
-    // Inside the repository's node_modules, so that the built package resolves crawlee, zod, … as an installed one would.
-    root = await mkdtemp(join(repo, 'node_modules', '.packaging-test-'));
-    const pkg = join(root, 'node_modules', 'crawlee-sessions');
-    await mkdir(pkg, { recursive: true });
-    await run(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(pkg, 'dist')], {
-        cwd: repo,
-        timeout: 240_000,
-    });
-    await cp(join(repo, 'package.json'), join(pkg, 'package.json'));
-    await cp(join(repo, 'LICENSE'), join(pkg, 'LICENSE'));
-    app = join(root, 'app');
-    await mkdir(app);
+    built = await buildPackage();
+    app = built.appDir;
     await writeFile(
         join(app, 'probe.cjs'),
         `${REPORT}
@@ -67,7 +58,7 @@ process.stdout.write(JSON.stringify({ exports: Object.keys(sessions), loaded, lo
 }, 300_000);
 
 afterAll(async () => {
-    if (root) await rm(root, { recursive: true, force: true });
+    await built?.remove();
 });
 
 async function probe(file: string): Promise<Probe> {
