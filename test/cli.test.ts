@@ -203,7 +203,7 @@ describe('crawlee-sessions CLI, embedded store', () => {
         expectNoSecrets(result.stdout);
         const lines = result.stdout.trimEnd().split('\n');
         expect(lines[0]).toMatch(/^id\s+profile\s+cookies\s+status\s+generation\s+requests\s+failures\s+renewals\s+last used$/);
-        expect(lines[1]).toMatch(/^alice\s+#0\s+4\s+ok\s+0\s+12\s+2\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+m ago\)$/);
+        expect(lines[1]).toMatch(/^alice\s+#0\s+4\s+ready\s+0\s+12\s+2\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+m ago\)$/);
         expect(lines[2]).toMatch(/^bob\s+#1\s+1\s+failed\s+0\s+0\s+0\s+0\s+-$/);
         expect(lines[3]).toBe('bob: renewal failed: Renewal of session "bob" failed after 3 attempt(s): login refused (status 403).');
 
@@ -212,7 +212,7 @@ describe('crawlee-sessions CLI, embedded store', () => {
         expectNoSecrets(json.stdout);
         const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
         expect(rows.map((row) => [row.id, row.profileIndex, row.cookies, row.status, row.generation, row.requests, row.failures])).toEqual([
-            ['alice', 0, 4, 'ok', 0, 12, 2],
+            ['alice', 0, 4, 'ready', 0, 12, 2],
             ['bob', 1, 1, 'failed', 0, 0, 0],
         ]);
     });

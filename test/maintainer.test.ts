@@ -684,6 +684,9 @@ export default defineMaintainerConfig({
 
         output.length = 0;
         expect(await runMaintainerCli(['maintain', '--config', configPath, '--once'], io)).toBe(0);
+        // --once prints its summary table.
+        expect(output.join('')).toMatch(/^recipe\s+session\s+last check\s+state[^\n]*\ncli-shop\s+u1\s+\S+ \S+ \([^)]+\)\s+valid\s/);
+        output.length = 0;
         expect(await runMaintainerCli(['status', '--config', configPath, '--json'], io)).toBe(0);
         const rows = JSON.parse(output.join('')) as MaintainerStatusRow[];
         expect(rows.map((entry) => [entry.session, entry.state])).toEqual([

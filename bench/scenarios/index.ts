@@ -3,6 +3,7 @@
  */
 import type { Scenario } from '../lib/types.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
+import { importScenario } from './import.js';
 import { memoryScenario } from './memory.js';
 import { multiProcessScenario } from './multi-process.js';
 import { quickLoginScenario } from './quick-login.js';
@@ -19,4 +20,5 @@ export const scenarios: readonly Scenario[] = [
     storeScenario,
     multiProcessScenario,
     quickLoginScenario,
+    importScenario,
 ];

@@ -13,6 +13,8 @@ export interface CliIo {
     env: NodeJS.ProcessEnv;
     /** Reads all of stdin (for `import <id> -`). Default: reads `process.stdin`. */
     readStdin: () => Promise<string>;
+    /** Stops a long-running command (`list --watch`) like SIGINT. Default none. */
+    signal?: AbortSignal;
 }
 
 /** The process's own streams and environment. */

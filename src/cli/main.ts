@@ -3,6 +3,8 @@
  * the maintainer. `bin/crawlee-sessions.js` calls {@link runCli}.
  * @packageDocumentation
  */
+import { readFile } from 'node:fs/promises';
+
 import type { CliCommand } from './command.js';
 import { clearCommand } from './commands/clear.js';
 import { exportCommand } from './commands/export.js';
@@ -13,7 +15,9 @@ import { repairCommand } from './commands/repair.js';
 import { rulesCommand } from './commands/rules.js';
 import { showCommand } from './commands/show.js';
 import { EXIT_OK, EXIT_USAGE, describeError, exitCodeOf } from './errors.js';
+import { oneLine } from './format/table.js';
 import { processIo, type CliIo } from './io.js';
+import { closestMatch } from './suggest.js';
 
 export type { CliIo } from './io.js';
 
@@ -31,13 +35,22 @@ export const COMMANDS: readonly CliCommand[] = [
 ];
 
 /** The options that take a value, so that the command word can be found after them (`--storage-dir DIR list`). */
-const OPTIONS_WITH_VALUE = new Set(['--storage-dir', '--store-name', '--mysql', '--table-prefix', '--secret-env']);
+const OPTIONS_WITH_VALUE = new Set(['--storage-dir', '--store-name', '--mysql', '--table-prefix', '--secret-env', '--config', '-c']);
+
+/** Options that stand for a command when they come first: help and version. */
+const COMMAND_LIKE_OPTIONS = new Set(['-h', '--help', '--version', '-V']);
+
+/** The package's version, from its package.json (next to dist/ or src/). */
+async function packageVersion(): Promise<string> {
+    const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof manifest.version === 'string' ? manifest.version : 'unknown';
+}
 
 /** The overview printed by `crawlee-sessions --help`. */
 export function overview(): string {
     const width = Math.max(...COMMANDS.map((command) => command.name.length));
     return [
-        'Usage: crawlee-sessions <command> [arguments] [options]',
+        'Usage: crawlee-sessions <command> [arguments] [options]   (or --help, --version)',
         '',
         'Commands:',
         ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
@@ -46,7 +59,7 @@ export function overview(): string {
         'default ./storage), or from MySQL with --mysql URL or CRAWLEE_SESSIONS_MYSQL_URL. Secrets (cookie values,',
         'login values, proxy passwords) are never printed unless asked for (--reveal, export).',
         '',
-        'Run crawlee-sessions <command> --help for a command\'s options.',
+        'Run crawlee-sessions <command> --help for a command\'s options; crawlee-sessions --version for the version.',
         'Exit codes: 0 done, 1 failed (one line on stderr), 2 bad command line.',
     ].join('\n');
 }
@@ -74,11 +87,17 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
         streams.stdout(`${overview()}\n`);
         return EXIT_OK;
     }
+    if (command === '--version' || command === '-V' || command === 'version') {
+        streams.stdout(`crawlee-sessions ${await packageVersion()}\n`);
+        return EXIT_OK;
+    }
     const selected = COMMANDS.find((candidate) => candidate.name === command);
     if (!selected) {
-        streams.stderr(
-            `crawlee-sessions: unknown command ${JSON.stringify(command)} (commands: ${COMMANDS.map((c) => c.name).join(', ')}; see crawlee-sessions --help)\n`,
-        );
+        const names = COMMANDS.map((c) => c.name);
+        const guess = closestMatch(command, names);
+        const shown = JSON.stringify(oneLine(command.slice(0, 100)));
+        const hint = guess ? `did you mean ${JSON.stringify(guess)}? ` : '';
+        streams.stderr(`crawlee-sessions: unknown command ${shown} (${hint}commands: ${names.join(', ')}; see crawlee-sessions --help)\n`);
         return EXIT_USAGE;
     }
     if (wantsHelp(args)) {
@@ -104,7 +123,7 @@ function splitCommand(argv: readonly string[]): { command: string | undefined; a
             index++;
             continue;
         }
-        if (token.startsWith('-') && token !== '-h' && token !== '--help') continue;
+        if (token.startsWith('-') && !COMMAND_LIKE_OPTIONS.has(token)) continue;
         return { command: token, args: [...argv.slice(0, index), ...argv.slice(index + 1)] };
     }
     return { command: undefined, args: [...argv] };

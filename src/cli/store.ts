@@ -87,31 +87,48 @@ export interface OpenCliStoreOptions {
  * The secret comes from the variable `--secret-env` names, else `CRAWLEE_SESSIONS_SECRET`.
  */
 export async function openCliStore(selection: StoreSelection, io: CliIo, options: OpenCliStoreOptions = {}): Promise<SessionStore> {
+    const { choice, secret } = await resolveCliStore(selection, io, options);
+    const { openStore } = await import('../stores/open-store.js');
+    return openStore(choice, secret, { readOnly: options.readOnly === true });
+}
+
+/** Whether any store option was given (else the defaults apply: `CRAWLEE_SESSIONS_MYSQL_URL` or `./storage`). */
+export function selectsStore(selection: StoreSelection): boolean {
+    return Object.values(selection).some((value) => value !== undefined);
+}
+
+/**
+ * The store a command line selects and its secret, as `openStore` takes them (see {@link openCliStore}); checks
+ * that an embedded store exists unless `mustExist` is false. Quiets Crawlee's INFO logging, which would mix with
+ * the command's output.
+ */
+export async function resolveCliStore(
+    selection: StoreSelection,
+    io: CliIo,
+    options: Pick<OpenCliStoreOptions, 'mustExist' | 'ignoreDamaged'> = {},
+): Promise<{ choice: StoreChoice; secret: string | undefined }> {
     const secret = readSecret(selection, io);
     // Crawlee takes a while to load: only commands that get this far pay for it (not --help or usage errors).
-    const [{ log }, { MYSQL_URL_ENV, openStore }] = await Promise.all([import('@crawlee/core'), import('../stores/open-store.js')]);
+    const [{ log }, { MYSQL_URL_ENV }] = await Promise.all([import('@crawlee/core'), import('../stores/open-store.js')]);
     // Crawlee logs at INFO on stdout, which would mix with tables and JSON.
     if (!io.env.CRAWLEE_LOG_LEVEL) log.setLevel(log.LEVELS.WARNING);
     const mysqlUrl = selection.mysql ?? (selection.storageDir || selection.storeName ? undefined : io.env[MYSQL_URL_ENV] || undefined);
-    let choice: StoreChoice;
     if (mysqlUrl) {
-        choice = { mysql: { url: mysqlUrl, ...(selection.tablePrefix ? { tablePrefix: selection.tablePrefix } : {}) } };
-    } else {
-        if (selection.tablePrefix) throw new UsageError('--table-prefix only applies to MySQL: give --mysql URL too');
-        const name = selection.storeName ?? DEFAULT_STORE_NAME;
-        const dir = selection.storageDir ?? (io.env.CRAWLEE_STORAGE_DIR || './storage');
-        // Crawlee's local storage keeps a key-value store in <dir>/key_value_stores/<name>.
-        const folder = join(dir, 'key_value_stores', name);
-        if ((options.mustExist ?? true) && !existsSync(folder)) {
-            throw new CliError(
-                `There is no sessions store in ${folder}: nothing was stored there yet. Point the CLI at the crawler's ` +
-                    'storage with --storage-dir DIR (or CRAWLEE_STORAGE_DIR), or at MySQL with --mysql URL.',
-            );
-        }
-        // The store's own files, never a Crawlee storage: nothing of the crawler's storage is purged or locked.
-        choice = { embedded: { name, storageDir: dir, ...(options.ignoreDamaged ? { ignoreDamaged: true } : {}) } };
+        return { choice: { mysql: { url: mysqlUrl, ...(selection.tablePrefix ? { tablePrefix: selection.tablePrefix } : {}) } }, secret };
     }
-    return openStore(choice, secret, { readOnly: options.readOnly === true });
+    if (selection.tablePrefix) throw new UsageError('--table-prefix only applies to MySQL: give --mysql URL too');
+    const name = selection.storeName ?? DEFAULT_STORE_NAME;
+    const dir = selection.storageDir ?? (io.env.CRAWLEE_STORAGE_DIR || './storage');
+    // Crawlee's local storage keeps a key-value store in <dir>/key_value_stores/<name>.
+    const folder = join(dir, 'key_value_stores', name);
+    if ((options.mustExist ?? true) && !existsSync(folder)) {
+        throw new CliError(
+            `There is no sessions store in ${folder}: nothing was stored there yet. Point the CLI at the crawler's ` +
+                'storage with --storage-dir DIR (or CRAWLEE_STORAGE_DIR), or at MySQL with --mysql URL.',
+        );
+    }
+    // The store's own files, never a Crawlee storage: nothing of the crawler's storage is purged or locked.
+    return { choice: { embedded: { name, storageDir: dir, ...(options.ignoreDamaged ? { ignoreDamaged: true } : {}) } }, secret };
 }
 
 function readSecret(selection: StoreSelection, io: CliIo): string | undefined {

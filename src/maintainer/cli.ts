@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 
 import { describeCause } from '../shared/describe.js';
-import { openStore } from '../stores/open-store.js';
+import { openStore, type StoreChoice } from '../stores/open-store.js';
 import type { SessionStore } from '../model/types.js';
 import { ConfigValidationError } from '../shared/validation.js';
-import { loadMaintainerConfig } from './config.js';
+import { loadMaintainerConfig, type MaintainerConfig } from './config.js';
 import { Maintainer } from './maintainer.js';
 import { MAINTAINER_STATUS_COLLECTION, formatStatusTable, type MaintainerStatusRow } from './status.js';
 
@@ -17,6 +17,11 @@ export interface MaintainerCliIo {
     /** Stops `maintain` cleanly when aborted, like SIGINT. Default none. */
     signal?: AbortSignal;
     /**
+     * Turns a failure into the text written to `stderr` (without the final newline). Default: the error's message
+     * (`Error: …` for errors other than configuration problems).
+     */
+    formatError?: (error: unknown) => string;
+    /**
      * Stop `maintain` cleanly on SIGINT and SIGTERM (a second signal while stopping exits at once with code 130).
      * Default true.
      */
@@ -27,8 +32,15 @@ export interface MaintainerCliIo {
 export interface MaintainCommandOptions {
     /** Path of the config module. Default `sessions.config.ts` (in the working directory). */
     config?: string;
-    /** Run every recipe once, then stop, instead of running the schedules until stopped. Default false. */
+    /**
+     * Run every recipe once, print the status table (recipe, session, state: refreshed, valid or failed, …), then
+     * stop, instead of running the schedules until stopped. Default false.
+     */
     once?: boolean;
+    /** Use this store instead of the config's `store` (the CLI's `--mysql`, `--storage-dir`). Default: the config's. */
+    store?: StoreChoice;
+    /** With `store`: its secret instead of the config's `secret`. Default: the config's. */
+    secret?: string;
 }
 
 /** Options of {@link runStatusCommand}. */
@@ -37,6 +49,10 @@ export interface StatusCommandOptions {
     config?: string;
     /** Print the rows as JSON instead of a table. Default false. */
     json?: boolean;
+    /** Read this store instead of the config's `store`. Default: the config's. */
+    store?: StoreChoice;
+    /** With `store`: its secret instead of the config's `secret`. Default: the config's. */
+    secret?: string;
 }
 
 /** The config file the commands read when none is given. */
@@ -52,10 +68,12 @@ const EXIT_USAGE = 2;
  * configuration); with `once`, 1 when some session could not be refreshed.
  */
 export async function runMaintainCommand(options: MaintainCommandOptions = {}, io: MaintainerCliIo = {}): Promise<number> {
-    const { stderr } = outputsOf(io);
+    const { stdout, stderr } = outputsOf(io);
+    const describeFailure = failureDescriber(io);
     let maintainer: Maintainer;
     try {
-        maintainer = await Maintainer.open(await loadMaintainerConfig(options.config ?? DEFAULT_MAINTAINER_CONFIG_PATH));
+        const config = await loadMaintainerConfig(options.config ?? DEFAULT_MAINTAINER_CONFIG_PATH);
+        maintainer = await Maintainer.open(withStoreOverride(config, options));
     } catch (error) {
         stderr(`${describeFailure(error)}\n`);
         return error instanceof ConfigValidationError ? EXIT_USAGE : 1;
@@ -64,12 +82,14 @@ export async function runMaintainCommand(options: MaintainCommandOptions = {}, i
     if (options.once) {
         try {
             await maintainer.runNow();
-            return maintainer.status().some((row) => row.state === 'failed' || row.state === 'check-error') ? 1 : 0;
+            const rows = maintainer.status();
+            stdout(`${formatStatusTable(rows)}\n`);
+            return rows.some((row) => row.state === 'failed' || row.state === 'check-error') ? 1 : 0;
         } catch (error) {
             stderr(`${describeFailure(error)}\n`);
             return 1;
         } finally {
-            await maintainer.stop().catch((error: unknown) => stderr(`Stopping the maintainer failed: ${describeCause(error)}\n`));
+            await maintainer.stop().catch((error: unknown) => stderr(`${describeFailure(new Error(`Stopping the maintainer failed: ${describeCause(error)}`))}\n`));
         }
     }
 
@@ -91,7 +111,7 @@ export async function runMaintainCommand(options: MaintainCommandOptions = {}, i
             stopping = true;
             void maintainer
                 .stop()
-                .catch((error: unknown) => stderr(`Stopping the maintainer failed: ${describeCause(error)}\n`))
+                .catch((error: unknown) => stderr(`${describeFailure(new Error(`Stopping the maintainer failed: ${describeCause(error)}`))}\n`))
                 .finally(() => {
                     clearInterval(keepAlive);
                     process.off('SIGINT', stop);
@@ -117,10 +137,11 @@ export async function runMaintainCommand(options: MaintainCommandOptions = {}, i
  */
 export async function runStatusCommand(options: StatusCommandOptions = {}, io: MaintainerCliIo = {}): Promise<number> {
     const { stdout, stderr } = outputsOf(io);
+    const describeFailure = failureDescriber(io);
     let store: SessionStore | undefined;
     let ownsStore = false;
     try {
-        const config = await loadMaintainerConfig(options.config ?? DEFAULT_MAINTAINER_CONFIG_PATH);
+        const config = withStoreOverride(await loadMaintainerConfig(options.config ?? DEFAULT_MAINTAINER_CONFIG_PATH), options);
         ownsStore = !(typeof config.store === 'object' && config.store !== null && typeof (config.store as SessionStore).write === 'function');
         store = await openStore(config.store, config.secret, { readOnly: true }); // a snapshot: works while the maintainer runs
         const rows = (await store.listEntries<MaintainerStatusRow>(MAINTAINER_STATUS_COLLECTION)).map((entry) => entry.value);
@@ -187,6 +208,12 @@ function outputsOf(io: MaintainerCliIo): { stdout: (text: string) => void; stder
     };
 }
 
-function describeFailure(error: unknown): string {
-    return error instanceof ConfigValidationError ? error.message : `Error: ${describeCause(error)}`;
+function failureDescriber(io: MaintainerCliIo): (error: unknown) => string {
+    return io.formatError ?? ((error) => (error instanceof ConfigValidationError ? error.message : `Error: ${describeCause(error)}`));
+}
+
+/** The config with the store (and its secret) the command line chose instead of the config's own. */
+function withStoreOverride(config: MaintainerConfig, options: { store?: StoreChoice; secret?: string }): MaintainerConfig {
+    if (options.store === undefined) return config;
+    return { ...config, store: options.store, secret: options.secret ?? config.secret };
 }

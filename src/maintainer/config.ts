@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { extname, isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
 
 import { z } from 'zod';
 
@@ -8,6 +7,7 @@ import { accountIssues, type AccountInput } from '../acquisition/accounts.js';
 import { defineLogin, type LoginRecipe, type LoginRecipeInput } from '../acquisition/recipe.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
 import { maskCredentials } from '../shared/redact.js';
+import { importModuleFile } from '../shared/typescript-import.js';
 /** How failed logins are retried (the maintainer's `retry` option). */
 export interface RenewalRetryOptions {
     maxAttempts: number;
@@ -285,8 +285,6 @@ function joinPath(prefix: string, path: string): string {
     return path.startsWith('[') ? `${prefix}${path}` : `${prefix}.${path}`;
 }
 
-const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
-
 /**
  * Loads a maintainer configuration module (`sessions.config.ts`, or `.js`/`.mjs`): TypeScript is compiled on the fly
  * with tsx. Takes the module's default export, or its export named `config`, and validates it with
@@ -302,13 +300,7 @@ export async function loadMaintainerConfig(path: string): Promise<MaintainerConf
     }
     let moduleExports: Record<string, unknown>;
     try {
-        const fileUrl = pathToFileURL(absolutePath).href;
-        if (TYPESCRIPT_EXTENSIONS.has(extname(absolutePath).toLowerCase())) {
-            const { tsImport } = await import('tsx/esm/api');
-            moduleExports = (await tsImport(fileUrl, import.meta.url)) as Record<string, unknown>;
-        } else {
-            moduleExports = (await import(fileUrl)) as Record<string, unknown>;
-        }
+        moduleExports = await importModuleFile(absolutePath, 'the maintainer config');
     } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         throw new Error(`Cannot load the maintainer config from ${absolutePath}: importing the module failed: ${maskCredentials(reason)}`);

@@ -1,3 +1,4 @@
+import { formatTable, oneLine, type Column } from '../shared/table.js';
 import { formatSpan } from '../shared/time.js';
 
 /** The store collection the maintainer keeps its status rows in (read by `crawlee-sessions status`). */
@@ -55,7 +56,6 @@ export interface FormatStatusOptions {
     now?: number;
 }
 
-const COLUMNS = ['recipe', 'session', 'last check', 'state', 'last refresh', 'next run', 'failures'] as const;
 
 /**
  * The status rows as a plain-text table, one line per session, sorted by recipe and session, with times shown
@@ -68,27 +68,20 @@ const COLUMNS = ['recipe', 'session', 'last check', 'state', 'last refresh', 'ne
  */
 export function formatStatusTable(rows: readonly MaintainerStatusRow[], options: FormatStatusOptions = {}): string {
     const now = options.now ?? Date.now();
+    const columns: Column<MaintainerStatusRow>[] = [
+        { title: 'recipe', cell: (row) => row.recipe },
+        { title: 'session', cell: (row) => row.session },
+        { title: 'last check', cell: (row) => formatInstant(row.lastCheckAt, now) },
+        { title: 'state', cell: (row) => row.state },
+        { title: 'last refresh', cell: (row) => formatInstant(row.lastRefreshAt, now) },
+        { title: 'next run', cell: (row) => formatInstant(row.nextRunAt, now) },
+        { title: 'failures', cell: (row) => String(row.failures), alignRight: true },
+    ];
     const sorted = [...rows].sort((a, b) => a.recipe.localeCompare(b.recipe) || a.session.localeCompare(b.session));
-    const cells = sorted.map((row) => [
-        row.recipe,
-        row.session,
-        formatInstant(row.lastCheckAt, now),
-        row.state,
-        formatInstant(row.lastRefreshAt, now),
-        formatInstant(row.nextRunAt, now),
-        String(row.failures),
-    ]);
-    const table = [[...COLUMNS], ...cells];
-    const widths = COLUMNS.map((_, column) => Math.max(...table.map((line) => line[column]!.length)));
-    const lines = table.map((line) =>
-        line
-            .map((cell, column) => cell.padEnd(widths[column]!))
-            .join('  ')
-            .trimEnd(),
-    );
-    if (cells.length === 0) lines.push('(no maintained sessions yet)');
+    const lines = [formatTable(columns, sorted)];
+    if (sorted.length === 0) lines.push('(no maintained sessions yet)');
     const errors = sorted.filter((row) => row.lastError);
-    for (const row of errors) lines.push(`${row.recipe}/${row.session}: ${row.lastError}`);
+    for (const row of errors) lines.push(oneLine(`${row.recipe}/${row.session}: ${row.lastError}`));
     return lines.join('\n');
 }
 

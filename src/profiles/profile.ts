@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { extname, isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
 
 import { z } from 'zod';
 
+import { importModuleFile } from '../shared/typescript-import.js';
 import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
 import { explicitPortOf, maskCredentials } from '../shared/redact.js';
 import { describeWireValueProblem, findWireValueProblem } from '../shared/wire-values.js';
@@ -48,9 +48,6 @@ export const PROFILE_MODULE_EXPORTS = ['default', 'profiles'] as const;
 
 const PROXY_URL_EXAMPLE = 'http://user:pass@host:port';
 const PROXY_URL_HINT = `must be a URL like ${PROXY_URL_EXAMPLE}`;
-
-/** File extensions {@link loadProfiles} imports through tsx. */
-const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
 /**
  * Zod schema of `Profile.proxy`: an `http:`, `https:` or `socks5:` URL with a host and an explicit port.
@@ -210,13 +207,8 @@ async function assertIsFile(absolutePath: string, givenPath: string): Promise<vo
  * error's message can quote the offending source line, which may hold a proxy password.
  */
 async function importProfileModule(absolutePath: string): Promise<Record<string, unknown>> {
-    const fileUrl = pathToFileURL(absolutePath).href;
     try {
-        if (TYPESCRIPT_EXTENSIONS.has(extname(absolutePath).toLowerCase())) {
-            const { tsImport } = await import('tsx/esm/api');
-            return (await tsImport(fileUrl, import.meta.url)) as Record<string, unknown>;
-        }
-        return (await import(fileUrl)) as Record<string, unknown>;
+        return await importModuleFile(absolutePath, 'profiles');
     } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         throw new Error(`Cannot load profiles from ${absolutePath}: importing the module failed: ${maskCredentials(reason)}`);

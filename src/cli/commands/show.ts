@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { SessionAuth, SessionRecord } from '../../model/types.js';
 import { STORE_OPTIONS_HELP, type CliCommand } from '../command.js';
 import { CliError, EXIT_OK } from '../errors.js';
+import { storedStatusOf, type StoredSessionStatus } from '../format/status.js';
 import { HIDDEN, describeCookies, describeFlags, fromStoredCookies, type CookieDescription } from '../format/cookies.js';
 import { formatInstant, formatTable, oneLine, toJsonOutput } from '../format/table.js';
 import type { CliIo } from '../io.js';
@@ -17,7 +18,7 @@ export interface SessionDetails {
     profileIndex: number | null;
     /** The profile with its proxy password hidden (with `--profiles`), or `#index`, or null. */
     profile: string | null;
-    status: 'ok' | 'failed';
+    status: StoredSessionStatus;
     lastRenewalError: string | null;
     /** The identity the session presents (user agent and generated headers: not secret), or null. */
     identity: { userAgent: string; headers: Record<string, string> } | null;
@@ -95,7 +96,7 @@ export function toSessionDetails(record: SessionRecord, profile: string, reveal:
         generation: record.generation,
         profileIndex: record.profileIndex,
         profile: record.profileIndex === null ? null : profile,
-        status: record.lastRenewalError ? 'failed' : 'ok',
+        status: storedStatusOf(record),
         lastRenewalError: record.lastRenewalError,
         identity: record.identity,
         counters: { ...record.counters },
