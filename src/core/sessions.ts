@@ -652,7 +652,7 @@ export class Sessions {
             revert: (session, record) => sync().revert(session, record),
             renewed: (session, outcome) => {
                 this.#applyAfterSecs(session);
-                this.#ahead?.track(session);
+                this.#ahead?.track(session, outcome.durationMillis / Math.max(1, outcome.attempts));
                 this.#events.emit('renewed', () => ({ sessionId: session.id, generation: session.generation, ...outcome }));
             },
             renewalFailed: (session, outcome) => this.#events.emit('renewalFailed', { sessionId: session.id, ...outcome }),

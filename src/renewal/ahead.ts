@@ -62,6 +62,8 @@ interface Entry {
     dueAt: number;
     /** Failed renewals ahead in a row. */
     failures: number;
+    /** How long the session's last login took, in ms (0: not known). */
+    loginMillis: number;
     /** Bumped by every reschedule: heap items of an older version are ignored. */
     version: number;
     running: boolean;
@@ -177,9 +179,10 @@ export class AheadScheduler {
      * (Re)computes when a session's login ends and when to renew it: after a login, an adoption, a token rotation,
      * or when it is loaded. A session without a login or without an announced end is not tracked.
      */
-    track(session: BoundSession): void {
+    track(session: BoundSession, loginMillis?: number): void {
         if (this.#closed) return;
         const current = this.#entries.get(session.id);
+        if (current && loginMillis !== undefined && Number.isFinite(loginMillis)) current.loginMillis = Math.max(0, loginMillis);
         if (current?.running) return; // re-tracked when its renewal ends
         const renewal = this.host.renewalOf(session);
         const expiry = renewal && session.status !== 'failed' ? this.host.expiryOf(session, renewal) : undefined;
@@ -187,10 +190,14 @@ export class AheadScheduler {
             if (current) this.#drop(current);
             return;
         }
-        const entry: Entry = current ?? { session, expiry, dueAt: 0, failures: 0, version: 0, running: false };
+        const entry: Entry = current ?? { session, expiry, dueAt: 0, failures: 0, loginMillis: 0, version: 0, running: false };
         entry.session = session;
         entry.expiry = expiry;
-        this.#schedule(entry, renewalDueAt(expiry, this.options));
+        if (loginMillis !== undefined && Number.isFinite(loginMillis)) entry.loginMillis = Math.max(0, loginMillis);
+        // A login that is due as soon as it is made (the site's logins last less than the margin) is renewed halfway
+        // to its end at the soonest: never a storm of logins.
+        const now = Date.now();
+        this.#schedule(entry, Math.max(this.#dueAt(entry, expiry), Math.min(expiry.at, now + (expiry.at - now) / 2)));
     }
 
     /** Stops tracking a session. */
@@ -271,7 +278,7 @@ export class AheadScheduler {
             this.#drop(entry);
             return;
         }
-        const dueAt = renewalDueAt(expiry, this.options);
+        const dueAt = this.#dueAt(entry, expiry);
         if (entry.failures === 0 && dueAt > Date.now() + 50) {
             entry.expiry = expiry;
             this.#schedule(entry, dueAt);
@@ -313,6 +320,17 @@ export class AheadScheduler {
             return;
         }
         this.#schedule(entry, Date.now() + Math.max(MIN_RETRY_MILLIS, Math.min(backoff, left / 2)));
+    }
+
+    /**
+     * When to renew: the configured margin, but never less than three times the session's last login (at most half
+     * the lifetime). A login takes about as long as the session's requests take to be answered under the current
+     * load, and the requests sent with the old login until the switch must be answered before it ends.
+     */
+    #dueAt(entry: Entry, expiry: SessionExpiry): number {
+        const configured = renewalDueAt(expiry, this.options);
+        const floor = Math.min(3 * entry.loginMillis, (expiry.at - expiry.issuedAt) / 2);
+        return Math.min(configured, expiry.at - floor);
     }
 
     /** The mode for a recipe: the configured one, or `'pause'` once `'auto'` learned that its site ends old logins. */
