@@ -56,6 +56,8 @@ export { redactProxyUrl } from './shared/redact.js';
 
 // --- Renewal ---
 export type { Renewal, RenewalFunction, RenewalContext, SessionAuthInput } from './renewal/renewal.js';
+export { DEFAULT_RENEW_AHEAD, RENEWAL_MODES_COLLECTION } from './renewal/ahead.js';
+export type { RenewAheadOptions, RenewAheadMode } from './renewal/ahead.js';
 export type { SessionRequest, SessionResponse, SessionHttpClient } from './request/session-client.js';
 
 // --- Stores ---
@@ -114,6 +116,7 @@ export type {
     BrowserLoginSettings,
     ApplyRules,
     CookieRule,
+    LoginExpiry,
 } from './acquisition/recipe.js';
 export type { AccountInput, AccountsInput, AccountResolver } from './acquisition/accounts.js';
 export type { TotpInput, TotpAlgorithm } from './acquisition/totp.js';

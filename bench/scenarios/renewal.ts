@@ -18,6 +18,7 @@ import { alternate } from '../lib/rounds.js';
 import { metricRow } from '../lib/rows.js';
 import { median, nowMs, round } from '../lib/stats.js';
 import type { BenchContext, BenchSize, Scenario, ScenarioOutcome } from '../lib/types.js';
+import { announcedExpiryRows } from './renewal-ahead.js';
 
 interface RenewalParams {
     requests: number;
@@ -233,6 +234,7 @@ async function runRenewal(context: BenchContext): Promise<ScenarioOutcome> {
             ? ` NOT SIGNIFICANT: the pairs spread over ${spread.toFixed(0)} ms, more than the goal; see the direct measurement below.`
             : '';
     const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    const ahead = await announcedExpiryRows(context.size, (message) => context.progress(message));
 
     return {
         rows: [
@@ -293,6 +295,7 @@ async function runRenewal(context: BenchContext): Promise<ScenarioOutcome> {
             }),
             ...phaseRows(phases, idle.loginMs),
             metricRow({ metric: 'crawl time', unit: 'ms', plugin: withExpiryMs, baseline: withoutExpiryMs }),
+            ...ahead.rows,
         ],
         details: {
             params,
@@ -302,6 +305,7 @@ async function runRenewal(context: BenchContext): Promise<ScenarioOutcome> {
             lostPerRenewalPerPairMs: pairedLost.map((v) => round(v)),
             withExpiry: expiring.map(summarize),
             withoutExpiry: plain.map(summarize),
+            announcedExpiry: ahead.details,
         },
     };
 }
@@ -350,6 +354,7 @@ function summarize(sample: CrawlSample) {
 /** 100 concurrent requests on one session expiring every 200 requests: 0 stale, 0 failed, ≤ login + 20 ms lost. */
 export const renewalScenario: Scenario = {
     name: 'renewal',
-    description: 'one session at concurrency 100 expiring every 200 requests: stale, failed, time lost per renewal',
+    description:
+        'one session at concurrency 100 expiring every 200 requests: stale, failed, time lost per renewal; with announced expiry renewed ahead: 0 logged out, throughput',
     run: runRenewal,
 };

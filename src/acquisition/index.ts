@@ -13,6 +13,7 @@ export type {
     BrowserLoginSettings,
     ApplyRules,
     CookieRule,
+    LoginExpiry,
 } from './recipe.js';
 export type { RequestTemplate } from './request-template.js';
 export type { ExtractRule, ExtractSource, ExtractedValue, CapturedExchange, ExtractionEvidence } from './extract.js';

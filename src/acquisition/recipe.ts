@@ -169,6 +169,26 @@ export interface LoginRecipeInput<C extends string = string> {
     verify?: boolean;
     /** Browser-mode settings. */
     browser?: BrowserLoginSettings;
+    /** When the site's logins end, besides what it announces itself (see {@link LoginExpiry}). */
+    expiry?: LoginExpiry;
+}
+
+/**
+ * When a recipe's logins end. What the site announces is read anyway: the `Expires`/`Max-Age` of its session-token
+ * cookies (the names `sessions.tokens` knows), a JWT `exp` in a login value or token cookie, an OAuth2 `expires_in`.
+ */
+export interface LoginExpiry {
+    /**
+     * A login lasts this many seconds from when it was obtained, for sites that announce nothing.
+     * @default none
+     */
+    afterSecs?: number;
+    /**
+     * More cookie names (case-insensitive) whose `Expires`/`Max-Age` or JWT `exp` end the login, besides the session
+     * tokens.
+     * @default none
+     */
+    cookies?: string[];
 }
 
 /** A validated recipe (see {@link defineLogin}). */
@@ -195,6 +215,7 @@ export interface LoginRecipe<C extends string = string> {
     readonly check: ValidityCheck | undefined;
     readonly verify: boolean;
     readonly browser: Readonly<Required<BrowserLoginSettings>>;
+    readonly expiry: Readonly<{ afterSecs?: number; cookies: readonly string[] }>;
 }
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http: or https: URL' });
@@ -245,6 +266,15 @@ const recipeSchema = z
             .optional(),
         check: checkSchema.optional(),
         verify: z.boolean().optional(),
+        expiry: z
+            .strictObject({
+                afterSecs: z.number().positive().max(365 * 24 * 3600).optional(),
+                cookies: z
+                    .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'is not a valid cookie name' }))
+                    .max(100)
+                    .optional(),
+            })
+            .optional(),
         browser: z
             .strictObject({
                 headless: z.boolean().optional(),
@@ -437,6 +467,10 @@ export function defineLogin<C extends string = string>(input: LoginRecipeInput<C
             headless: parsed.browser?.headless ?? true,
             timeoutSecs: parsed.browser?.timeoutSecs ?? 60,
             collectTimeoutSecs: parsed.browser?.collectTimeoutSecs ?? 10,
+        }),
+        expiry: Object.freeze({
+            afterSecs: parsed.expiry?.afterSecs,
+            cookies: Object.freeze((parsed.expiry?.cookies ?? []).map((name) => name.toLowerCase())),
         }),
     });
 }

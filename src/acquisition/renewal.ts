@@ -6,7 +6,7 @@ import type { SessionIdentity } from '../model/identity.js';
 import type { SessionAuth } from '../model/types.js';
 import { createIdentity } from '../profiles/identity.js';
 import type { Profile } from '../profiles/profile.js';
-import { scopedAuth, type RenewalContext, type RenewalFunction } from '../renewal/renewal.js';
+import { scopedAuth, withTraits, type RenewalContext, type RenewalFunction } from '../renewal/renewal.js';
 import { createDetachedSession } from '../request/detached-session.js';
 import { originsOf } from '../request/origin-scope.js';
 import { RequestPipeline } from '../request/pipeline.js';
@@ -103,9 +103,18 @@ const log = {
  */
 export function loginRenewal(recipe: LoginRecipe, options: LoginOptions = {}): RenewalFunction {
     validateOptions(recipe, options);
-    return async (context) => {
-        await performLogin(recipe, context, options);
-    };
+    const check = recipe.check?.request ? new SessionCheck(recipe.check) : undefined;
+    return withTraits(
+        async (context: RenewalContext) => {
+            await performLogin(recipe, context, options);
+        },
+        {
+            name: recipe.name,
+            afterSecs: recipe.expiry.afterSecs,
+            expiryCookies: recipe.expiry.cookies,
+            check: check && (async (http, auth) => (await check.run(http, auth)).valid),
+        },
+    );
 }
 
 /**

@@ -11,6 +11,8 @@ export interface RenewedEvent {
     attempts: number;
     /** How long the renewal took, in ms (from the clear to the session being usable). */
     durationMillis: number;
+    /** True for a renewal ahead of the login's announced expiry (the session was still valid). */
+    ahead?: boolean;
 }
 
 /** A session's renewal failed for good (after every attempt the retry policy allows). */
@@ -19,6 +21,8 @@ export interface RenewalFailedEvent {
     attempts: number;
     /** Why, in one line, without secrets. */
     error: string;
+    /** True for a renewal ahead of expiry: the session keeps its current, still valid login and it is retried. */
+    ahead?: boolean;
 }
 
 /** A session's login ended: the site said so, or its announced expiry passed. */

@@ -77,8 +77,18 @@ export class SessionRegistry {
         return session;
     }
 
-    /** Moves a session to its next generation with a fresh profile (another one than before when there are several). */
-    reset(session: BoundSession): void {
+    /** Told of every adoption of a stored record (another process's renewal, a revert). */
+    onAdopted: ((session: BoundSession) => void) | undefined;
+
+    /**
+     * Moves a session to its next generation with a fresh profile (another one than before when there are several);
+     * with `keepProfile` (a renewal ahead of expiry), with its profile and identity.
+     */
+    reset(session: BoundSession, options: { keepProfile?: boolean } = {}): void {
+        if (options.keepProfile) {
+            session.reset(session.profileIndex, this.ensureIdentity(session));
+            return;
+        }
         const previous = session.profileIndex;
         if (previous !== undefined) this.pool.release(previous);
         const profileIndex = this.pool.acquire({ avoid: previous });
@@ -90,6 +100,7 @@ export class SessionRegistry {
         if (session.profileIndex !== undefined) this.pool.release(session.profileIndex);
         const holders = session.adopt(record, this.restoreProfile(record.profileIndex));
         this.ensureIdentity(session);
+        this.onAdopted?.(session);
         return holders;
     }
 

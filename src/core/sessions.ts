@@ -5,14 +5,16 @@ import { z } from 'zod';
 import { HeaderPipeline, headerPipelineOptionsSchema, type HeaderPipelineOptions } from '../headers/pipeline.js';
 import { describeProfile } from '../profiles/describe.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
+import { AheadScheduler, DEFAULT_RENEW_AHEAD, type RenewAheadOptions } from '../renewal/ahead.js';
 import { RenewalCoordinator, type RenewalHost } from '../renewal/coordinator.js';
+import { sessionExpiry } from '../renewal/expiry.js';
 import { NoRenewalError } from '../renewal/errors.js';
 import { processLeaseOwner } from '../renewal/lease.js';
-import { scopedAuth, type Renewal, type RenewalContext } from '../renewal/renewal.js';
+import { scopedAuth, traitsOf, type Renewal, type RenewalContext } from '../renewal/renewal.js';
 import { RequestPipeline } from '../request/pipeline.js';
 import { createSessionClient, type SessionHttpClient } from '../request/session-client.js';
 import { attemptStorage } from '../session/attempt.js';
-import type { BoundSession, SessionCounters, SessionStatus } from '../session/bound-session.js';
+import type { BoundSession, PreparedGeneration, SessionCounters, SessionStatus } from '../session/bound-session.js';
 import { openStore, type StoreChoice } from '../stores/open-store.js';
 import { MIN_SECRET_LENGTH } from '../stores/secrets.js';
 import type { SessionIdentity } from '../model/identity.js';
@@ -113,6 +115,14 @@ export interface SessionsOptions {
      */
     profileFailureThreshold?: number;
     /**
+     * Renewal ahead of expiry, for sessions that have a login and whose login's end is announced (token cookies'
+     * `Expires`/`Max-Age`, a JWT `exp`, an OAuth2 `expires_in`, a recipe's `expiry.afterSecs`): the login runs before
+     * the end, once per expiry, through the session's own profile and account (see {@link RenewAheadOptions} for
+     * each field's default). `false`: sessions are renewed only once the site refused them.
+     * @default { marginSecs: 60, fraction: 0.1, mode: 'auto' }
+     */
+    renewAhead?: Partial<RenewAheadOptions> | false;
+    /**
      * Flush pending writes when the process receives SIGINT or SIGTERM (then let the signal take its usual
      * course). Pending writes are flushed on `beforeExit` in any case.
      * @default true
@@ -157,9 +167,11 @@ export interface SessionInfo extends SessionCounters {
     profileIndex: number | undefined;
     /** Number of unexpired cookies in the session's jar. */
     cookies: number;
-    /** How many times the session was cleared. */
+    /** How many times the session was cleared or renewed. */
     generation: number;
     status: SessionStatus;
+    /** When the session's login ends as the site announced it (ms since the epoch); undefined: not announced. */
+    expiresAt: number | undefined;
 }
 
 const optionsSchema = z.strictObject({
@@ -198,6 +210,16 @@ const optionsSchema = z.strictObject({
     loginFor: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'must be a function').optional(),
     headers: headerPipelineOptionsSchema.optional(),
     tokens: sessionTokensOptionsSchema.optional(),
+    renewAhead: z
+        .union([
+            z.literal(false),
+            z.strictObject({
+                marginSecs: z.number().min(0).max(86_400).optional(),
+                fraction: z.number().min(0).max(0.9).optional(),
+                mode: z.enum(['auto', 'overlap', 'pause']).optional(),
+            }),
+        ])
+        .optional(),
 });
 
 /** Option names of earlier versions, accepted with a warning for one more version. */
@@ -252,6 +274,7 @@ export class Sessions {
     readonly #boundRenewals = new Map<string, Renewal>();
     readonly #profileFailureThreshold: number;
     readonly #stats = new StatsCollector();
+    readonly #ahead: AheadScheduler | undefined;
     readonly #userData: UserDataStore;
     readonly #events = new SessionEvents((event, error) =>
         this.#log.warning(`A listener of the "${event}" event threw: ${describeCause(error)}`),
@@ -285,6 +308,25 @@ export class Sessions {
             timeoutSecs: options.renewal?.timeoutSecs ?? DEFAULT_RENEWAL_OPTIONS.timeoutSecs,
             log: this.#log,
         });
+        if (options.renewAhead !== false) {
+            this.#ahead = new AheadScheduler(
+                this.#coordinator,
+                {
+                    renewalOf: (session) => this.#renewalOf(session.id),
+                    isLive: (session) => !this.#closed && this.#registry.find(session.id) === session,
+                    expiryOf: (session, renewal) => this.#expiryOf(session, renewal),
+                    checkCurrent: (session, traits) => traits.check!(this.#clientOf(session), session.auth),
+                },
+                { ...DEFAULT_RENEW_AHEAD, ...options.renewAhead },
+                store,
+                this.#log,
+            );
+            this.#registry.onAdopted = (session) => this.#ahead?.track(session);
+            this.#tracker.on('rotation', (rotation) => {
+                const session = this.#registry.find(rotation.sessionId);
+                if (session) this.#ahead?.track(session);
+            });
+        }
         this.#exit = new ExitFlush({
             flush: () => this.flush(),
             timeoutMillis: this.#persistence.closeTimeoutMillis,
@@ -323,6 +365,7 @@ export class Sessions {
             await store.close().catch(() => undefined);
             throw error;
         }
+        for (const session of sessions.#registry.all()) sessions.#ahead?.track(session);
         sessions.#exit.install();
         return sessions;
     }
@@ -388,7 +431,19 @@ export class Sessions {
             staleRetries,
             pendingWrites: writeBehind.pendingSessions,
             storeOutage: writeBehind.inOutage,
+            ...(this.#ahead?.stats() ?? { nextExpiryAt: undefined, expiringSoon: 0, renewalsAhead: 0 }),
         };
+    }
+
+    /**
+     * When a session's login ends, as the site announced it: the earliest end among its session-token cookies'
+     * `Expires`/`Max-Age` (plus the recipe's `expiry.cookies`), a JWT `exp` in a login value or token cookie
+     * (decoded, not verified), an OAuth2 `expires_in` and the recipe's `expiry.afterSecs`. In ms since the epoch;
+     * undefined when nothing announces an end. `id` defaults as in {@link get}.
+     */
+    expiresAt(id?: string | number): number | undefined {
+        const session = this.#resolve(id);
+        return this.#expiryOf(session, this.#renewalOf(session.id))?.at;
     }
 
     /** Every session with its profile (credentials hidden), cookie count, generation, status and counters. */
@@ -403,6 +458,7 @@ export class Sessions {
                 generation: session.generation,
                 status: session.status,
                 ...session.counters,
+                expiresAt: this.#expiryOf(session, this.#renewalOf(session.id))?.at,
             };
         });
     }
@@ -482,9 +538,10 @@ export class Sessions {
     async close(): Promise<void> {
         if (this.#closed) return;
         this.#closed = true;
+        this.#ahead?.close();
         this.#headerPipeline.close();
         this.#exit.uninstall();
-        await Promise.allSettled([...this.#registry.all()].map((session) => session.renewal));
+        await Promise.allSettled([...this.#registry.all()].flatMap((session) => [session.renewal, session.renewingAhead]));
         try {
             await this.#sync.close();
         } catch (error) {
@@ -518,10 +575,44 @@ export class Sessions {
         return this.#boundRenewals.get(sessionId) ?? this.#loginFor?.(sessionId) ?? this.#login;
     }
 
-    #clientOf(session: BoundSession, signal?: AbortSignal): SessionHttpClient {
+    #expiryOf(session: BoundSession, renewal: Renewal | undefined) {
+        const traits = traitsOf(renewal);
+        const names = this.#tracker.names;
+        return sessionExpiry({
+            cookies: allCookies(session.jar),
+            auth: session.auth,
+            isCredential: (cookie) => {
+                const lower = cookie.key.toLowerCase();
+                return (traits?.expiryCookies.includes(lower) ?? false) || names.isTokenOnHost(cookie.domain ?? '', lower);
+            },
+            now: Date.now(),
+        });
+    }
+
+    /** A recipe's `expiry.afterSecs` on a session just logged in that announced no end of its own. */
+    #applyAfterSecs(session: BoundSession): void {
+        const afterSecs = traitsOf(this.#renewalOf(session.id))?.afterSecs;
+        if (afterSecs === undefined) return;
+        const now = Date.now();
+        const auth = session.auth ?? { headers: {}, query: {}, values: {}, origins: [] };
+        if (typeof auth.expiresAt === 'number' && auth.expiresAt <= now + afterSecs * 1000) return;
+        session.setAuth({ ...auth, expiresAt: now + afterSecs * 1000, issuedAt: now, expirySource: 'afterSecs' }, session.generation);
+    }
+
+    #clientOf(session: BoundSession, signal?: AbortSignal, target?: PreparedGeneration): SessionHttpClient {
         return createSessionClient({
             pipeline: this.#pipeline,
-            session,
+            // A renewal ahead fills its prepared generation: its requests see the login values as they are set.
+            session: target
+                ? {
+                      id: session.id,
+                      jar: target.jar,
+                      generation: 0,
+                      get auth() {
+                          return target.auth;
+                      },
+                  }
+                : session,
             identity: this.#registry.identityOf(session),
             proxyUrl: this.#registry.proxyUrlOf(session),
             headerToken: session.headerToken,
@@ -533,22 +624,25 @@ export class Sessions {
         const registry = () => this.#registry;
         const sync = () => this.#sync;
         return {
-            reset: (session) => registry().reset(session),
-            context: (session, attempt, signal): RenewalContext => {
-                const generation = session.generation;
-                const http = this.#clientOf(session, signal);
+            reset: (session, options) => registry().reset(session, options),
+            context: (session, attempt, signal, target): RenewalContext => {
+                const generation = target ? session.generation + 1 : session.generation;
+                const http = this.#clientOf(session, signal, target);
                 return {
                     sessionId: session.id,
                     generation,
                     profile: registry().profileOf(session),
                     identity: registry().identityOf(session),
                     http,
-                    jar: session.jar,
+                    jar: target?.jar ?? session.jar,
                     attempt,
                     signal,
                     // An attempt abandoned at its deadline must not set anything afterwards.
                     setAuth: (auth) => {
-                        if (!signal.aborted) session.setAuth(auth && scopedAuth(auth, http.origins), generation);
+                        if (signal.aborted) return;
+                        const scoped = auth && scopedAuth(auth, http.origins);
+                        if (target) target.auth = scoped;
+                        else session.setAuth(scoped, generation);
                     },
                     store: this.store,
                 };
@@ -556,8 +650,11 @@ export class Sessions {
             adopt: (session, record) => sync().adopt(session, record),
             reconcile: (session, record) => sync().reconcileRenewal(session, record),
             revert: (session, record) => sync().revert(session, record),
-            renewed: (session, outcome) =>
-                this.#events.emit('renewed', () => ({ sessionId: session.id, generation: session.generation, ...outcome })),
+            renewed: (session, outcome) => {
+                this.#applyAfterSecs(session);
+                this.#ahead?.track(session, outcome.durationMillis / Math.max(1, outcome.attempts));
+                this.#events.emit('renewed', () => ({ sessionId: session.id, generation: session.generation, ...outcome }));
+            },
             renewalFailed: (session, outcome) => this.#events.emit('renewalFailed', { sessionId: session.id, ...outcome }),
         };
     }

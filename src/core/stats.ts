@@ -23,6 +23,12 @@ export interface SessionStats {
     pendingWrites: number;
     /** Whether the store is currently unreachable (the crawl goes on from memory). */
     storeOutage: boolean;
+    /** The earliest announced end of a session's login (ms since the epoch); undefined: none known. */
+    nextExpiryAt: number | undefined;
+    /** Sessions whose renewal ahead of expiry is due: under way, or waiting to be retried. */
+    expiringSoon: number;
+    /** Renewals ahead of expiry completed by this process since `Sessions.open()`. */
+    renewalsAhead: number;
 }
 
 /** Keeps the totals of {@link SessionStats} from the sessions' own notifications. */

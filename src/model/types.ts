@@ -32,6 +32,15 @@ export interface SessionAuth {
     origins?: string[];
     /** Extracted values by name, with where each came from (e.g. `body:$.token`). */
     values: Record<string, { value: string; source: string }>;
+    /**
+     * When the login ends as the site announced it outside cookies and JWTs (an OAuth2 `expires_in`, a recipe's
+     * `expiry.afterSecs`), in ms since the epoch. Absent: nothing announced besides cookies and JWTs.
+     */
+    expiresAt?: number;
+    /** When the login was obtained (ms since the epoch), the start of the lifetime `expiresAt` ends. */
+    issuedAt?: number;
+    /** Where `expiresAt` comes from (`expires_in`, `afterSecs`), without values. */
+    expirySource?: string;
 }
 
 /** Per-session counters as stores keep them (totals across every process). */

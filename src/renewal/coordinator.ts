@@ -4,7 +4,7 @@ import type { Log } from '@crawlee/core';
 
 import type { SessionRecord, SessionStore } from '../model/types.js';
 import type { RequestAttempt } from '../session/attempt.js';
-import type { BoundSession } from '../session/bound-session.js';
+import type { BoundSession, PreparedGeneration } from '../session/bound-session.js';
 import { takeDelta } from '../session/state.js';
 import { describeCause } from '../shared/describe.js';
 import { RetriesExhaustedError, isRetryableUnder, retryWithBackoff, type RetryPolicy } from '../shared/retry.js';
@@ -17,10 +17,16 @@ export const IN_FLIGHT_WAIT_LIMIT_MILLIS = 5_000;
 
 /** What the coordinator needs from the sessions it renews (the `Sessions` facade provides it). */
 export interface RenewalHost {
-    /** Moves a session to its next generation: an empty jar, a fresh profile (another one if possible), a new identity. */
-    reset(session: BoundSession): void;
-    /** The context of one renewal attempt: a client through the session's request path, bound to `signal`. */
-    context(session: BoundSession, attempt: number, signal: AbortSignal): RenewalContext;
+    /**
+     * Moves a session to its next generation: an empty jar, a fresh profile (another one if possible), a new
+     * identity; with `keepProfile` (a renewal ahead of expiry), the same profile and identity.
+     */
+    reset(session: BoundSession, options?: { keepProfile?: boolean }): void;
+    /**
+     * The context of one renewal attempt: a client through the session's request path, bound to `signal`; with
+     * `target`, filling that prepared generation instead of the session's current one (renewal ahead, overlap).
+     */
+    context(session: BoundSession, attempt: number, signal: AbortSignal, target?: PreparedGeneration): RenewalContext;
     /** Another process renewed the session: take its stored record. */
     adopt(session: BoundSession, record: SessionRecord): void;
     /** Merges what the store returned for a renewal this process committed. */
@@ -28,9 +34,9 @@ export interface RenewalHost {
     /** Goes back to a stored record after this process's renewal failed for good (the stored one may still be good). */
     revert(session: BoundSession, record: SessionRecord): void;
     /** A renewal of this process succeeded. */
-    renewed(session: BoundSession, outcome: { attempts: number; durationMillis: number }): void;
+    renewed(session: BoundSession, outcome: { attempts: number; durationMillis: number; ahead?: boolean }): void;
     /** A renewal of this process failed for good. */
-    renewalFailed(session: BoundSession, outcome: { attempts: number; error: string }): void;
+    renewalFailed(session: BoundSession, outcome: { attempts: number; error: string; ahead?: boolean }): void;
 }
 
 /** Options of a {@link RenewalCoordinator}. */
@@ -74,14 +80,165 @@ export class RenewalCoordinator {
         const staleCaller =
             caller?.sessionId === session.id && caller.sentGeneration !== undefined && caller.sentGeneration < session.generation;
         if (staleCaller || session.renewal) return this.whenUsable(session);
-        this.options.host.reset(session);
-        const pending: Promise<void> = this.settle(session, renewal).finally(() => {
+        this.start(session, () => this.settle(session, renewal), () => this.options.host.reset(session));
+        await this.whenUsable(session);
+    }
+
+    /** Resets the session and makes `work` (started right after) its pending renewal. */
+    private start(session: BoundSession, work: () => Promise<void>, reset: () => void): Promise<void> {
+        reset();
+        const pending: Promise<void> = work().finally(() => {
             if (session.renewal === pending) session.renewal = undefined;
             session.touch(); // the write-behind holds a renewing session back: write it now
         });
         pending.catch(() => undefined); // waiters receive the error; an unobserved failure is logged, not thrown
         session.renewal = pending;
-        await this.whenUsable(session);
+        return pending;
+    }
+
+    /**
+     * Renews a session ahead of its announced expiry, once (single flight with clears and other renewals ahead):
+     *
+     * - `'overlap'` (make-before-break): the login runs on a fresh jar while the current generation keeps serving;
+     *   once it succeeded (and passed the recipe's verification), the session switches to it in one synchronous step
+     *   (`BoundSession.switchTo`); requests begun before finish with the old login, which is still valid. With
+     *   `checkOld`, the old login is checked after the new one: false means the site ended it (`'oldKilled'`).
+     * - `'pause'` (break-before-make): a clear with the same profile and identity; new requests wait, and the login
+     *   reaches the site after every request of the old generation was answered.
+     *
+     * In a shared store, under the session's renewal lease: one process renews, the others adopt. A failure for good
+     * keeps the current, still valid session (`'failed'`); the caller retries later.
+     */
+    async renewAhead(
+        session: BoundSession,
+        renewal: Renewal,
+        mode: 'overlap' | 'pause',
+        checkOld?: (session: BoundSession) => Promise<boolean>,
+    ): Promise<AheadOutcome> {
+        if (session.renewal || session.renewingAhead) {
+            await Promise.allSettled([session.renewal, session.renewingAhead]);
+            return 'joined';
+        }
+        let outcome: AheadOutcome = 'failed';
+        const work =
+            mode === 'pause'
+                ? this.pauseAhead(session, renewal).then((renewed) => void (outcome = renewed ? 'renewed' : 'failed'))
+                : this.overlapAhead(session, renewal, checkOld).then((result) => void (outcome = result));
+        const pending = work.catch((error: unknown) => {
+            this.options.log.debug(`Renewal ahead of session "${session.id}" failed: ${describeCause(error)}`);
+        });
+        session.renewingAhead = pending;
+        try {
+            await pending;
+        } finally {
+            if (session.renewingAhead === pending) session.renewingAhead = undefined;
+        }
+        return outcome;
+    }
+
+    /** Pause mode: a clear keeping the profile; when the login fails for good, the kept (still valid) login comes back. */
+    private async pauseAhead(session: BoundSession, renewal: Renewal): Promise<boolean> {
+        const kept = session.keep();
+        let failed = false;
+        const pending = this.start(
+            session,
+            () =>
+                this.settle(session, renewal, true).catch((error: unknown) => {
+                    failed = true;
+                    if (!session.restore(kept, session.generation)) throw error;
+                }),
+            () => this.options.host.reset(session, { keepProfile: true }),
+        );
+        await pending.catch(() => undefined);
+        return !failed;
+    }
+
+    private async overlapAhead(
+        session: BoundSession,
+        renewal: Renewal,
+        checkOld: ((session: BoundSession) => Promise<boolean>) | undefined,
+    ): Promise<AheadOutcome> {
+        const { store, owner, leaseMillis, log, host } = this.options;
+        const from = session.generation;
+        let lease: LeaseRequest | undefined;
+        if (store.shared) {
+            lease = { store, id: session.id, fromGeneration: from, owner, leaseMillis };
+            try {
+                const granted = await waitForLease(lease);
+                if (!granted.granted) {
+                    const validSince = session.validSince;
+                    host.adopt(session, granted.record);
+                    // The other process renewed ahead: the old login is still valid, its requests finish.
+                    session.validSince = Math.min(validSince, session.generation);
+                    return 'adopted';
+                }
+            } catch (error) {
+                log.warning(
+                    `Cannot coordinate the renewal ahead of session "${session.id}" through the session ${store.description} ` +
+                        `(${describeCause(error)}); renewing in this process alone.`,
+                );
+                lease = undefined;
+            }
+        }
+        let outcome: AheadOutcome = 'renewed';
+        const work = async () => {
+            const { value: next, attempts, durationMillis } = await this.loginAhead(session, renewal);
+            if (checkOld && !(await checkOld(session).catch(() => true))) outcome = 'oldKilled';
+            if (!session.switchTo(next, from)) throw new SupersededError();
+            session.count('renewals');
+            return { attempts, durationMillis };
+        };
+        let result: { attempts: number; durationMillis: number };
+        try {
+            result = lease ? await underLease(lease, work) : await work();
+        } catch (error) {
+            if (error instanceof SupersededError) return 'joined';
+            throw error;
+        }
+        if (lease) {
+            const taken = takeDelta(session);
+            try {
+                const validSince = session.validSince;
+                host.reconcile(session, await completeUnderLease(lease, taken.delta));
+                session.validSince = Math.min(validSince, session.generation);
+            } catch (error) {
+                taken.restore();
+                log.warning(`Renewal ahead of session "${session.id}" could not be saved yet: ${describeCause(error)}`);
+            }
+        }
+        log.debug(`Session "${session.id}" renewed ahead of its expiry (generation ${session.generation}).`);
+        host.renewed(session, { ...result, ahead: true });
+        return outcome;
+    }
+
+    /** The login of an overlap renewal, on a fresh jar per attempt, under the retry policy. */
+    private async loginAhead(session: BoundSession, renewal: Renewal): Promise<{ value: PreparedGeneration; attempts: number; durationMillis: number }> {
+        const { policy, log, host } = this.options;
+        const started = Date.now();
+        try {
+            const { value, attempts } = await retryWithBackoff(
+                async (attempt) => {
+                    const next = session.prepareGeneration();
+                    await this.attempt(session, renewal, attempt, next);
+                    return next;
+                },
+                {
+                    ...policy,
+                    isRetryable: (error) => isRetryableUnder(policy, error),
+                    onRetry: (attempt, delay, error) =>
+                        log.debug(`Renewal ahead of session "${session.id}" failed (attempt ${attempt}: ${describeCause(error)}); retrying in ${delay} ms.`),
+                },
+            );
+            return { value, attempts, durationMillis: Date.now() - started };
+        } catch (error) {
+            const { attempts: made, cause } = error instanceof RetriesExhaustedError ? error : { attempts: 1, cause: error };
+            log.warning(
+                `Renewal ahead of session "${session.id}" failed after ${made} attempt(s): ${describeCause(cause)}. ` +
+                    'The session keeps its current login, which has not expired yet; retrying later.',
+            );
+            host.renewalFailed(session, { attempts: made, error: describeCause(cause), ahead: true });
+            throw cause;
+        }
     }
 
     /** Waits until the session has no pending renewal; rejects with the error of a renewal that failed. */
@@ -89,7 +246,7 @@ export class RenewalCoordinator {
         while (session.renewal) await session.renewal;
     }
 
-    private async settle(session: BoundSession, renewal: Renewal | undefined): Promise<void> {
+    private async settle(session: BoundSession, renewal: Renewal | undefined, ahead = false): Promise<void> {
         // Requests validated against the old generation reach Node's HTTP layer within the current macrotask;
         // then wait (bounded) until the server has answered them, so that the renewal reaches it after all of them.
         await nextMacrotask();
@@ -100,12 +257,12 @@ export class RenewalCoordinator {
         ]);
         limit.abort(); // a pending timer would keep the process alive for up to the limit
         await Promise.allSettled([...session.cookieHolders].map((holder) => holder.clearCookies()));
-        if (this.options.store.shared) await this.settleShared(session, renewal);
-        else if (renewal) await this.renew(session, renewal);
+        if (this.options.store.shared) await this.settleShared(session, renewal, ahead);
+        else if (renewal) await this.renew(session, renewal, ahead);
     }
 
     /** A clear in a shared store: exactly one process renews a generation (see `renewal/lease.ts`). */
-    private async settleShared(session: BoundSession, renewal: Renewal | undefined): Promise<void> {
+    private async settleShared(session: BoundSession, renewal: Renewal | undefined, ahead = false): Promise<void> {
         const { store, owner, leaseMillis, log, host } = this.options;
         const lease: LeaseRequest = { store, id: session.id, fromGeneration: session.generation - 1, owner, leaseMillis };
         let granted;
@@ -116,7 +273,7 @@ export class RenewalCoordinator {
                 `Cannot coordinate the renewal of session "${session.id}" through the session ${store.description} ` +
                     `(${describeCause(error)}); renewing in this process alone.`,
             );
-            if (renewal) await this.renew(session, renewal);
+            if (renewal) await this.renew(session, renewal, ahead);
             return;
         }
         if (!granted.granted) {
@@ -125,7 +282,7 @@ export class RenewalCoordinator {
         }
         try {
             await underLease(lease, async () => {
-                if (renewal) await this.renew(session, renewal);
+                if (renewal) await this.renew(session, renewal, ahead);
             });
         } catch (error) {
             const stored = await store.read(session.id).catch(() => undefined);
@@ -142,7 +299,7 @@ export class RenewalCoordinator {
     }
 
     /** Runs a renewal under the retry policy; each attempt has its deadline. */
-    private async renew(session: BoundSession, renewal: Renewal): Promise<void> {
+    private async renew(session: BoundSession, renewal: Renewal, ahead = false): Promise<void> {
         const { policy, log, host } = this.options;
         const generation = session.generation;
         const started = Date.now();
@@ -172,16 +329,16 @@ export class RenewalCoordinator {
             const failure = new SessionRenewalError(session.id, made, cause);
             session.failRenewal(describeCause(cause));
             log.warning(failure.message);
-            host.renewalFailed(session, { attempts: made, error: describeCause(cause) });
+            host.renewalFailed(session, { attempts: made, error: describeCause(cause), ...(ahead && { ahead }) });
             throw failure;
         }
         session.count('renewals');
         log.debug(`Session "${session.id}" renewed (generation ${generation}).`);
-        host.renewed(session, { attempts, durationMillis: Date.now() - started });
+        host.renewed(session, { attempts, durationMillis: Date.now() - started, ...(ahead && { ahead }) });
     }
 
     /** One attempt, abandoned at its deadline even if the renewal ignores its signal. */
-    private async attempt(session: BoundSession, renewal: Renewal, attempt: number): Promise<void> {
+    private async attempt(session: BoundSession, renewal: Renewal, attempt: number, target?: PreparedGeneration): Promise<void> {
         const { timeoutSecs, host } = this.options;
         const controller = new AbortController();
         let timer: NodeJS.Timeout | undefined;
@@ -192,7 +349,7 @@ export class RenewalCoordinator {
                 reject(error);
             }, timeoutSecs * 1000);
         });
-        const work = runRenewalAttempt(renewal, host.context(session, attempt, controller.signal));
+        const work = runRenewalAttempt(renewal, host.context(session, attempt, controller.signal, target));
         work.catch(() => undefined); // it may reject after the deadline, once its requests are aborted
         try {
             await Promise.race([work, deadline]);
@@ -201,4 +358,16 @@ export class RenewalCoordinator {
             controller.abort();
         }
     }
+}
+
+/**
+ * How a renewal ahead ended: `renewed`; `oldKilled` (renewed, and the check of the old login failed: the site ends a
+ * login when a new one starts); `adopted` (another process renewed it); `joined` (another renewal or a clear did);
+ * `failed` (the current login is kept).
+ */
+export type AheadOutcome = 'renewed' | 'oldKilled' | 'adopted' | 'joined' | 'failed';
+
+/** A clear came in while a renewal ahead was logging in: its result is dropped (the lease abandoned). */
+class SupersededError extends Error {
+    override readonly name = 'SupersededError';
 }

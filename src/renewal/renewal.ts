@@ -94,10 +94,44 @@ export async function runRenewalAttempt(renewal: Renewal, context: RenewalContex
 
 /** The auth a renewal gives, with its scope: the given origins, else the origins its requests went to. */
 export function scopedAuth(auth: SessionAuthInput, requestedOrigins: readonly string[]): SessionAuth {
-    return {
+    const scoped: SessionAuth = {
         headers: { ...auth.headers },
         query: { ...auth.query },
         values: { ...auth.values },
         origins: [...(auth.origins ?? requestedOrigins)],
     };
+    if (typeof auth.expiresAt === 'number' && Number.isFinite(auth.expiresAt)) {
+        scoped.expiresAt = auth.expiresAt;
+        scoped.issuedAt = typeof auth.issuedAt === 'number' ? auth.issuedAt : Date.now();
+        scoped.expirySource = auth.expirySource ?? 'expires_in';
+    }
+    return scoped;
+}
+
+/**
+ * What a renewal made from a login recipe tells the sessions about itself (read by renewal ahead of expiry): its
+ * recipe's name, when its logins end, and how to check a login.
+ */
+export interface RenewalTraits {
+    /** The recipe's name (renewal modes learned per recipe are kept under it). */
+    name: string;
+    /** A login lasts this many seconds, for sites that announce nothing. */
+    afterSecs?: number;
+    /** Lower-case cookie names whose expiry ends a login, besides the session tokens. */
+    expiryCookies: readonly string[];
+    /** Sends the recipe's check with a client of a login: whether it is still logged in. Absent: no check. */
+    check?: (http: SessionHttpClient, auth: SessionAuth | undefined) => Promise<boolean>;
+}
+
+const TRAITS = Symbol.for('crawlee-sessions.renewal-traits');
+
+/** Attaches {@link RenewalTraits} to a renewal function. */
+export function withTraits<F extends RenewalFunction>(renewal: F, traits: RenewalTraits): F {
+    Object.defineProperty(renewal, TRAITS, { value: Object.freeze(traits) });
+    return renewal;
+}
+
+/** The {@link RenewalTraits} of a renewal made from a recipe; undefined for other renewals. */
+export function traitsOf(renewal: Renewal | undefined): RenewalTraits | undefined {
+    return typeof renewal === 'function' ? ((renewal as unknown as Record<symbol, RenewalTraits | undefined>)[TRAITS] ?? undefined) : undefined;
 }

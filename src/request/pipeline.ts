@@ -21,6 +21,12 @@ export interface HopSession {
     readonly generation: number;
     /** The values the session's login applies, scoped to their origins. */
     readonly auth: SessionAuth | undefined;
+    /**
+     * The oldest generation whose requests may still be sent: a renewal ahead of expiry switches to a new
+     * generation while the old login stays valid, so requests begun under it finish with its cookies and values.
+     * Default: the current generation only.
+     */
+    readonly validSince?: number;
 }
 
 /** Options of {@link RequestPipeline.begin}. */
@@ -83,11 +89,15 @@ export class RequestState {
         /** An HTTP client (identity, cookies and message counts are the pipeline's), not a browser. */
         readonly http: boolean,
         readonly loginScope: OriginScope,
+        /** The jar and login values of the request's generation (a switch ahead of expiry does not change them). */
+        readonly jar: CookieJar = session.jar,
+        readonly auth: SessionAuth | undefined = session.auth,
     ) {}
 
     /** Whether the session was cleared since the request started: nothing of it may be sent any more. */
     get stale(): boolean {
-        return this.session.generation !== this.generation;
+        const { validSince, generation } = this.session;
+        return validSince === undefined ? generation !== this.generation : this.generation < validSince;
     }
 }
 
@@ -166,7 +176,7 @@ export class RequestPipeline {
 
         let url = hop.url;
         state.loginQuery = undefined;
-        const auth = state.session.auth;
+        const auth = state.auth;
         if (auth && !state.stale && state.loginScope.allows(hop.url)) {
             const names: string[] = [];
             for (const [name, value] of Object.entries(auth.headers)) {
@@ -188,7 +198,7 @@ export class RequestPipeline {
         }
 
         if (state.http) {
-            const fromJar = cookieHeaderOf(state.session.jar, hop.url);
+            const fromJar = cookieHeaderOf(state.jar, hop.url);
             const explicit = sameOrigin ? state.explicitCookie : undefined;
             // The jar's header goes as tough-cookie built it (same-named cookies of several paths all go, as in a browser).
             const cookie = explicit ? mergeCookieHeaders(fromJar, explicit) : fromJar;
@@ -205,7 +215,8 @@ export class RequestPipeline {
      */
     absorb(state: RequestState, url: string | URL, setCookie: string | string[] | undefined): void {
         if (state.stale || !setCookie || setCookie.length === 0) return;
-        const { jar, id } = state.session;
+        const { jar } = state;
+        const { id } = state.session;
         const store = () => void storeSetCookieHeaders(jar, setCookie, url);
         if (this.services.tokens) this.services.tokens.observeSetCookie(id, jar, url, setCookie, store);
         else store();
@@ -218,7 +229,7 @@ export class RequestPipeline {
      */
     publicUrl(state: RequestState, url: string | URL): string {
         const text = typeof url === 'string' ? url : url.href;
-        const query = state.session.auth?.query;
+        const query = state.auth?.query;
         if (!query || !text.includes('?')) return text;
         const entries = Object.entries(query);
         if (entries.length === 0) return text;

@@ -24,6 +24,24 @@ export interface SessionObserver {
 
 const NO_OBSERVER: SessionObserver = { counted: () => undefined, statusChanged: () => undefined };
 
+/** A next generation being filled by a renewal ahead of expiry (see {@link BoundSession.prepareGeneration}). */
+export interface PreparedGeneration {
+    readonly jar: CookieJar;
+    readonly cookieStore: TrackingCookieStore;
+    /** The values the new login applies. */
+    auth: SessionAuth | undefined;
+    /** Whether the session took it (its cookie changes are then the session's). */
+    readonly holder: { installed: boolean };
+}
+
+/** A generation kept aside (see {@link BoundSession.keep}). */
+export interface KeptGeneration {
+    readonly cookieStore: TrackingCookieStore;
+    readonly jar: CookieJar;
+    readonly auth: SessionAuth | undefined;
+    readonly generation: number;
+}
+
 /** Per-session counters, as {@link Sessions.list} reports them. */
 export interface SessionCounters {
     /** Requests transmitted with this session (renewals not included). */
@@ -49,8 +67,15 @@ export class BoundSession {
     jar!: CookieJar;
     /** The jar's store: which cookies changed since the last flush. */
     cookieStore!: TrackingCookieStore;
-    /** Bumped by every clear; a response sent under an older generation is stale. */
+    /** Bumped by every clear and every switch ahead of expiry. */
     generation = 0;
+    /**
+     * The oldest generation whose requests may still be sent and absorbed: the current one after a clear or an
+     * adoption; an older one after a switch ahead of expiry (its login is still valid, its requests finish).
+     */
+    validSince = 0;
+    /** A renewal ahead of expiry under way (the session keeps serving meanwhile). */
+    renewingAhead: Promise<void> | undefined;
     /** Index of the assigned profile in the profile list; undefined without profiles. */
     profileIndex: number | undefined;
     /** The identity presented by this generation; set by the registry when the session is created or reset. */
@@ -160,6 +185,7 @@ export class BoundSession {
      */
     reset(profileIndex: number | undefined, identity: SessionIdentity): void {
         this.generation++;
+        this.validSince = this.generation;
         this.emptyJar();
         this.profileIndex = profileIndex;
         this.identity = identity;
@@ -170,6 +196,60 @@ export class BoundSession {
         this.resetPending = true;
         this.renewalErrorPending = true;
         this.touch();
+    }
+
+    /**
+     * A jar for the next generation, filled by a renewal ahead of expiry while the current one keeps serving; it
+     * becomes the session's with {@link switchTo}.
+     */
+    prepareGeneration(): PreparedGeneration {
+        const holder = { installed: false };
+        const cookieStore = new TrackingCookieStore(() => {
+            if (holder.installed) this.onChange(this);
+        });
+        return { jar: new CookieJar(cookieStore, { looseMode: true }), cookieStore, auth: undefined, holder };
+    }
+
+    /**
+     * Switches to a generation a renewal ahead of expiry prepared (make-before-break): one synchronous step, so
+     * every request prepared from now on uses the new login; requests begun before finish with the old one (it is
+     * still valid) and are not stale. Ignored (false) when the session was cleared or switched since `from`.
+     */
+    switchTo(next: PreparedGeneration, from: number): boolean {
+        if (this.generation !== from || this.renewal) return false;
+        this.generation++;
+        next.holder.installed = true;
+        this.cookieStore = next.cookieStore;
+        this.jar = next.jar;
+        this.cookieStore.markAllDirty();
+        this.auth = next.auth;
+        this.headerToken = {};
+        this.lastRenewalError = undefined;
+        this.unwritable = undefined;
+        this.resetPending = true;
+        this.renewalErrorPending = true;
+        this.touch();
+        return true;
+    }
+
+    /** The current generation's jar and login values, to go back to if a renewal ahead in pause mode fails. */
+    keep(): KeptGeneration {
+        return { cookieStore: this.cookieStore, jar: this.jar, auth: this.auth, generation: this.generation };
+    }
+
+    /**
+     * Puts back a generation kept before a renewal ahead in pause mode, which failed: the old login is still valid.
+     * Its cookies become the current generation's (written as such).
+     */
+    restore(kept: KeptGeneration, generation: number): boolean {
+        if (this.generation !== generation) return false;
+        this.cookieStore = kept.cookieStore;
+        this.jar = kept.jar;
+        this.cookieStore.markAllDirty();
+        this.auth = kept.auth;
+        this.lastRenewalError = undefined;
+        this.touch();
+        return true;
     }
 
     /** Empties the jar of the current generation (a failed renewal attempt); the next flush writes the empty set. */
@@ -215,6 +295,7 @@ export class BoundSession {
     private assign(record: SessionRecord, profileIndex: number | undefined): void {
         this.profileIndex = profileIndex;
         this.generation = record.generation;
+        this.validSince = record.generation;
         this.identity = record.identity ?? undefined;
         this.auth = record.auth ?? undefined;
         this.headerToken = {};

@@ -147,6 +147,18 @@ export class TokenNames {
         return this.defaults.has(lower) || (this.added.get(key)?.has(lower) ?? false);
     }
 
+    /**
+     * Whether a cookie of this domain (a cookie knows no port) is a token: a default, or added on a site of that host
+     * and not removed there.
+     */
+    isTokenOnHost(host: string, lower: string): boolean {
+        const bare = host.replace(/^\./, '').toLowerCase();
+        for (const [key, names] of this.added) if (hostOfSite(key) === bare && names.has(lower)) return true;
+        if (!this.defaults.has(lower)) return false;
+        for (const [key, removed] of this.removed) if (hostOfSite(key) === bare && removed.has(lower)) return false;
+        return true;
+    }
+
     /** Makes a name (or pattern) a token on a site (undoing an earlier removal of it). */
     add(site: string, name: string): void {
         const key = normalizeSite(site);

@@ -1,0 +1,138 @@
+/**
+ * Renewal ahead of expiry, against a site whose logins last 3 s and announce it (cookie Max-Age and JWT exp), crawled
+ * steadily at concurrency 10 over 3 sessions, each with its own account: no request may come back logged out, none
+ * may fail, none may present a login the site had ended, and each session logs in about once per lifetime.
+ */
+import { log, Configuration, HttpCrawler, type RequestOptions } from 'crawlee';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { defineLogin, loginRenewal } from '../src/acquisition/index.js';
+import { Sessions, withSessions, type RenewedEvent } from '../src/index.js';
+import { RENEWAL_MODES_COLLECTION } from '../src/renewal/ahead.js';
+import { startExpirySite, type ExpirySite } from './support/expiry-site.js';
+
+log.setLevel(log.LEVELS.OFF);
+
+const SESSIONS = ['s0', 's1', 's2'];
+const LIFETIME_SECS = 3;
+
+const opened: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+    for (const each of opened.splice(0).reverse()) await each.close();
+});
+
+function recipe(site: ExpirySite) {
+    return defineLogin({
+        name: 'expiring',
+        accounts: Object.fromEntries(SESSIONS.map((id, n) => [id, { user: `u${n}`, password: `pw-u${n}` }])),
+        steps: [{ url: `${site.url}/login`, json: { user: '{{user}}', password: '{{password}}' } }],
+        extract: [{ name: 'token', from: { json: '$.token' } }],
+        apply: { headers: { Authorization: 'Bearer {{token}}' } },
+        check: {
+            request: { url: `${site.url}/me` },
+            indicators: [{ in: 'body', text: 'logged-in', means: 'valid' }],
+        },
+    });
+}
+
+interface CrawlOutcome {
+    handled: number;
+    loggedOutSeen: number;
+    failed: number;
+    renewed: RenewedEvent[];
+    logins: Record<string, number>;
+    sessions: Sessions;
+}
+
+/** Crawls `/page/<n>` steadily for `durationMillis` at concurrency 10, spread over the 3 sessions. */
+async function crawlSteadily(site: ExpirySite, mode: 'overlap' | 'pause' | 'auto', durationMillis: number): Promise<CrawlOutcome> {
+    const sessions = await Sessions.open({
+        store: 'memory',
+        flushOnSignals: false,
+        login: loginRenewal(recipe(site)),
+        renewAhead: { fraction: 0.25, mode },
+    });
+    opened.push(sessions);
+    for (const id of SESSIONS) await sessions.renew(id);
+    const renewed: RenewedEvent[] = [];
+    sessions.on('renewed', (event) => renewed.push(event));
+    const deadline = Date.now() + durationMillis;
+    let serial = 0;
+    const next = (sessionId: string): RequestOptions => ({ url: `${site.url}/page/${serial++}`, userData: { sessionId } });
+    let handled = 0;
+    let loggedOutSeen = 0;
+    const crawler = new HttpCrawler(
+        withSessions(sessions, {
+            maxConcurrency: 10,
+            minConcurrency: 10,
+            maxRequestRetries: 0,
+            async requestHandler({ request, body, crawler: self }) {
+                handled++;
+                if (!body.toString().includes('id="state">logged-in')) loggedOutSeen++;
+                if (Date.now() < deadline) await self.addRequests([next(request.userData.sessionId as string)]);
+            },
+        }),
+        new Configuration({ persistStorage: false, purgeOnStart: true }),
+    );
+    const start = Array.from({ length: 12 }, (_, n) => next(SESSIONS[n % SESSIONS.length]!));
+    const stats = await crawler.run(start);
+    return { handled, loggedOutSeen, failed: stats.requestsFailed, renewed, logins: { ...site.logins }, sessions };
+}
+
+/** Logins per session over the crawl: about one per lifetime minus the margin, never a storm. */
+function expectLoginsPerLifetime(outcome: CrawlOutcome, durationMillis: number): void {
+    for (const user of ['u0', 'u1', 'u2']) {
+        const logins = outcome.logins[user] ?? 0;
+        // The first login is before the crawl; then one per (lifetime − margin), lifetime 2–3 s (whole seconds).
+        expect(logins).toBeGreaterThanOrEqual(1 + Math.floor(durationMillis / (LIFETIME_SECS * 1000)));
+        expect(logins).toBeLessThanOrEqual(2 + Math.ceil(durationMillis / 1000));
+    }
+}
+
+describe('renewal ahead of expiry', () => {
+    it('overlap: the new login is made while the old one serves; nothing comes back logged out', async () => {
+        const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30 });
+        opened.push(site);
+        const duration = 15_000;
+        const outcome = await crawlSteadily(site, 'overlap', duration);
+        expect(outcome.handled).toBeGreaterThan(300);
+        expect(site.loggedOut).toBe(0);
+        expect(outcome.loggedOutSeen).toBe(0);
+        expect(outcome.failed).toBe(0);
+        expect(site.stale).toBe(0);
+        expect(outcome.renewed.length).toBeGreaterThan(0);
+        expect(outcome.renewed.every((event) => event.ahead === true)).toBe(true);
+        expectLoginsPerLifetime(outcome, duration);
+        const stats = outcome.sessions.stats();
+        expect(stats.renewalsAhead).toBe(outcome.renewed.length);
+        expect(stats.staleRetries).toBe(0);
+        expect(stats.nextExpiryAt).toBeGreaterThan(Date.now() - LIFETIME_SECS * 1000);
+    }, 60_000);
+
+    it('pause: on a site that ends the old login when a new one starts, no request presents an ended login', async () => {
+        const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, killOld: true, pageDelayMillis: 30 });
+        opened.push(site);
+        const duration = 15_000;
+        const outcome = await crawlSteadily(site, 'pause', duration);
+        expect(outcome.handled).toBeGreaterThan(300);
+        expect(site.loggedOut).toBe(0);
+        expect(outcome.failed).toBe(0);
+        expect(site.stale).toBe(0);
+        expect(outcome.renewed.length).toBeGreaterThan(0);
+        expect(outcome.renewed.every((event) => event.ahead === true)).toBe(true);
+        expectLoginsPerLifetime(outcome, duration);
+    }, 60_000);
+
+    it('auto: learns that the site ends old logins, remembers it in the store, and pauses from then on', async () => {
+        const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, killOld: true, pageDelayMillis: 30 });
+        opened.push(site);
+        const duration = 10_000;
+        const outcome = await crawlSteadily(site, 'auto', duration);
+        const learned = await outcome.sessions.store.getEntry<{ mode: string }>(RENEWAL_MODES_COLLECTION, 'expiring');
+        expect(learned?.value.mode).toBe('pause');
+        expect(outcome.failed).toBe(0);
+        // Only the renewals that taught it (one per session at most, the first ones) can have met an ended login.
+        expect(site.loggedOut).toBeLessThanOrEqual(3 * 10);
+        expectLoginsPerLifetime(outcome, duration);
+    }, 60_000);
+});
