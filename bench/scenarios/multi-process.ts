@@ -4,6 +4,9 @@
  * expiry would mean two processes renewed it. Also counts failed and stale requests and the crawl time.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { log } from 'crawlee';
@@ -41,12 +44,19 @@ interface Worker {
     done: Promise<WorkerResult>;
     go(): void;
     kill(): void;
+    /** Settles when the process has exited (so that its storage directory can be removed). */
+    exited: Promise<void>;
 }
 
-function startWorker(args: WorkerArgs): Worker {
+/**
+ * Starts one worker. `storageDir` is its own Crawlee storage directory: Crawlee purges its default storage on start,
+ * and workers sharing one directory removed each other's files mid-crawl (`MemoryStorage.purge` … ENOENT).
+ */
+function startWorker(args: WorkerArgs, storageDir: string): Worker {
     // One node process per worker (not the tsx launcher, which would run the script in a child of its own).
     const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(args)], {
         cwd: REPO_ROOT,
+        env: { ...process.env, CRAWLEE_STORAGE_DIR: storageDir },
         stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -65,7 +75,12 @@ function startWorker(args: WorkerArgs): Worker {
         });
     });
     done.catch(() => undefined);
+    const exited = new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once('exit', () => resolve());
+    });
     return {
+        exited,
         opened: Promise.race([openedPromise, done.then(() => undefined)]),
         done,
         go: () => child.stdin.write('GO\n'),
@@ -86,6 +101,7 @@ async function runMultiProcess(context: BenchContext): Promise<ScenarioOutcome> 
     const site = await startTestSite({ sessionLifetimeRequests: params.lifetime });
     const tablePrefix = uniqueTablePrefix('multi');
     const workers: Worker[] = [];
+    const storageDirs: string[] = [];
     try {
         const first = await Sessions.open({ store: { mysql: { url: mysqlUrl, tablePrefix } }, flushOnSignals: false });
         await first.clear(SESSION_ID, { renewal: { url: `${site.url}/login`, form: { user: 'alice', password: 'secret' } } });
@@ -94,6 +110,8 @@ async function runMultiProcess(context: BenchContext): Promise<ScenarioOutcome> 
 
         const share = Math.ceil(pages / params.processes);
         for (let n = 0; n < params.processes; n++) {
+            const storageDir = await mkdtemp(path.join(tmpdir(), `bench-multi-${n}-`));
+            storageDirs.push(storageDir);
             workers.push(
                 startWorker({
                     mysqlUrl,
@@ -102,7 +120,7 @@ async function runMultiProcess(context: BenchContext): Promise<ScenarioOutcome> 
                     sessionId: SESSION_ID,
                     pages: [n * share, Math.min(pages, (n + 1) * share)],
                     concurrency: params.concurrency,
-                }),
+                }, storageDir),
             );
         }
         await Promise.all(workers.map((worker) => worker.opened));
@@ -142,10 +160,13 @@ async function runMultiProcess(context: BenchContext): Promise<ScenarioOutcome> 
                 pages,
                 workers: results.map((r) => ({ ...r, ms: round(r.ms) })),
                 loginAttempts: site.loginAttempts,
+                storageDirs,
             },
         };
     } finally {
         for (const worker of workers) worker.kill();
+        await Promise.all(workers.map((worker) => worker.exited));
+        await Promise.all(storageDirs.map((dir) => rm(dir, { recursive: true, force: true })));
         await site.close();
         await dropStoreTables(mysqlUrl, tablePrefix).catch(() => undefined);
     }
