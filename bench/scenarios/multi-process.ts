@@ -16,7 +16,7 @@ import { startTestSite } from '../../test/support/site.js';
 import { REPO_ROOT } from '../lib/child.js';
 import { benchMySqlUrl, dropStoreTables, mysqlUnavailable, uniqueTablePrefix } from '../lib/mysql.js';
 import { metricRow } from '../lib/rows.js';
-import { nowMs, round } from '../lib/stats.js';
+import { median, nowMs, percentile, round } from '../lib/stats.js';
 import { ScenarioSkipped, type BenchContext, type BenchSize, type Scenario, type ScenarioOutcome } from '../lib/types.js';
 import type { WorkerArgs, WorkerResult } from './multi-process-worker.js';
 
@@ -88,6 +88,27 @@ function startWorker(args: WorkerArgs, storageDir: string): Worker {
     };
 }
 
+/**
+ * Per generation renewed during the crawl, how long each other process took to hold it: from the renewing process's
+ * commit to the process seeing it. A process that renewed a generation itself is not counted for it; `missed`
+ * counts (generation, process) pairs where a process never held a generation (it went past it, or finished first).
+ */
+function adoptionLatencies(results: readonly WorkerResult[]): { samples: number[]; missed: number } {
+    const samples: number[] = [];
+    let missed = 0;
+    for (const [renewer, result] of results.entries()) {
+        for (const { generation, at } of result.renewed) {
+            for (const [index, other] of results.entries()) {
+                if (index === renewer) continue;
+                const seen = other.adopted.find((entry) => entry.generation === generation);
+                if (seen) samples.push(Math.max(0, seen.at - at));
+                else missed++;
+            }
+        }
+    }
+    return { samples, missed };
+}
+
 async function runMultiProcess(context: BenchContext): Promise<ScenarioOutcome> {
     log.setLevel(log.LEVELS.OFF);
     const params = SIZES[context.size];
@@ -129,6 +150,9 @@ async function runMultiProcess(context: BenchContext): Promise<ScenarioOutcome> 
         for (const worker of workers) worker.go();
         const results = await Promise.all(workers.map((worker) => worker.done));
         const ms = nowMs() - start;
+        const adoption = adoptionLatencies(results);
+        const stalePerExpiryPerProcess = site.staleRequests / params.expiries / params.processes;
+        const queriesPerSecond = median(results.map((r) => r.polls / (r.ms / 1000)));
         const loggedIn = results.reduce((sum, r) => sum + r.loggedIn, 0);
         const failed = results.reduce((sum, r) => sum + r.failed, 0);
         context.progress(`${site.logins} logins, ${loggedIn}/${pages} logged in, ${failed} failed, ${site.staleRequests} stale`);
@@ -153,6 +177,32 @@ async function runMultiProcess(context: BenchContext): Promise<ScenarioOutcome> 
                     plugin: site.staleRequests,
                     note: 'requests the site received with an older login after a newer one was answered (across processes the guarantee is per process)',
                 }),
+                metricRow({
+                    metric: 'adoption latency p50',
+                    unit: 'ms',
+                    plugin: adoption.samples.length ? round(percentile(adoption.samples, 50), 1) : null,
+                    note:
+                        'from the renewing process committing a generation to another process holding it (seen by its next poll, ' +
+                        `or on asking for the renewal lease itself); ${adoption.samples.length} adoptions, ${adoption.missed} generation(s) a process never held`,
+                }),
+                metricRow({
+                    metric: 'adoption latency p95',
+                    unit: 'ms',
+                    plugin: adoption.samples.length ? round(percentile(adoption.samples, 95), 1) : null,
+                    goal: { on: 'plugin', op: '<=', value: 150 },
+                }),
+                metricRow({
+                    metric: 'stale requests per expiry per process',
+                    unit: '',
+                    plugin: round(stalePerExpiryPerProcess, 3),
+                    goal: { on: 'plugin', op: '<=', value: 0.25 },
+                }),
+                metricRow({
+                    metric: 'store polls per process',
+                    unit: '/s',
+                    plugin: round(queriesPerSecond, 1),
+                    note: 'one-row reads of the revision; rows are fetched only when it moved (the bound is 10/s when idle)',
+                }),
                 metricRow({ metric: 'crawl time', unit: 'ms', plugin: ms }),
             ],
             details: {
@@ -161,6 +211,14 @@ async function runMultiProcess(context: BenchContext): Promise<ScenarioOutcome> 
                 workers: results.map((r) => ({ ...r, ms: round(r.ms) })),
                 loginAttempts: site.loginAttempts,
                 storageDirs,
+                adoptionMs: adoption.samples.map((value) => round(value, 1)),
+                // Per stale request: how long after the newer login was issued the site received it.
+                staleLagMs: site.log
+                    .filter((entry) => entry.stale)
+                    .map((entry) => {
+                        const newer = site.sessionsIssued.filter((issued) => issued.generation > (entry.sidGeneration ?? 0)).at(0);
+                        return newer ? entry.receivedAt - newer.issuedAt : null;
+                    }),
             },
         };
     } finally {
