@@ -2,6 +2,7 @@
  * The benchmark harness at its smallest size: every scenario runs and produces numbers, and the results file has
  * its shape. No timing is asserted (the numbers of a tiny run mean nothing).
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { benchResultsSchema, readResults, writeResults } from '../bench/lib/resu
 import { alternate } from '../bench/lib/rounds.js';
 import { metricRow } from '../bench/lib/rows.js';
 import { median, percentile } from '../bench/lib/stats.js';
-import { formatReport } from '../bench/lib/table.js';
+import { formatLoad, formatReport } from '../bench/lib/table.js';
 import type { BenchResults, Scenario } from '../bench/lib/types.js';
 import { scenarios } from '../bench/scenarios/index.js';
 
@@ -46,6 +47,8 @@ describe('benchmark harness', () => {
             }
         }
         expect(results.machine.cores).toBeGreaterThan(0);
+        expect(results.load?.start).toHaveLength(3);
+        expect(results.load?.end.every((value) => Number.isFinite(value) && value >= 0)).toBe(true);
         expect(results.machine.versions.crawlee).toMatch(/^\d+\.\d+\.\d+/);
 
         // Correctness goals hold even at this size: no stale or failed request, one login per expiry.
@@ -55,11 +58,18 @@ describe('benchmark harness', () => {
         expect(rowOf('renewal', 'failed requests')?.plugin).toBe(0);
         expect(rowOf('renewal', 'renewals per crawl')?.met).toBe(true);
         const ran = (name: string) => results.scenarios.find((s) => s.name === name)?.status === 'ok';
-        if (ran('multi-process')) expect(rowOf('multi-process', 'logins')?.met).toBe(true);
+        if (ran('multi-process')) {
+            expect(rowOf('multi-process', 'logins')?.met).toBe(true);
+            // Each worker had its own Crawlee storage directory (none purged another's), removed after the run.
+            const dirs = results.scenarios.find((s) => s.name === 'multi-process')!.details.storageDirs as string[];
+            expect(new Set(dirs).size).toBe(2);
+            for (const dir of dirs) expect(existsSync(dir), dir).toBe(false);
+        }
         if (ran('quick-login')) expect(rowOf('quick-login', 'form posts per login')?.plugin).toBe(0);
 
         const report = formatReport(results);
         expect(report).toContain('| scenario');
+        expect(report).toMatch(/Load average \(1 \/ 5 \/ 15 min\): start [\d.]+ \/ [\d.]+ \/ [\d.]+ · end /);
         for (const scenario of scenarios) expect(report).toContain(`| ${scenario.name}`);
 
         const directory = await mkdtemp(path.join(tmpdir(), 'bench-test-'));
@@ -129,6 +139,13 @@ describe('harness parts', () => {
         });
         expect(order).toEqual(['a-1', 'b-1', 'a0', 'b0', 'b1', 'a1', 'a2', 'b2']);
         expect(samples).toEqual({ a: [0, 1, 2], b: [0, 1, 2] });
+    });
+
+    it('prints the load average and flags a run busier than its cores', () => {
+        expect(formatLoad({ start: [0.5, 0.4, 0.3], end: [1.25, 0.5, 0.3] }, 2)).toBe(
+            'Load average (1 / 5 / 15 min): start 0.50 / 0.40 / 0.30 · end 1.25 / 0.50 / 0.30',
+        );
+        expect(formatLoad({ start: [3.1, 2, 1], end: [1, 1, 1] }, 2)).toContain('NOISY');
     });
 
     it('computes medians and percentiles', () => {

@@ -2,7 +2,7 @@
  * Runs scenarios one after the other and collects their results; a scenario that fails or is skipped is
  * recorded as such and the others still run.
  */
-import { machineInfo } from './machine.js';
+import { loadAverage, machineInfo } from './machine.js';
 import { nowMs } from './stats.js';
 import { ScenarioSkipped, type BenchResults, type BenchSize, type Scenario, type ScenarioResult } from './types.js';
 
@@ -23,6 +23,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResults> 
     const selected = selectScenarios(options.scenarios, options.only);
     const progress = options.progress ?? (() => undefined);
     const startedAt = new Date().toISOString();
+    const loadAtStart = loadAverage();
     const start = nowMs();
     const results: ScenarioResult[] = [];
     for (const scenario of selected) {
@@ -57,6 +58,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResults> 
         startedAt,
         durationMs: Math.round(nowMs() - start),
         machine: machineInfo(),
+        load: { start: loadAtStart, end: loadAverage() },
         scenarios: results,
     };
 }

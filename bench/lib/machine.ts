@@ -6,7 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { MachineInfo } from './types.js';
+import type { LoadAverage, MachineInfo } from './types.js';
+
+/** The load average now, rounded to two decimals. */
+export function loadAverage(): LoadAverage {
+    const [one, five, fifteen] = os.loadavg().map((value) => Math.round(value * 100) / 100);
+    return [one!, five!, fifteen!];
+}
 
 /** The machine and the versions of Crawlee, Playwright, tough-cookie and mysql2 installed. */
 export function machineInfo(): MachineInfo {

@@ -49,6 +49,12 @@ export const benchResultsSchema = z.strictObject({
         totalMemoryGb: z.number(),
         versions: z.record(z.string(), z.string()),
     }),
+    load: z
+        .strictObject({
+            start: z.tuple([z.number(), z.number(), z.number()]),
+            end: z.tuple([z.number(), z.number(), z.number()]),
+        })
+        .optional(),
     scenarios: z.array(scenarioResultSchema),
 });
 

@@ -14,6 +14,7 @@ export function formatReport(results: BenchResults): string {
     );
     lines.push(`Versions: ${Object.entries(machine.versions).map(([name, version]) => `${name} ${version}`).join(' · ')}`);
     lines.push(`Size: ${results.size} · started ${results.startedAt} · ${(results.durationMs / 1000).toFixed(0)} s`);
+    if (results.load) lines.push(formatLoad(results.load, machine.cores));
     lines.push('');
     lines.push(formatTable(results));
     const notes = collectNotes(results);
@@ -48,6 +49,14 @@ export function formatTable(results: BenchResults): string {
     const widths = HEADER.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
     const line = (cells: readonly string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
     return [line(HEADER), line(widths.map((width) => '-'.repeat(width))), ...body.map(line)].join('\n');
+}
+
+/** The load averages at start and end; flags a run where other work competed for the cores. */
+export function formatLoad(load: NonNullable<BenchResults['load']>, cores: number): string {
+    const show = (values: readonly number[]) => values.map((value) => value.toFixed(2)).join(' / ');
+    const busiest = Math.max(load.start[0], load.end[0]);
+    const warning = busiest > cores ? ` · NOISY: load above the ${cores} cores, timings are not reliable` : '';
+    return `Load average (1 / 5 / 15 min): start ${show(load.start)} · end ${show(load.end)}${warning}`;
 }
 
 function collectNotes(results: BenchResults): string[] {

@@ -99,8 +99,17 @@ export interface BenchResults {
     startedAt: string;
     durationMs: number;
     machine: MachineInfo;
+    /**
+     * The machine's load average (`os.loadavg()`: 1, 5 and 15 minutes) when the run started and when it ended; a
+     * load well above the core count means other work shared the CPUs and the timings are noisy. Absent in files
+     * written before it was recorded.
+     */
+    load?: { start: LoadAverage; end: LoadAverage };
     scenarios: ScenarioResult[];
 }
+
+/** `os.loadavg()`: the 1, 5 and 15 minute load averages. */
+export type LoadAverage = [number, number, number];
 
 /** Thrown by a scenario when something it needs (an API, a database, a browser) is not available. */
 export class ScenarioSkipped extends Error {

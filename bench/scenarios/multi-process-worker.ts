@@ -8,7 +8,11 @@ import { createInterface } from 'node:readline';
 
 import { Configuration, HttpCrawler, RetryRequestError, log } from 'crawlee';
 
+import { internalsOf } from '../../src/core/internals.js';
 import { Sessions, withSessions } from '../../src/index.js';
+
+/** How often the worker looks at its session's generation to time adoptions, in ms. */
+const WATCH_MILLIS = 2;
 
 /** What the parent tells a worker. */
 export interface WorkerArgs {
@@ -28,6 +32,13 @@ export interface WorkerResult {
     clears: number;
     failed: number;
     ms: number;
+    /** Generations this process renewed, with when the renewal was committed (ms since the epoch). */
+    renewed: Array<{ generation: number; at: number }>;
+    /** Generations this process took from another process (by a pull or on asking for the lease), and when. */
+    adopted: Array<{ generation: number; at: number }>;
+    /** Polls of the store during the crawl, and how many of them fetched rows. */
+    polls: number;
+    pulls: number;
 }
 
 async function main(): Promise<void> {
@@ -76,11 +87,26 @@ async function main(): Promise<void> {
             }
         });
     });
+    const renewed: WorkerResult['renewed'] = [];
+    const adopted: WorkerResult['adopted'] = [];
+    sessions.on('renewed', (event) => renewed.push({ generation: event.generation, at: Date.now() }));
+    const internals = internalsOf(sessions);
+    let seen = internals.registry.find(args.sessionId)?.generation ?? 0;
+    const watch = setInterval(() => {
+        const generation = internals.registry.find(args.sessionId)?.generation ?? 0;
+        if (generation === seen) return;
+        seen = generation;
+        if (!renewed.some((entry) => entry.generation === generation)) adopted.push({ generation, at: Date.now() });
+    }, WATCH_MILLIS);
+    const pollsBefore = { ...internals.syncCounters };
     const start = performance.now();
     const stats = await crawler.run(requests);
     const ms = performance.now() - start;
+    clearInterval(watch);
+    const polls = internals.syncCounters.polls - pollsBefore.polls;
+    const pulls = internals.syncCounters.pulls - pollsBefore.pulls;
     await sessions.close();
-    const result: WorkerResult = { loggedIn, clears, failed: stats.requestsFailed, ms };
+    const result: WorkerResult = { loggedIn, clears, failed: stats.requestsFailed, ms, renewed, adopted, polls, pulls };
     process.stdout.write(`DONE ${JSON.stringify(result)}\n`);
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { Configuration, log } from 'crawlee';
+import mysql from 'mysql2/promise';
 import { Cookie } from 'tough-cookie';
 
 import { Sessions } from '../../src/index.js';
@@ -36,7 +37,8 @@ const SIZES: Record<BenchSize, StoreParams> = {
     full: { sessions: 10_000, rounds: 3, batch: 500 },
 };
 
-const GOALS = { embedded: 20_000, mysql: 5_000 } as const;
+/** Sessions/s end to end; MySQL's goal is a ratio to the bare driver (see {@link bareDriverWrite}). */
+const GOALS = { embedded: 20_000, mysql: Number.NaN } as const;
 type Backend = keyof typeof GOALS;
 
 /** One round's rates in sessions per second. */
@@ -44,6 +46,8 @@ interface StoreSample {
     endToEnd: number;
     flushOnly: number;
     directWrite: number;
+    /** MySQL only: the same rows written with the bare driver (the driver's own limit); NaN for the embedded store. */
+    driver: number;
 }
 
 /** A fresh, empty store of the backend, and how to dispose of it. */
@@ -122,6 +126,47 @@ async function directWrite(backend: Backend, mysqlUrl: string, count: number, ba
     }
 }
 
+/**
+ * The driver's own limit: the rows of the same sessions (cookies as JSON, counters, timestamps) written into the
+ * store's sessions table with mysql2 alone, one multi-row `INSERT … ON DUPLICATE KEY UPDATE` per batch, no reading,
+ * merging or revision; sessions/s. The deltas are built before the clock starts; serializing them is timed.
+ */
+async function bareDriverWrite(mysqlUrl: string, count: number, batch: number): Promise<number> {
+    const fresh = await freshStore('mysql', mysqlUrl);
+    const store = await openStore(fresh.choice); // creates the tables
+    await store.close();
+    const tablePrefix = (fresh.choice as { mysql: { tablePrefix: string } }).mysql.tablePrefix;
+    const connection = await mysql.createConnection({ uri: mysqlUrl });
+    try {
+        const deltas = deltasFor(count);
+        const start = nowMs();
+        for (let i = 0; i < deltas.length; i += batch) {
+            const now = Date.now();
+            const rows = deltas.slice(i, i + batch).map((delta) => [
+                delta.id, delta.generation, null, null, JSON.stringify(delta.upserts), null,
+                delta.counters.requests, delta.counters.successes, delta.counters.failures, delta.counters.renewals,
+                delta.lastUsedAt, null, 1, now,
+            ]);
+            await connection.query(
+                `INSERT INTO \`${tablePrefix}_sessions\` (id, generation, profile_index, identity, cookies, auth, requests, successes,
+                    failures, renewals, last_used_at, last_renewal_error, revision, updated_at)
+                 VALUES ?
+                 ON DUPLICATE KEY UPDATE generation = VALUES(generation), profile_index = VALUES(profile_index),
+                    identity = VALUES(identity), cookies = VALUES(cookies), auth = VALUES(auth), requests = VALUES(requests),
+                    successes = VALUES(successes), failures = VALUES(failures), renewals = VALUES(renewals),
+                    last_used_at = VALUES(last_used_at), last_renewal_error = VALUES(last_renewal_error),
+                    revision = VALUES(revision), updated_at = VALUES(updated_at)`,
+                [rows],
+            );
+        }
+        const ms = nowMs() - start;
+        return (count / ms) * 1000;
+    } finally {
+        await connection.end();
+        await fresh.dispose();
+    }
+}
+
 async function runStore(context: BenchContext): Promise<ScenarioOutcome> {
     log.setLevel(log.LEVELS.OFF);
     const params = SIZES[context.size];
@@ -132,7 +177,8 @@ async function runStore(context: BenchContext): Promise<ScenarioOutcome> {
 
     const measure = (backend: Backend) => async (): Promise<StoreSample> => {
         const { endToEnd, flushOnly } = await throughSessions(backend, mysqlUrl, params.sessions);
-        return { endToEnd, flushOnly, directWrite: await directWrite(backend, mysqlUrl, params.sessions, params.batch) };
+        const driver = backend === 'mysql' ? await bareDriverWrite(mysqlUrl, params.sessions, params.batch) : Number.NaN;
+        return { endToEnd, flushOnly, directWrite: await directWrite(backend, mysqlUrl, params.sessions, params.batch), driver };
     };
     const sides = Object.fromEntries(backends.map((backend) => [backend, measure(backend)])) as Record<Backend, () => Promise<StoreSample>>;
     const samples = await alternate({
@@ -141,22 +187,30 @@ async function runStore(context: BenchContext): Promise<ScenarioOutcome> {
         onRound: (backend, r, s) =>
             context.progress(
                 `${backend} round ${r + 1}/${params.rounds}: end to end ${s.endToEnd.toFixed(0)}/s, flush ${s.flushOnly.toFixed(0)}/s, ` +
-                    `write() ${s.directWrite.toFixed(0)}/s`,
+                    `write() ${s.directWrite.toFixed(0)}/s${Number.isNaN(s.driver) ? '' : `, bare driver ${s.driver.toFixed(0)}/s`}`,
             ),
     });
 
     const rows: MetricRow[] = [];
     for (const backend of backends) {
         const of = (key: keyof StoreSample) => median(samples[backend].map((s) => s[key]));
+        const mysqlSide = backend === 'mysql';
         rows.push(
             metricRow({
                 metric: `${backend}: sessions/s end to end`,
                 unit: '/s',
                 plugin: of('endToEnd'),
-                goal: { on: 'plugin', op: '>=', value: GOALS[backend] },
+                ...(mysqlSide
+                    ? { baseline: of('driver'), goal: { on: 'ratio', op: '>=', value: 0.5 } as const }
+                    : { goal: { on: 'plugin', op: '>=', value: GOALS[backend] } as const }),
                 note:
                     `${params.sessions} new sessions × 5 cookies through Sessions (addCookies, then flush()), ${params.rounds} rounds, ` +
-                    `median; ${backend === 'mysql' ? 'MariaDB on loopback, a fresh table prefix per round' : 'a fresh storage directory per round'}`,
+                    `median; ${
+                        mysqlSide
+                            ? 'MariaDB on loopback, a fresh table prefix per round; baseline: the same rows written by mysql2 alone ' +
+                              `(one multi-row INSERT … ON DUPLICATE KEY UPDATE per ${params.batch}, no merge), in the same round`
+                            : 'a fresh storage directory per round'
+                    }`,
             }),
             metricRow({
                 metric: `${backend}: sessions/s, flush() alone`,
@@ -178,7 +232,7 @@ async function runStore(context: BenchContext): Promise<ScenarioOutcome> {
                 metric: 'mysql: sessions/s end to end',
                 unit: '/s',
                 plugin: null,
-                goal: { on: 'plugin', op: '>=', value: GOALS.mysql },
+                goal: { on: 'ratio', op: '>=', value: 0.5 },
                 note: unavailable,
             }),
         );
@@ -190,14 +244,19 @@ async function runStore(context: BenchContext): Promise<ScenarioOutcome> {
             ...Object.fromEntries(
                 backends.map((backend) => [
                     backend,
-                    samples[backend].map((s) => ({ endToEnd: round(s.endToEnd), flushOnly: round(s.flushOnly), directWrite: round(s.directWrite) })),
+                    samples[backend].map((s) => ({
+                        endToEnd: round(s.endToEnd),
+                        flushOnly: round(s.flushOnly),
+                        directWrite: round(s.directWrite),
+                        ...(Number.isNaN(s.driver) ? {} : { driver: round(s.driver) }),
+                    })),
                 ]),
             ),
         },
     };
 }
 
-/** 10 000 sessions × 5 cookies: ≥ 20 000/s through the embedded store, ≥ 5 000/s through MySQL. */
+/** 10 000 sessions × 5 cookies: ≥ 20 000/s through the embedded store, MySQL ≥ 0.5× the bare driver. */
 export const storeScenario: Scenario = {
     name: 'store',
     description: '10 000 sessions × 5 cookies written through the embedded store and MySQL: sessions/s',

@@ -44,6 +44,8 @@ export interface SessionsInternals {
     renewalOf(sessionId: string): Renewal | undefined;
     /** Consecutive transport failures after which a profile counts as failing. */
     readonly profileFailureThreshold: number;
+    /** Polls of a shared store and the row fetches among them (see `StoreSync.syncCounters`). */
+    readonly syncCounters: { readonly polls: number; readonly pulls: number; readonly lastPullAtPoll: number };
 }
 
 const registered = new WeakMap<object, SessionsInternals>();

@@ -683,6 +683,7 @@ export class Sessions {
             userData: this.#userData,
             renewalOf: (sessionId) => this.#renewalOf(sessionId),
             profileFailureThreshold: this.#profileFailureThreshold,
+            syncCounters: this.#sync.syncCounters,
         };
     }
 }

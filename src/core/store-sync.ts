@@ -12,14 +12,22 @@ import { WriteBehind, type PersistenceOptions } from './write-behind.js';
  * Keeps this process's sessions and the store in step: loads every stored session at open, writes changes behind
  * the crawl (see {@link WriteBehind}), and with a store shared by other processes brings each session up to date
  * with what they did — another process's renewal is adopted whole, its cookie changes of the same generation are
- * merged — from what writes return and from a periodic pull of changes.
+ * merged — from what writes return and from polling the store: a cheap change signal (MySQL: its revision row) every
+ * `syncIntervalMillis`, and the changed rows only when it moved.
  */
 export class StoreSync {
     readonly writeBehind: WriteBehind;
     private pullTimer: NodeJS.Timeout | undefined;
     private cursor: string | undefined;
+    /** The store's change signal when rows were last pulled (or at start): rows are pulled again once it moved. */
+    private signal: string | undefined;
     private pulling = false;
     private closed = false;
+    /**
+     * How many polls of a shared store ran (a read of its change signal, or of its changes when it has no signal),
+     * how many of them fetched rows, and the poll that did so last.
+     */
+    readonly syncCounters = { polls: 0, pulls: 0, lastPullAtPoll: 0 };
 
     constructor(
         private readonly store: SessionStore,
@@ -44,11 +52,13 @@ export class StoreSync {
 
     /** Loads every stored session and, for a shared store, starts pulling other processes' changes. */
     async start(): Promise<void> {
-        for (const record of await this.store.loadAll()) this.registry.load(record);
+        // The cursor is taken before the sessions are loaded: a write landing in between is pulled (again), not missed.
         if (this.store.shared) {
+            this.signal = await this.store.changeSignal?.();
             this.cursor = (await this.store.changes(undefined)).cursor;
-            this.schedulePull();
         }
+        for (const record of await this.store.loadAll()) this.registry.load(record);
+        if (this.store.shared) this.schedulePull();
     }
 
     /** Records that a session changed (called on the hot path). */
@@ -131,25 +141,40 @@ export class StoreSync {
         this.pullTimer.unref();
     }
 
-    /** Pulls the changes other processes made to a shared store. */
+    /**
+     * Polls a shared store: reads its change signal and, only when it moved, pulls the rows other processes changed.
+     * The signal is read before the rows, so the rows pulled include every write it stands for.
+     */
     private async pull(): Promise<void> {
         if (this.pulling || this.closed) return;
         this.pulling = true;
         try {
-            const clock = this.writeBehind.clock;
-            const { records, cursor } = await this.store.changes(this.cursor);
-            this.cursor = cursor;
-            for (const record of records) {
-                const session = this.registry.find(record.id);
-                if (!session) this.registry.load(record);
-                // The row may predate a write of this process that was under way meanwhile (its counters would be
-                // undone in memory); that write's answer carries the row as it is after it.
-                else if (!session.renewal && !this.writeBehind.writtenSince(session, clock)) this.reconcile(session, record);
-            }
+            const counters = this.syncCounters;
+            counters.polls++;
+            const signal = await this.store.changeSignal?.();
+            if (signal !== undefined && signal === this.signal) return;
+            counters.pulls++;
+            counters.lastPullAtPoll = counters.polls;
+            await this.pullRows();
+            this.signal = signal;
         } catch {
             // An outage is reported by the write-behind; pulling resumes when the store is back.
         } finally {
             this.pulling = false;
+        }
+    }
+
+    /** Pulls the changes other processes made to a shared store. */
+    private async pullRows(): Promise<void> {
+        const clock = this.writeBehind.clock;
+        const { records, cursor } = await this.store.changes(this.cursor);
+        this.cursor = cursor;
+        for (const record of records) {
+            const session = this.registry.find(record.id);
+            if (!session) this.registry.load(record);
+            // The row may predate a write of this process that was under way meanwhile (its counters would be
+            // undone in memory); that write's answer carries the row as it is after it.
+            else if (!session.renewal && !this.writeBehind.writtenSince(session, clock)) this.reconcile(session, record);
         }
     }
 }

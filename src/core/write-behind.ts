@@ -27,8 +27,10 @@ export interface PersistenceOptions {
      */
     maxPendingSessions: number;
     /**
-     * How often a shared store (MySQL) is asked for changes made by other processes, in ms. 0 turns the pull off.
-     * @default 1000
+     * How often a shared store (MySQL) is polled for changes made by other processes, in ms: each poll reads one
+     * row (the store's revision) and fetches the changed sessions only when it moved, so another process's renewal
+     * is adopted within about this long, at one query per poll while nothing changes. 0 turns polling off.
+     * @default 100
      */
     syncIntervalMillis: number;
     /**
@@ -49,7 +51,7 @@ export const DEFAULT_PERSISTENCE: Readonly<PersistenceOptions> = Object.freeze({
     flushIntervalMillis: 1000,
     batchSize: 500,
     maxPendingSessions: 100_000,
-    syncIntervalMillis: 1000,
+    syncIntervalMillis: 100,
     leaseMillis: 30_000,
     closeTimeoutMillis: 10_000,
 });

@@ -160,6 +160,12 @@ export interface SessionStore {
      * nothing). Non-shared stores return no records.
      */
     changes(cursor: string | undefined): Promise<{ records: SessionRecord[]; cursor: string }>;
+    /**
+     * Optional, for shared stores: a cheap read (one indexed row) of a value that changes whenever a write commits,
+     * such as the store's revision. When it is there, other processes' changes are polled with it and `changes()` is
+     * called only when it moved; without it, `changes()` is called on every poll.
+     */
+    changeSignal?(): Promise<string>;
 
     /** Asks for the right to renew session `id` out of `fromGeneration` (see {@link RenewalLease}). */
     beginRenewal(id: string, fromGeneration: number, owner: string, leaseMs: number): Promise<RenewalLease>;

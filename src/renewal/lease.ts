@@ -42,7 +42,8 @@ export function requestLease(request: LeaseRequest): Promise<RenewalLease> {
  * holder may die: its lease then expires and is granted here). Rejects when the store cannot be reached.
  */
 export async function waitForLease(request: LeaseRequest): Promise<{ granted: true } | { granted: false; record: SessionRecord }> {
-    const pollMillis = Math.min(500, Math.max(50, Math.round(request.leaseMillis / 10)));
+    // Every 100 ms at most: the waiting process adopts the holder's renewal within a poll (one indexed row read).
+    const pollMillis = Math.min(100, Math.max(50, Math.round(request.leaseMillis / 10)));
     for (;;) {
         const lease = await requestLease(request);
         if (lease.granted) return { granted: true };

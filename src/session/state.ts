@@ -5,6 +5,7 @@ import { Cookie } from 'tough-cookie';
 import { addCounters, cookieKeyOf, subtractCounters, zeroCounters } from '../model/merge.js';
 import type { CookieKey, SessionDelta, SessionRecord, StoredCookie } from '../model/types.js';
 import type { BoundSession } from './bound-session.js';
+import { storedCookieOf } from './stored-cookie.js';
 
 /** A delta taken from a session, and how to give it back if writing it failed. */
 export interface TakenDelta {
@@ -33,7 +34,7 @@ export function takeDelta(session: BoundSession): TakenDelta {
         for (const key of dirty) {
             const { domain, path, key: name } = parseCookieKey(key);
             const cookie = findCookie(session, domain, path, name);
-            if (cookie) upserts.push(cookie.toJSON() as StoredCookie);
+            if (cookie) upserts.push(storedCookieOf(cookie));
             else removals.push({ domain, path, key: name });
         }
     }
