@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { log } from 'crawlee';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
+import { compileUrlGlob, MAX_GLOB_INPUT_LENGTH } from '../src/headers/conditions.js';
 import { HeaderRuleError, HeaderRules, HEADER_RULES_COLLECTION } from '../src/headers/header-rules.js';
 import { HeaderPipeline } from '../src/headers/pipeline.js';
 import { describeRule, isSensitiveHeader, redactHeaders, redactHeaderValue } from '../src/headers/redact.js';
@@ -111,7 +112,8 @@ describe('HeaderRules', () => {
     it('matches on URL glob, URL regex, host, method and session ids', async () => {
         const pipeline = new HeaderPipeline(new MemorySessionStore(), { refreshIntervalMillis: 0, cleanupIntervalMillis: 0 });
         const rules = pipeline.rules;
-        await rules.add({ name: 'glob', header: 'X-Glob', value: '1', match: { urlGlob: 'https://example.com/api/*' } });
+        await rules.add({ name: 'glob', header: 'X-Glob', value: '1', match: { urlGlob: 'https://example.com/api/**' } });
+        await rules.add({ name: 'one-segment', header: 'X-Segment', value: '1', match: { urlGlob: 'https://EXAMPLE.com/*/items' } });
         await rules.add({ name: 'regex', header: 'X-Regex', value: '1', match: { urlRegex: '/v\\d+/items' } });
         await rules.add({ name: 'host', header: 'X-Host', value: '1', match: { host: '*.example.org' } });
         await rules.add({ name: 'port', header: 'X-Port', value: '1', match: { host: 'example.com:8443' } });
@@ -121,6 +123,13 @@ describe('HeaderRules', () => {
             Object.keys(await applied(pipeline, {}, url, method, sessionId)).sort();
 
         expect(await names('https://example.com/api/v2/items?x=1')).toEqual(['x-glob', 'x-regex']);
+        // Crawlee's glob semantics: `*` stays within one segment, case-insensitive.
+        expect(await names('https://example.com/shop/items')).toEqual(['x-segment']);
+        expect(await names('https://example.com/a/b/items')).toEqual([]);
+        // A hostile URL length is refused, not worked through.
+        const matches = compileUrlGlob('https://example.com/**/x*y*z');
+        expect(matches(`https://example.com/${'a/'.repeat(1000)}xayz`)).toBe(true);
+        expect(() => matches(`https://example.com/${'a'.repeat(MAX_GLOB_INPUT_LENGTH)}`)).toThrow(/longer than 1048576 \(1 MiB\): not matched against the URL glob/);
         expect(await names('https://example.com/apiary')).toEqual([]);
         expect(await names('https://shop.example.org/')).toEqual(['x-host']);
         expect(await names('https://example.org/')).toEqual([]); // *.example.org: subdomains, not the apex

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { parseCron } from '../src/maintainer/cron.js';
+import { CronSyntaxError, parseCron } from '../src/maintainer/cron.js';
 import { compileSchedule, ScheduledJob, type Schedule } from '../src/maintainer/schedule.js';
 import { instantOfWallTime } from '../src/maintainer/time-zone.js';
 import { ConfigValidationError } from '../src/shared/validation.js';
@@ -183,16 +183,27 @@ describe('interval schedules', () => {
 });
 
 describe('cron schedules', () => {
-    it('parses ranges, steps, lists and names', () => {
-        const fields = parseCron('0,30 9-17/4 1,15 jan-mar,DEC mon-fri');
-        expect(fields.minutes).toEqual([0, 30]);
-        expect(fields.hours).toEqual([9, 13, 17]);
-        expect([...fields.daysOfMonth]).toEqual([1, 15]);
-        expect([...fields.months].sort((a, b) => a - b)).toEqual([1, 2, 3, 12]);
-        expect([...fields.daysOfWeek].sort()).toEqual([1, 2, 3, 4, 5]);
-        expect([...parseCron('0 0 * * 7').daysOfWeek]).toEqual([0]); // 7 is Sunday
-        expect(parseCron('5/20 * * * *').minutes).toEqual([5, 25, 45]);
-        expect(parseCron('@hourly').minutes).toEqual([0]);
+    it('parses ranges, steps, lists and names (croner)', () => {
+        // 1 or 15 of Jan–Mar and Dec, or any weekday, at 9:00, 13:00, 17:00 and :30 past: from Sat 1 Mar 2025.
+        expect(occurrences({ kind: 'cron', expression: '0,30 9-17/4 1,15 jan-mar,DEC mon-fri', timeZone: 'UTC' }, '2025-02-28T23:00:00Z', 7)).toEqual([
+            '2025-03-01T09:00:00.000Z', // Saturday the 1st: by day of month
+            '2025-03-01T09:30:00.000Z',
+            '2025-03-01T13:00:00.000Z',
+            '2025-03-01T13:30:00.000Z',
+            '2025-03-01T17:00:00.000Z',
+            '2025-03-01T17:30:00.000Z',
+            '2025-03-03T09:00:00.000Z', // Monday: by day of week (Sunday the 2nd matches neither)
+        ]);
+        expect(occurrences({ kind: 'cron', expression: '0 0 * * 7', timeZone: 'UTC' }, '2025-06-01T00:00:00Z', 1)).toEqual(['2025-06-08T00:00:00.000Z']); // 7 is Sunday
+        expect(occurrences({ kind: 'cron', expression: '5-59/20 * * * *', timeZone: 'UTC' }, '2025-06-01T00:00:00Z', 3)).toEqual([
+            '2025-06-01T00:05:00.000Z',
+            '2025-06-01T00:25:00.000Z',
+            '2025-06-01T00:45:00.000Z',
+        ]);
+        expect(occurrences({ kind: 'cron', expression: '@hourly', timeZone: 'UTC' }, '2025-06-01T00:10:00Z', 1)).toEqual(['2025-06-01T01:00:00.000Z']);
+        expect(occurrences({ kind: 'cron', expression: '@midnight', timeZone: 'UTC' }, '2025-06-01T00:10:00Z', 1)).toEqual(['2025-06-02T00:00:00.000Z']);
+        expect(() => parseCron('0 0 * * * *')).toThrow(CronSyntaxError); // no seconds field
+        expect(() => parseCron(`${'1,'.repeat(200)}1 * * * *`)).toThrow(/longer than 256 characters/);
     });
 
     it('evaluates in the named zone, across the spring transition', () => {
@@ -312,12 +323,12 @@ describe('bad schedules', () => {
             /^Invalid schedule: schedule\.timeZone: must be an IANA time zone name/,
         );
         expect(refusal({ kind: 'cron', expression: '0 24 * * *' })).toBe(
-            'Invalid schedule: schedule.expression: is not a valid cron expression: hour: 24 is out of range 0-23 (got "0 24 * * *")',
+            'Invalid schedule: schedule.expression: is not a valid cron expression: CronPattern: Invalid value for hour: 24 (got "0 24 * * *")',
         );
         expect(refusal({ kind: 'cron', expression: '0 0 * *' })).toMatch(/schedule\.expression: .*expected 5 fields/);
         expect(refusal({ kind: 'cron', expression: '0 0 30 feb *' })).toMatch(/schedule\.expression: .*never runs/);
-        expect(refusal({ kind: 'cron', expression: '*/0 * * * *' })).toMatch(/minute: the step in "\*\/0" must be a positive/);
-        expect(refusal({ kind: 'cron', expression: '0 0 * * funday' })).toMatch(/day of week: "funday" is not a number/);
+        expect(refusal({ kind: 'cron', expression: '*/0 * * * *' })).toMatch(/schedule\.expression: .*illegal stepping: 0/);
+        expect(refusal({ kind: 'cron', expression: '0 0 * * funday' })).toMatch(/schedule\.expression: .*\(funday\) contains illegal characters/);
         expect(refusal({ kind: 'interval', everyMs: 10 })).toBe('Invalid schedule: schedule.everyMs: must be at least 1000 (got 10)');
         expect(refusal({ kind: 'interval', everyMs: 60_000, every: 1 })).toMatch(/schedule: has unknown key "every"/);
         expect(refusal({ kind: 'weekly' })).toMatch(/schedule\.kind: must be one of "once", "daily", "interval", "cron"/);

@@ -167,7 +167,7 @@ describe('SessionHeaders', () => {
         const pipeline = new HeaderPipeline(new MemorySessionStore(), noTimers);
         await pipeline.sessionHeaders.setMany('s', [
             { name: 'X-Api', value: 'api-only', scope: { host: 'api.example.com' } },
-            { name: 'X-Path', value: 'v2', scope: { urlGlob: '*/v2/*' } },
+            { name: 'X-Path', value: 'v2', scope: { urlGlob: 'https://*/v2/**' } },
             { name: 'X-Both', value: 'both', scope: { host: 'api.example.com', urlRegex: '/v2/' } },
         ]);
         expect(Object.keys(apply(pipeline, {}, 's', 'https://api.example.com/v1/x')).sort()).toEqual(['x-api']);

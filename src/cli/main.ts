@@ -12,6 +12,7 @@ import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
 import { maintainCommand, statusCommand } from './commands/maintainer.js';
 import { repairCommand } from './commands/repair.js';
+import { reportCommand } from './commands/report.js';
 import { rulesCommand } from './commands/rules.js';
 import { showCommand } from './commands/show.js';
 import { EXIT_OK, EXIT_USAGE, describeError, exitCodeOf } from './errors.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly CliCommand[] = [
     rulesCommand,
     maintainCommand,
     statusCommand,
+    reportCommand,
     repairCommand,
 ];
 

@@ -1,3 +1,5 @@
+import { Minimatch } from 'minimatch';
+
 import type { HeaderScope, MatchCondition } from './rule.js';
 
 /** The request a rule or session header is evaluated for. */
@@ -13,15 +15,22 @@ export interface HeaderTarget {
 /** A compiled condition: true when the target is in scope. */
 export type TargetPredicate = (target: HeaderTarget) => boolean;
 
-/** Turns a URL glob into an anchored regular expression: `*` any run of characters, `?` one character. */
-export function globToRegExp(glob: string): RegExp {
-    let source = '';
-    for (const char of glob) {
-        if (char === '*') source += '.*';
-        else if (char === '?') source += '.';
-        else source += char.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-    }
-    return new RegExp(`^${source}$`, 's');
+/** The longest URL a glob is matched against (far beyond any real URL; bounds the matcher's work). */
+export const MAX_GLOB_INPUT_LENGTH = 1024 * 1024;
+
+/**
+ * Compiles a URL glob with Crawlee's semantics (its `globs` in `enqueueLinks`): minimatch with `nocase`, so `*`
+ * matches within one path segment (never across `/`), `**` across segments, `?` one character, `{a,b}` either.
+ * Matching a URL longer than {@link MAX_GLOB_INPUT_LENGTH} throws instead of working through it.
+ */
+export function compileUrlGlob(glob: string): (href: string) => boolean {
+    const matcher = new Minimatch(glob, { nocase: true });
+    return (href) => {
+        if (href.length > MAX_GLOB_INPUT_LENGTH) {
+            throw new RangeError(`A URL of ${href.length} characters is longer than ${MAX_GLOB_INPUT_LENGTH} (1 MiB): not matched against the URL glob ${JSON.stringify(glob.slice(0, 100))}`);
+        }
+        return matcher.match(href);
+    };
 }
 
 /** The `host[:port]` of a URL with the scheme's default port made explicit. */
@@ -54,8 +63,8 @@ export function compileCondition(condition: MatchCondition | HeaderScope | undef
     if (!condition) return () => true;
     const checks: TargetPredicate[] = [];
     if (condition.urlGlob !== undefined) {
-        const glob = globToRegExp(condition.urlGlob);
-        checks.push(({ url }) => glob.test(url.href));
+        const matches = compileUrlGlob(condition.urlGlob);
+        checks.push(({ url }) => matches(url.href));
     }
     if (condition.urlRegex !== undefined) {
         const regex = new RegExp(condition.urlRegex);

@@ -54,8 +54,9 @@ export const FORBIDDEN_HEADER_NAMES: Readonly<Record<string, string>> = {
  */
 export interface MatchCondition {
     /**
-     * Glob matched against the whole request URL (query included): `*` matches any run of characters, slashes
-     * included, `?` exactly one character, e.g. `https://api.example.com/*`.
+     * Glob matched against the whole request URL (query included), as Crawlee's `globs` (minimatch, case-insensitive):
+     * `*` matches within one path segment (not across `/`), `**` across segments, `?` exactly one character, e.g.
+     * `https://api.example.com/**`.
      * @default undefined (any URL)
      */
     urlGlob?: string;

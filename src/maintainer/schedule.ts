@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { parseWithZod } from '../shared/validation.js';
-import { cronDayMatches, CronSyntaxError, parseCron, type CronFields } from './cron.js';
+import { CronSyntaxError, parseCron } from './cron.js';
 import { instantOfWallTime, isValidTimeZone, offsetAt, systemTimeZone, wallTimeAt } from './time-zone.js';
 
 /**
@@ -153,18 +153,16 @@ export function timesOf(schedule: Schedule): ScheduleTimes {
             return zoned(`daily at ${schedule.at.padStart(5, '0')} ${timeZone}`, timeZone, minuteOfDay, () => true);
         }
         case 'cron': {
-            const fields = parseCron(schedule.expression);
             const timeZone = schedule.timeZone ?? systemTimeZone();
-            const minutesOfDay = fields.hours.flatMap((hour) => fields.minutes.map((minute) => hour * 60 + minute));
-            return zoned(`cron "${schedule.expression.trim()}" ${timeZone}`, timeZone, minutesOfDay, (date) =>
-                dayMatches(fields, date),
-            );
+            const cron = parseCron(schedule.expression, timeZone);
+            return {
+                description: `cron "${schedule.expression.trim()}" ${timeZone}`,
+                once: false,
+                first: (start, runOnStart) => (runOnStart ? start : cron.nextAfter(start)),
+                next: (after) => cron.nextAfter(after),
+            };
         }
     }
-}
-
-function dayMatches(fields: CronFields, date: Date): boolean {
-    return cronDayMatches(fields, date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCDay());
 }
 
 /**

@@ -2,6 +2,7 @@ import { Cookie, CookieJar } from 'tough-cookie';
 import { z } from 'zod';
 
 import { fromPlaywrightCookies, type PlaywrightCookie } from '../../browser/cookies.js';
+import { parseCookieHeader } from '../../shared/cookies.js';
 import { ConfigValidationError, parseWithZod } from '../../shared/validation.js';
 import { CliError, UsageError } from '../errors.js';
 import { NETSCAPE_HEADER, NETSCAPE_HTTP_ONLY_PREFIX, type CookieFileFormat } from './export.js';
@@ -54,7 +55,7 @@ export function parseCookieFile(text: string, options: ParseCookieFileOptions): 
             if (!options.url) {
                 throw new UsageError(`--url is required to import a Cookie header (${options.source} holds one): it says which site the cookies belong to`);
             }
-            return { format, cookies: parseCookieHeader(text, options.url, options.source), notes: [] };
+            return { format, cookies: cookiesFromCookieHeader(text, options.url, options.source), notes: [] };
     }
 }
 
@@ -149,18 +150,15 @@ export function parseNetscapeCookieFile(text: string, source: string): Cookie[] 
  * A Cookie request header (`Cookie: a=1; b=2`, or just `a=1; b=2`): every pair becomes a host-only cookie of the
  * URL's host with path `/`, no expiry and no flags (a Cookie header says nothing else).
  */
-export function parseCookieHeader(text: string, url: string, source: string): Cookie[] {
+export function cookiesFromCookieHeader(text: string, url: string, source: string): Cookie[] {
     const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
     if (lines.length !== 1) throw new CliError(`${source}: expected one Cookie header line, found ${lines.length} lines`);
     const value = lines[0]!.replace(/^\s*cookie\s*:/i, '').trim();
     const jar = new CookieJar();
     const cookies: Cookie[] = [];
-    value.split(';').forEach((pair, index) => {
-        if (pair.trim() === '') return;
-        const equals = pair.indexOf('=');
-        const name = equals === -1 ? '' : pair.slice(0, equals).trim();
+    parseCookieHeader(value).forEach(([name, pairValue], index) => {
         if (name === '') throw new CliError(`${source}: cookie ${index + 1} of the header is not a name=value pair`);
-        const cookie = new Cookie({ key: name, value: pair.slice(equals + 1).trim(), path: '/' });
+        const cookie = new Cookie({ key: name, value: pairValue, path: '/' });
         // Storing it for the URL gives it the URL's host (host-only), as a browser would.
         const stored = jar.setCookieSync(cookie, url, { ignoreError: true });
         if (!stored) throw new CliError(`${source}: cookie "${name}" cannot be stored for ${new URL(url).host}`);
