@@ -43,6 +43,11 @@ export interface DemoSiteOptions {
     clientHeader?: { name: string; value: string };
     /** A JSON file the site loads its logins from at start and saves them to on close. Default: none (logins die with the site). */
     stateFile?: string;
+    /**
+     * A login ends this many seconds after it was made, and the site says so: its `PHPSESSID` cookie has the
+     * matching `Max-Age`, `/api/login` answers `expires_in`. Default: no time limit.
+     */
+    loginSecs?: number;
 }
 
 /** What the site saw since it started. */
@@ -97,6 +102,8 @@ interface Login {
     sids: string[];
     /** The API token of a login made through `/api/login`. */
     token?: string;
+    /** When the login ends (ms since the epoch), with `loginSecs`. */
+    endsAt?: number;
     /** Loaded from `stateFile`: made before the site restarted. */
     restored?: boolean;
 }
@@ -289,6 +296,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         const login = path.startsWith('/api/') ? (bearer ? byToken.get(bearer) : undefined) : sid ? bySid.get(sid) : undefined;
         if (!login) return undefined;
         if (!login.expired && Date.now() - login.lastUsedAt > idleMs) login.expired = true;
+        if (!login.expired && login.endsAt !== undefined && Date.now() >= login.endsAt) login.expired = true;
         const isLoginRequest = path === '/login' || path === '/api/login';
         if (login.expired && !isLoginRequest && (newestAnswered.get(login.user) ?? 0) > login.number) stats.staleRequests++;
         if (login.expired) return undefined;
@@ -326,6 +334,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
             user, ip: req.socket.remoteAddress ?? '', userAgent: header(req, 'user-agent'), number: ++loginNumber,
             viewsLeft: lifetime, views: 0, expired: false, lastUsedAt: Date.now(), sids: [randomBytes(16).toString('hex')],
             token: withToken ? randomBytes(16).toString('hex') : undefined,
+            endsAt: options.loginSecs === undefined ? undefined : Date.now() + options.loginSecs * 1000,
         };
         register(login);
         return login;
@@ -348,7 +357,10 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
         return true;
     }
 
-    const sidCookie = (sid: string) => `${SESSION_COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Lax`;
+    // With loginSecs, the cookie announces the login's end (whole seconds, never past the end).
+    const sidCookie = (sid: string, login?: Login) =>
+        `${SESSION_COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Lax` +
+        (login?.endsAt === undefined ? '' : `; Max-Age=${Math.max(0, Math.floor((login.endsAt - Date.now()) / 1000))}`);
 
     async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
         stats.requests++;
@@ -371,7 +383,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
             const created = logIn(req, form.user ?? '', form.password ?? '', false, form.code);
             if (!created) return sendHtml(res, 401, page('Sign in', '<p>Wrong user name or password.</p>'));
             answered(created);
-            res.writeHead(302, { location: '/account', 'set-cookie': [sidCookie(created.sids[0]!), 'csrf=; Path=/login; Max-Age=0'] });
+            res.writeHead(302, { location: '/account', 'set-cookie': [sidCookie(created.sids[0]!, created), 'csrf=; Path=/login; Max-Age=0'] });
             return void res.end();
         }
         if (path === '/api/login' && method === 'POST') {
@@ -379,7 +391,8 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
             const created = logIn(req, String(body.user ?? ''), String(body.password ?? ''), true, body.code);
             if (!created) return sendJson(res, 401, { error: 'wrong user name or password' });
             answered(created);
-            return sendJson(res, 200, { token: created.token }, { 'set-cookie': sidCookie(created.sids[0]!) });
+            const expiresIn = options.loginSecs === undefined ? {} : { expires_in: options.loginSecs };
+            return sendJson(res, 200, { token: created.token, ...expiresIn }, { 'set-cookie': sidCookie(created.sids[0]!, created) });
         }
         if (method !== 'GET') return sendHtml(res, 405, page('Not allowed', '<p>Method not allowed.</p>'));
         if (path === '/app') return sendHtml(res, 200, APP_PAGE);
@@ -402,7 +415,7 @@ export async function startDemoSite(options: DemoSiteOptions): Promise<DemoSite>
                 login.sids.push(sid);
                 bySid.set(sid, login);
                 stats.rotations++;
-                headers['set-cookie'] = sidCookie(sid);
+                headers['set-cookie'] = sidCookie(sid, login);
             }
             return sendHtml(
                 res,

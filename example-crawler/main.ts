@@ -30,6 +30,7 @@ import { pathToFileURL } from 'node:url';
 import { CheerioCrawler, Configuration, PlaywrightCrawler, log, type CheerioAPI } from 'crawlee';
 
 import { Sessions, withSessions, type SessionInfo } from '../src/index.js';
+import { crawlRenewedAhead } from './ahead.js';
 import { startDemoSite } from './demo-site.js';
 import { loggedOutCheck, loginsFor, type Account, type LoginKind } from './logins.js';
 import { buildProfiles } from './profiles.js';
@@ -77,6 +78,8 @@ export interface ExampleOptions {
     browserPages?: number;
     /** Pages of part 3 (PlaywrightCrawler, session alice). Default 4. */
     playwrightPages?: number;
+    /** How long part 4 (renewal ahead of expiry, on logins that last 2 s) crawls, in seconds. Default 5. */
+    aheadSecs?: number;
     /**
      * Where the sessions and the demo site's logins are kept between runs. Default: Crawlee's storage directory
      * (`CRAWLEE_STORAGE_DIR`, else `./storage`), with the session store `Sessions.open()` picks by itself: MySQL
@@ -315,6 +318,13 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         out.log(`part 3: a PlaywrightCrawler opened ${playwrightPages} pages with ${PLAYWRIGHT_SESSION}'s session, logged in over HTTP`);
         clearInterval(progress);
 
+        // Part 4: logins that end 2 s after they were made, and say so: renewed ahead, none answered logged out.
+        const ahead = await crawlRenewedAhead((options.aheadSecs ?? 5) * 1000);
+        out.log(
+            `part 4: ${ahead.pages} pages on logins that last ${ahead.loginSecs} s · ${ahead.renewedAhead} renewals ahead of expiry · ` +
+                `logged-out answers: ${ahead.loggedOut} · failed: ${ahead.failed}`,
+        );
+
         const list = ours(sessions.list());
         printSessions(out, sessions, list, site.url, (id) => `${PLAN[id]!.kind} as ${PLAN[id]!.account.user}${PLAN[id]!.account.totpSecret ? ' + TOTP' : ''}`);
         out.log(`pages per profile: ${[...perProfile].sort().map(([name, count]) => `${name} ${count}`).join(' · ')}`);
@@ -342,6 +352,9 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
                 resumedSessions: atStart.length,
                 resumedLogins: stats.resumedUsers.length,
                 store: storeName,
+                aheadPages: ahead.pages,
+                aheadLoggedOut: ahead.loggedOut + ahead.failed,
+                renewedAhead: ahead.renewedAhead,
                 seconds: seconds(),
             },
             API_SESSION,

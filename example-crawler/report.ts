@@ -35,6 +35,10 @@ export interface ExampleResult {
     resumedLogins: number;
     /** Where the sessions were kept. */
     store: string;
+    /** Part 4: pages on logins that last 2 s, those answered logged out or failed (none), and renewals ahead of expiry. */
+    aheadPages: number;
+    aheadLoggedOut: number;
+    renewedAhead: number;
     /** Whether every check of the verdict passed. */
     ok: boolean;
     /** The verdict line as printed. */
@@ -87,11 +91,13 @@ export function printVerdict(out: Console, stats: Readonly<DemoSiteStats>, count
         counts.ruleApplied === counts.pageRequests &&
         counts.apiClientPages > 0 &&
         counts.sessionHeaderApplied === counts.apiClientPages &&
-        counts.rotations > 0;
+        counts.rotations > 0 &&
+        counts.aheadLoggedOut === 0 &&
+        counts.renewedAhead > 0;
     const verdict =
         `VERDICT: ${counts.loggedIn}/${counts.pages} pages fetched logged in · ${counts.renewals} renewals · ` +
         `stale requests: ${counts.staleRequests} · failed: ${counts.failed} · X-Client rule on ${counts.ruleApplied}/${counts.pageRequests} requests · ` +
-        `${counts.rotations} PHPSESSID rotations tracked · ${resumed}`;
+        `${counts.rotations} PHPSESSID rotations tracked · renewed ahead ${counts.renewedAhead}×, logged-out answers: ${counts.aheadLoggedOut} · ${resumed}`;
     out.log(verdict);
     return { ...counts, ok, verdict };
 }

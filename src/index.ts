@@ -120,6 +120,8 @@ export type {
 } from './acquisition/recipe.js';
 export type { AccountInput, AccountsInput, AccountResolver } from './acquisition/accounts.js';
 export type { TotpInput, TotpAlgorithm } from './acquisition/totp.js';
+export type { OAuth2Options, OAuth2Grant, OAuth2Settings } from './acquisition/oauth2.js';
+export { OAUTH2_REFRESH_COLLECTION } from './acquisition/oauth2.js';
 export type { RequestTemplate } from './acquisition/request-template.js';
 export type { ExtractRule, ExtractSource, ExtractedValue, CapturedExchange, ExtractionEvidence } from './acquisition/extract.js';
 export { extractValue, extractAll, describeSource } from './acquisition/extract.js';

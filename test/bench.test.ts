@@ -57,6 +57,7 @@ describe('benchmark harness', () => {
         expect(rowOf('renewal', 'stale requests')?.plugin).toBe(0);
         expect(rowOf('renewal', 'failed requests')?.plugin).toBe(0);
         expect(rowOf('renewal', 'renewals per crawl')?.met).toBe(true);
+        expect(rowOf('renewal', 'announced expiry: logged-out answers')?.plugin).toBe(0);
         const ran = (name: string) => results.scenarios.find((s) => s.name === name)?.status === 'ok';
         if (ran('multi-process')) {
             expect(rowOf('multi-process', 'logins')?.met).toBe(true);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ACCOUNTS, SESSION_LIFETIME, runExample, type ExampleOptions, type ExampleResult } from '../example-crawler/main.js';
 
 const PROXY_PASSWORD = 'example-test-proxy-password';
-const SIZE = { pages: 100, apiPages: 30, browserPages: 12, playwrightPages: 2 } satisfies ExampleOptions;
+const SIZE = { pages: 100, apiPages: 30, browserPages: 12, playwrightPages: 2, aheadSecs: 3 } satisfies ExampleOptions;
 const FORM_SESSIONS = 4;
 
 let dir: string;
@@ -65,10 +65,14 @@ function expectCleanRun(result: ExampleResult, output: string): void {
     expect(result.rotations).toBeGreaterThan(0);
     expect(result.rotations).toBeLessThanOrEqual(result.siteRotations);
     expect(result.store).toContain(`embedded store "crawlee-sessions" in ${dir}`);
+    // Part 4: logins that last 2 s, renewed ahead of their announced end: no page answered logged out.
+    expect(result.renewedAhead).toBeGreaterThan(0);
+    expect(result.aheadPages).toBeGreaterThan(0);
+    expect(result.aheadLoggedOut).toBe(0);
     expect(result.ok).toBe(true);
     expect(output).toContain(result.verdict);
     expect(result.verdict).toMatch(
-        /^VERDICT: (\d+)\/\1 pages fetched logged in · \d+ renewals · stale requests: 0 · failed: 0 · X-Client rule on (\d+)\/\2 requests · \d+ PHPSESSID rotations tracked · /,
+        /^VERDICT: (\d+)\/\1 pages fetched logged in · \d+ renewals · stale requests: 0 · failed: 0 · X-Client rule on (\d+)\/\2 requests · \d+ PHPSESSID rotations tracked · renewed ahead \d+×, logged-out answers: 0 · /,
     );
 }
 

@@ -24,7 +24,7 @@ interface AheadParams {
 }
 
 const SIZES: Record<BenchSize, AheadParams> = {
-    tiny: { durationMillis: 2500, concurrency: 20, lifetimeSecs: 1, rounds: 1, warmups: 0 },
+    tiny: { durationMillis: 3000, concurrency: 20, lifetimeSecs: 2, rounds: 1, warmups: 0 },
     quick: { durationMillis: 6000, concurrency: 100, lifetimeSecs: 2, rounds: 2, warmups: 1 },
     full: { durationMillis: 12_000, concurrency: 100, lifetimeSecs: 2, rounds: 3, warmups: 1 },
 };

@@ -15,6 +15,8 @@ export type {
     CookieRule,
     LoginExpiry,
 } from './recipe.js';
+export type { OAuth2Options, OAuth2Grant, OAuth2Settings } from './oauth2.js';
+export { OAUTH2_REFRESH_COLLECTION } from './oauth2.js';
 export type { RequestTemplate } from './request-template.js';
 export type { ExtractRule, ExtractSource, ExtractedValue, CapturedExchange, ExtractionEvidence } from './extract.js';
 export { extractValue, extractAll, describeSource } from './extract.js';

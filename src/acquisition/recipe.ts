@@ -14,7 +14,8 @@ import {
     type AccountsInput,
 } from './accounts.js';
 import { checkSchema, markValidated, type ValidityCheck, type ValidityCheckInput } from './check.js';
-import type { CredentialInput, CredentialSource } from './credentials.js';
+import { credentialInputProblem, type CredentialInput, type CredentialSource } from './credentials.js';
+import { oauth2Schema, toOAuth2Settings, type OAuth2Options, type OAuth2Settings } from './oauth2.js';
 import { extractRuleSchema, sourcesOf, type ExtractRule } from './extract.js';
 import { refineOneBody, requestTemplateShape, templateUses, type RequestTemplate } from './request-template.js';
 import { templateNames } from './template.js';
@@ -139,6 +140,12 @@ export interface LoginRecipeInput<C extends string = string> {
     accounts?: AccountsInput;
     /** HTTP mode: the requests of the login, in order. */
     steps?: HttpLoginStep[];
+    /**
+     * OAuth2 mode (instead of `steps`): the access token of a token endpoint, applied as `Authorization: Bearer`
+     * (see {@link OAuth2Options}); the extracted value `access_token` can be used in `apply` instead.
+     * @default none
+     */
+    oauth2?: OAuth2Options;
     /** Browser mode: the login function (Playwright). */
     login?: BrowserLoginFunction<C>;
     /** Browser mode: a URL the page opens before the login function runs. Default: none (about:blank). */
@@ -207,6 +214,8 @@ export interface LoginRecipe<C extends string = string> {
     /** Whether a step uses `{{totp}}`. */
     readonly usesTotp: boolean;
     readonly steps: readonly HttpLoginStep[];
+    /** OAuth2 mode's settings (an HTTP-mode recipe without steps). */
+    readonly oauth2: OAuth2Settings | undefined;
     readonly login: BrowserLoginFunction<C> | undefined;
     readonly startUrl: string | undefined;
     readonly collect: readonly string[];
@@ -217,6 +226,9 @@ export interface LoginRecipe<C extends string = string> {
     readonly browser: Readonly<Required<BrowserLoginSettings>>;
     readonly expiry: Readonly<{ afterSecs?: number; cookies: readonly string[] }>;
 }
+
+/** The value an OAuth2 recipe extracts: its access token (`{{access_token}}` in `apply`). */
+const OAUTH2_ACCESS_TOKEN = 'access_token';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http: or https: URL' });
 
@@ -235,6 +247,7 @@ const recipeSchema = z
         credentials: z.unknown().optional(),
         accounts: z.unknown().optional(),
         steps: z.array(stepSchema).min(1, { error: 'needs at least one step' }).optional(),
+        oauth2: oauth2Schema.optional(),
         login: z.custom<BrowserLoginFunction>((value) => typeof value === 'function', { error: 'must be an async function ({ page, context, credentials }) => …' }).optional(),
         startUrl: httpUrl.optional(),
         collect: z.array(httpUrl).optional(),
@@ -284,7 +297,14 @@ const recipeSchema = z
             .optional(),
     })
     .superRefine((recipe, ctx) => {
-        const http = recipe.steps !== undefined;
+        if (recipe.oauth2 && recipe.steps) {
+            ctx.addIssue({ code: 'custom', path: ['oauth2'], message: 'cannot be combined with steps: the token endpoint is the login' });
+        }
+        if (recipe.oauth2?.clientSecret !== undefined) {
+            const problem = credentialInputProblem(recipe.oauth2.clientSecret);
+            if (problem) ctx.addIssue({ code: 'custom', path: ['oauth2', 'clientSecret'], message: problem });
+        }
+        const http = recipe.steps !== undefined || recipe.oauth2 !== undefined;
         const browser = recipe.login !== undefined;
         if (http === browser) {
             ctx.addIssue({
@@ -307,7 +327,7 @@ const recipeSchema = z
         const usedCredentials = new Map<string, PropertyKey[]>();
 
         // Templates: steps may use credentials and values extracted by earlier steps.
-        const extracted = new Set<string>();
+        const extracted = new Set<string>(recipe.oauth2 ? [OAUTH2_ACCESS_TOKEN] : []);
         const claim = (name: string, path: PropertyKey[]) => {
             if (name === TOTP_FIELD) ctx.addIssue({ code: 'custom', path, message: '"totp" is the second factor\'s code: name the value otherwise' });
             else if (names.fields.has(name)) ctx.addIssue({ code: 'custom', path, message: `"${name}" is already a credential's name` });
@@ -456,11 +476,16 @@ export function defineLogin<C extends string = string>(input: LoginRecipeInput<C
         credentialNames: Object.freeze(usage.names),
         usesTotp: usage.totp,
         steps: Object.freeze((parsed.steps ?? []) as HttpLoginStep[]),
+        oauth2: parsed.oauth2 ? toOAuth2Settings(parsed.oauth2) : undefined,
         login: parsed.login as BrowserLoginFunction<C> | undefined,
         startUrl: parsed.startUrl,
         collect: Object.freeze(parsed.collect ?? []),
         extract: Object.freeze((parsed.extract ?? []) as ExtractRule[]),
-        apply: Object.freeze(parsed.apply ?? {}),
+        apply: Object.freeze(
+            parsed.oauth2 && !parsed.apply?.headers && !parsed.apply?.query
+                ? { ...parsed.apply, headers: { Authorization: `Bearer {{${OAUTH2_ACCESS_TOKEN}}}` } }
+                : (parsed.apply ?? {}),
+        ),
         check,
         verify: parsed.verify ?? Boolean(check?.request),
         browser: Object.freeze({

@@ -23,6 +23,7 @@ import { Redactor } from './credentials.js';
 import { LoginError } from './errors.js';
 import { describeMissing, extractAll, type ExtractedValue, type ExtractionEvidence } from './extract.js';
 import { runHttpLogin } from './http-login.js';
+import { runOAuth2Login } from './oauth2.js';
 import {
     loadLoginState,
     loginStateFromJar,
@@ -259,7 +260,22 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
         const values: Record<string, ExtractedValue> = {};
         let evidence: ExtractionEvidence;
         let storage: LoginState['origins'] = [];
-        if (recipe.mode === 'http') {
+        let expiry: Pick<SessionAuth, 'expiresAt' | 'issuedAt' | 'expirySource'> = {};
+        if (recipe.oauth2) {
+            const outcome = await runOAuth2Login({
+                recipe: recipe.name,
+                settings: recipe.oauth2,
+                fields: account.fields,
+                owner: account.label,
+                sessionId: context.sessionId,
+                http: context.http,
+                redactor,
+                store: options.store ?? context.store,
+            });
+            values.access_token = { value: outcome.accessToken, source: `oauth2:${outcome.via}` };
+            if (outcome.expiresAt !== undefined) expiry = { expiresAt: outcome.expiresAt, issuedAt: outcome.issuedAt, expirySource: 'expires_in' };
+            evidence = { exchanges: [], cookies: allCookies(context.jar) };
+        } else if (recipe.mode === 'http') {
             const outcome = await runHttpLogin({ recipe, credentials: account.fields, totp, http: context.http, jar: context.jar, redactor });
             Object.assign(values, outcome.values);
             evidence = { exchanges: outcome.exchanges, cookies: allCookies(context.jar) };
@@ -293,7 +309,7 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
         if (missing.length) throw new LoginError('extraction', recipe.name, `not found: ${describeMissing(recipe.extract, missing)}`);
 
         applyCookies(recipe.apply, values, context.jar);
-        const auth = buildAuth(recipe.apply, values, loginOrigins(recipe, context, values));
+        const auth: SessionAuth = { ...buildAuth(recipe.apply, values, loginOrigins(recipe, context, values)), ...expiry };
         context.setAuth(auth);
         if (recipe.verify && recipe.check) {
             const outcome = await runCheck(recipe, context, auth, redactor);
