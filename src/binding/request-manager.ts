@@ -233,8 +233,13 @@ export class SessionRequestManager implements IRequestManager {
     }
 
     #hasReady(now: number): boolean {
-        for (const sessionId of this.#aside.keys()) if (this.#waitOf(sessionId, now) === 0) return true;
-        return false;
+        let ready = false;
+        for (const sessionId of this.#aside.keys()) {
+            const wait = this.#waitOf(sessionId, now);
+            if (wait === 0) ready = true;
+            else this.#wakeOn(wait, now); // its wait may have grown since it was put aside (a login took the turn)
+        }
+        return ready;
     }
 
     /** Wakes the crawler's pool when the wait is over (a timer, or the renewal settling). */
