@@ -189,3 +189,21 @@ describe('the first requests, fetched before the crawler was bound', () => {
         await sessions.close();
     });
 });
+
+describe('a redirect to a logout URL', () => {
+    it('is not followed: the site never sees the logout URL, the request fails at once (no retries), counted', async () => {
+        const sessions = await Sessions.open({ store: 'memory' });
+        const run = `redirect-${Date.now()}`;
+        const crawler = new HttpCrawler(withSessions(sessions, { maxRequestRetries: 3, async requestHandler() {} }), freshConfig());
+        const stats = await crawler.run([
+            { url: `${site.url}/s/${run}/account?redirect=${encodeURIComponent(`/s/${run}/logout`)}`, userData: { sessionId: 'heidi' } },
+            { url: `${site.url}/s/${run}/ok?redirect=${encodeURIComponent(`/s/${run}/landing`)}`, userData: { sessionId: 'heidi' } },
+        ]);
+        const paths = (await site.log()).filter((entry) => entry.session === run).map((entry) => entry.path.split('?')[0]);
+        expect(paths.sort()).toEqual([`/s/${run}/account`, `/s/${run}/landing`, `/s/${run}/ok`]);
+        expect(stats.requestsFailed).toBe(1);
+        expect(stats.requestsFinished).toBe(1);
+        expect(sessions.stats().logoutSkipped).toBe(1);
+        await sessions.close();
+    });
+});

@@ -8,7 +8,7 @@ import { conformHeaders, headerGeneratorOptionsOf } from '../profiles/identity.j
 import { gotHopHooks, isStaleTransmission, type GotHopHooks } from '../request/got-hooks.js';
 import type { RequestState } from '../request/pipeline.js';
 import { ATTEMPT, type RequestAttempt } from '../session/attempt.js';
-import { cooldownOf, paceCrawlRequest, refuseLogout } from './pacing-gate.js';
+import { cooldownOf, LogoutGuardError, paceCrawlRequest, refuseLogout } from './pacing-gate.js';
 
 /**
  * The HTTP client of a crawler with sessions: wraps Crawlee's client (got-scraping by default) and sends every
@@ -80,12 +80,16 @@ export class SessionBoundHttpClient implements BaseHttpClient {
                 proxyUrl: registry.proxyUrlOf(session) ?? request.proxyUrl,
                 sessionToken: session.headerToken,
                 identity,
+                // A redirect to a URL that would log the session out is not followed.
+                guardRedirect: (next) => refuseLogout(this.#internals, session.id, String(next.url)),
             });
             attempt.sentGeneration = state.generation;
             session.count('requests');
             try {
                 return await send(prepared, state);
             } catch (error) {
+                const refused = logoutRefusalIn(error);
+                if (refused) throw refused; // got wraps it: Crawlee must see that it is not retryable
                 if (!isStaleTransmission(error)) throw error;
                 session.count('requests', -1);
                 this.#internals.stats.staleRetries++;
@@ -121,7 +125,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
 function withHooks(
     request: HttpRequest<any>,
     hooks: GotHopHooks,
-    overrides: { proxyUrl: string | undefined; sessionToken: object; identity: SessionIdentity },
+    overrides: { proxyUrl: string | undefined; sessionToken: object; identity: SessionIdentity; guardRedirect: (next: { url: URL | string }) => void },
 ): HttpRequest<any> {
     const theirs = (request.hooks ?? {}) as Record<string, unknown[] | undefined>;
     const headers: RequestHeaders = { ...request.headers };
@@ -136,9 +140,18 @@ function withHooks(
         hooks: {
             ...theirs,
             beforeRequest: [...(theirs.beforeRequest ?? []), hooks.beforeRequest],
-            beforeRedirect: [...(theirs.beforeRedirect ?? []), hooks.beforeRedirect],
+            beforeRedirect: [...(theirs.beforeRedirect ?? []), overrides.guardRedirect, hooks.beforeRedirect],
         },
     };
+}
+
+/** The logout guard's refusal behind a got error, if that is what stopped the request. */
+function logoutRefusalIn(error: unknown): LogoutGuardError | undefined {
+    for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+        if (current instanceof LogoutGuardError) return current;
+        current = (current as { cause?: unknown }).cause;
+    }
+    return undefined;
 }
 
 /** Removes the session attempt from the request options (so the inner client never sees it) and returns it. */

@@ -59,7 +59,9 @@ const BROWSER_OPTION_KEYS = ['launchContext', 'browserPoolOptions', 'headless', 
  * and exposes `context.sessions`; the HTTP client that applies cookies, identity and proxy at transmission
  * (HTTP crawlers); per-page browser contexts with the session's proxy and user agent (PlaywrightCrawler);
  * wrappers around `requestHandler`, `errorHandler` and `failedRequestHandler` that count successes and failures
- * and make `sessions.clear()` aware of the request it is called for.
+ * and make `sessions.clear()` aware of the request it is called for; and, from the crawler's first request on, a request
+ * manager around its queue that hands out only requests whose session can send now (renewing, paced and cooling
+ * sessions hold no slot), skips URLs that would log a session out and gives enqueued links their session.
  */
 export function withSessions<Options extends object | undefined>(
     sessions: Sessions,

@@ -2,7 +2,7 @@
  * A site that records when each session's requests arrive, running in a worker thread: its clock is not delayed by the
  * crawler's work on the main thread, so the gaps it measures are the gaps on the wire.
  *
- * Paths: `/s/<session>/<n>` answers a page (after `?delay=<ms>`) (links given by `?links=a,b` are rendered as `<a href>`); a session named in
+ * Paths: `/s/<session>/<n>` answers a page (after `?delay=<ms>`; `?redirect=<path>` answers 302 to it) (links given by `?links=a,b` are rendered as `<a href>`); a session named in
  * `throttle` gets `429` with `Retry-After` for its first `throttle[session].count` requests. Every request is logged
  * (`{ session, path, at, status }`), `/favicon.ico` excepted.
  */
@@ -53,6 +53,8 @@ const server = http.createServer((req, res) => {
     log.push({ session, path: url.pathname + url.search, at, status });
     const links = (url.searchParams.get('links') || '').split(',').filter(Boolean)
         .map((href) => '<a href="' + href.replace(/"/g, '&quot;') + '">link</a>').join('');
+    const redirect = url.searchParams.get('redirect');
+    if (redirect) { res.writeHead(302, { location: redirect }); res.end(); return; }
     const delay = Math.min(Number(url.searchParams.get('delay')) || 0, 5000);
     setTimeout(() => {
     res.writeHead(status, headers);
