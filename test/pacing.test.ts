@@ -5,7 +5,9 @@ import { Configuration, HttpCrawler, log } from 'crawlee';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { ConfigValidationError, Sessions, withSessions, type CooldownEvent } from '../src/index.js';
-import { retryAfterMillis } from '../src/pacing/pacer.js';
+import { pacingSettings } from '../src/pacing/options.js';
+import { retryAfterMillis, SessionPacer } from '../src/pacing/pacer.js';
+import { SessionPacing } from '../src/pacing/pacing.js';
 import { maxPerSecond, startTimingSite, type TimingSite } from './support/timing-site.js';
 
 log.setLevel(log.LEVELS.OFF);
@@ -39,6 +41,48 @@ describe('retryAfterMillis', () => {
             expect(retryAfterMillis(header, now)).toBeUndefined();
         },
     );
+});
+
+describe('SessionPacer (its own clock)', () => {
+    it('spaces transmissions exactly, jitter only lengthening the gaps between hand-outs', () => {
+        const pacer = new SessionPacer(pacingSettings({ maxRequestsPerMinute: 120, jitter: 1 }));
+        expect(pacer.transmit(1000)).toBe(0);
+        expect(pacer.transmit(1499)).toBe(1);
+        expect(pacer.transmit(1500)).toBe(0);
+        for (let n = 0, now = 10_000; n < 200; n++) {
+            const wait = pacer.readyInMillis(now);
+            now += wait;
+            pacer.handOut(now);
+            const gap = pacer.readyInMillis(now);
+            expect(gap).toBeGreaterThanOrEqual(500);
+            expect(gap).toBeLessThanOrEqual(1000);
+            expect(pacer.transmit(now)).toBe(0);
+        }
+    });
+
+    it('cools down for Retry-After within maxCooldownSecs, else doubling from cooldownSecs; a good answer resets it', () => {
+        const pacing = new SessionPacing({ cooldownSecs: 10, maxCooldownSecs: 35 });
+        expect(pacing.answered('a', 429, '3', 0)).toBe(3000);
+        expect(pacing.answered('a', 503, undefined, 0)).toBe(20_000); // the second in a row
+        expect(pacing.answered('a', 429, undefined, 0)).toBe(35_000); // 40 s, capped
+        expect(pacing.answered('a', 429, '99999999', 0)).toBe(35_000); // a hostile Retry-After, capped
+        expect(pacing.pacerOf('a')!.readyInMillis(1000)).toBe(34_000);
+        expect(pacing.answered('a', 200, undefined, 40_000)).toBeUndefined();
+        expect(pacing.pacerOf('a')).toBeUndefined(); // nothing left to hold: forgotten
+        expect(pacing.answered('a', 429, 'garbage', 50_000)).toBe(10_000);
+        expect(pacing.answered('b', 418, '5', 0)).toBeUndefined();
+    });
+
+    it('setPacing overrides only the fields it names; undefined gives the common pacing back', () => {
+        const pacing = new SessionPacing({ maxRequestsPerMinute: 60, cooldownStatuses: [429] });
+        pacing.set('a', { minDelayMillis: 5000 });
+        expect(pacing.settingsOf('a')).toMatchObject({ spacingMillis: 5000, cooldownStatuses: new Set([429]) });
+        pacing.set('a', { maxRequestsPerMinute: undefined });
+        expect(pacing.settingsOf('a').spacingMillis).toBe(0);
+        pacing.set('a', undefined);
+        expect(pacing.settingsOf('a').spacingMillis).toBe(1000);
+        expect(pacing.settingsOf('b').spacingMillis).toBe(1000);
+    });
 });
 
 describe('pacing options', () => {
