@@ -95,6 +95,21 @@ export class SessionRequestManager implements IRequestManager {
         return this.#inner;
     }
 
+    /**
+     * Gives every request kept aside back to the wrapped manager (Crawlee replaced the crawler's manager: the new one
+     * must be able to hand them out).
+     */
+    release(): void {
+        const entries = [...this.#aside.values()].flat();
+        this.#aside.clear();
+        this.#asideCount = 0;
+        for (const { request } of entries) {
+            this.#inner.reclaimRequest(request).catch((error: unknown) => {
+                this.#log.warning(`A request kept aside could not be given back to the queue: ${String(error)}`);
+            });
+        }
+    }
+
     /** Requests kept aside for sessions that are not ready. */
     get waiting(): number {
         return this.#asideCount;
@@ -102,12 +117,12 @@ export class SessionRequestManager implements IRequestManager {
 
     async fetchNextRequest<T extends Dictionary = Dictionary>(): Promise<Request<T> | null> {
         const inner = this.#inner;
-        const now = Date.now();
-        const aside = this.#takeReady(now);
+        const aside = this.#takeReady(Date.now());
         if (aside) return aside as Request<T>;
         for (let fetched = 0; fetched < MAX_FETCHES_PER_CALL && this.#asideCount < MAX_REQUESTS_ASIDE; fetched++) {
             const request = await inner.fetchNextRequest<T>();
             if (!request) return null;
+            const now = Date.now();
             if (await this.#skipLogout(inner, request)) continue;
             const sessionId = this.#sessionIdOf(request);
             if (sessionId === undefined) return request; // the binding's hook fails it with the reason

@@ -155,6 +155,9 @@ export function withSessions<Options extends object | undefined>(
     return merged as Options;
 }
 
+/** The manager each crawler was given last. */
+const adopted = new WeakMap<object, SessionRequestManager>();
+
 interface ManagedCrawler {
     requestManager?: IRequestManager;
     requestQueue?: IRequestManager;
@@ -174,6 +177,8 @@ function adoptRequestManager(sessions: Sessions, candidate: unknown): void {
     if (!crawler || !current || isSessionRequestManager(current)) return;
     const pool = () => crawler.autoscaledPool;
     const manager = new SessionRequestManager(sessions, current, pool);
+    adopted.get(crawler)?.release(); // what the replaced manager kept aside goes back to its queue or list
+    adopted.set(crawler, manager);
     crawler.requestManager = manager;
     const queue = crawler.requestQueue;
     // enqueueLinks adds through the crawler's queue: it inherits sessions too (with a list, the queue is not the manager).
