@@ -6,7 +6,7 @@
 const LAYERS = [
     ['shared'], // ids, errors, redaction, validation, cookies, retry policy: no knowledge of sessions
     ['model'], // what a session is when stored: records, deltas, the store contract, the merge
-    ['profiles', 'stores', 'headers', 'tokens', 'browser'], // one concern each, on the model
+    ['profiles', 'stores', 'headers', 'tokens', 'browser', 'pacing'], // one concern each, on the model (pacing: rates, cooldowns, the logout guard)
     ['session'], // a live session: its jar, generation, identity, counters, in-flight requests
     ['request'], // the one request path: prepare a hop, absorb a response; the login client
     ['renewal'], // clearing and renewing a session: the coordinator, the lease, the renewal types

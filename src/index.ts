@@ -43,6 +43,12 @@ export { DEFAULT_RETRY_POLICY } from './shared/retry.js';
 export type { RetryPolicy } from './shared/retry.js';
 export { MAX_SESSION_ID_LENGTH } from './shared/ids.js';
 
+// --- Pacing, cooldowns, the logout guard ---
+export type { PacingOptions } from './pacing/options.js';
+export { DEFAULT_COOLDOWN_STATUSES, DEFAULT_COOLDOWN_SECS, DEFAULT_MAX_COOLDOWN_SECS } from './pacing/options.js';
+export type { LogoutGuardOptions } from './pacing/logout-guard.js';
+export { DEFAULT_LOGOUT_PATTERNS } from './pacing/logout-guard.js';
+
 // --- Crawlee binding ---
 export { withSessions } from './binding/with-sessions.js';
 export type { WithSessionsSettings, CrawlerKind } from './binding/with-sessions.js';

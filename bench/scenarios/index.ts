@@ -8,6 +8,7 @@ import { memoryScenario } from './memory.js';
 import { multiProcessScenario } from './multi-process.js';
 import { quickLoginScenario } from './quick-login.js';
 import { renewalScenario } from './renewal.js';
+import { slotsScenario } from './slots.js';
 import { storeScenario } from './store.js';
 
 /** The scenarios of `npm run bench`. */
@@ -16,6 +17,7 @@ export const scenarios: readonly Scenario[] = [
     overheadCheerioScenario,
     overheadPlaywrightScenario,
     renewalScenario,
+    slotsScenario,
     memoryScenario,
     storeScenario,
     multiProcessScenario,

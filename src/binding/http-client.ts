@@ -8,6 +8,7 @@ import { conformHeaders, headerGeneratorOptionsOf } from '../profiles/identity.j
 import { gotHopHooks, isStaleTransmission, type GotHopHooks } from '../request/got-hooks.js';
 import type { RequestState } from '../request/pipeline.js';
 import { ATTEMPT, type RequestAttempt } from '../session/attempt.js';
+import { cooldownOf, LogoutGuardError, paceCrawlRequest, refuseLogout } from './pacing-gate.js';
 
 /**
  * The HTTP client of a crawler with sessions: wraps Crawlee's client (got-scraping by default) and sends every
@@ -41,7 +42,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
         if (!attempt) return this.inner.sendRequest(request);
         return this.#transmit(attempt, request, async (prepared, state) => {
             const response = await this.inner.sendRequest(prepared as HttpRequest<T>);
-            return this.#received(state, response);
+            return this.#received(attempt, state, response);
         });
     }
 
@@ -50,7 +51,12 @@ export class SessionBoundHttpClient implements BaseHttpClient {
         if (!attempt) return this.inner.stream(request, onRedirect);
         return this.#transmit(attempt, request, async (prepared, state) => {
             const response = await this.inner.stream(prepared, onRedirect);
-            return this.#received(state, response);
+            try {
+                return this.#received(attempt, state, response);
+            } catch (error) {
+                response.stream.destroy();
+                throw error;
+            }
         });
     }
 
@@ -61,9 +67,12 @@ export class SessionBoundHttpClient implements BaseHttpClient {
     ): Promise<R> {
         const { pipeline, registry, coordinator, resolve } = this.#internals;
         const explicitCookie = takeCookieHeader(request.headers);
+        refuseLogout(this.#internals, attempt.sessionId, String(request.url));
         await pipeline.ready();
         for (;;) {
             const session = resolve(attempt.sessionId);
+            // The pace first: the renewal wait and the start of the request must stay in one turn of the event loop.
+            await paceCrawlRequest(this.#internals, session.id);
             await coordinator.whenUsable(session);
             const identity = registry.identityOf(session);
             const state = pipeline.begin(session, { identity, url: request.url, explicitCookie });
@@ -71,12 +80,16 @@ export class SessionBoundHttpClient implements BaseHttpClient {
                 proxyUrl: registry.proxyUrlOf(session) ?? request.proxyUrl,
                 sessionToken: session.headerToken,
                 identity,
+                // A redirect to a URL that would log the session out is not followed.
+                guardRedirect: (next) => refuseLogout(this.#internals, session.id, String(next.url)),
             });
             attempt.sentGeneration = state.generation;
             session.count('requests');
             try {
                 return await send(prepared, state);
             } catch (error) {
+                const refused = logoutRefusalIn(error);
+                if (refused) throw refused; // got wraps it: Crawlee must see that it is not retryable
                 if (!isStaleTransmission(error)) throw error;
                 session.count('requests', -1);
                 this.#internals.stats.staleRetries++;
@@ -84,10 +97,19 @@ export class SessionBoundHttpClient implements BaseHttpClient {
         }
     }
 
-    /** Absorbs the final response's cookies and hides the login's query values in the URLs Crawlee keeps. */
-    #received<R extends { url: string; redirectUrls?: unknown[]; headers: RequestHeaders }>(state: RequestState, response: R): R {
+    /**
+     * Absorbs the final response's cookies and hides the login's query values in the URLs Crawlee keeps. A cooldown
+     * status (429, 503, …) pauses the session and throws the request back to the queue, to be retried after the pause.
+     */
+    #received<R extends { url: string; redirectUrls?: unknown[]; headers: RequestHeaders; statusCode?: number }>(
+        attempt: RequestAttempt,
+        state: RequestState,
+        response: R,
+    ): R {
         const { pipeline } = this.#internals;
         pipeline.absorb(state, response.url, response.headers['set-cookie']);
+        const cooldown = cooldownOf(this.#internals, attempt.sessionId, response.statusCode ?? 0, response.headers['retry-after']);
+        if (cooldown) throw cooldown;
         response.url = pipeline.publicUrl(state, response.url);
         if (Array.isArray(response.redirectUrls)) {
             response.redirectUrls = response.redirectUrls.map((url) => new URL(pipeline.publicUrl(state, String(url))));
@@ -103,7 +125,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
 function withHooks(
     request: HttpRequest<any>,
     hooks: GotHopHooks,
-    overrides: { proxyUrl: string | undefined; sessionToken: object; identity: SessionIdentity },
+    overrides: { proxyUrl: string | undefined; sessionToken: object; identity: SessionIdentity; guardRedirect: (next: { url: URL | string }) => void },
 ): HttpRequest<any> {
     const theirs = (request.hooks ?? {}) as Record<string, unknown[] | undefined>;
     const headers: RequestHeaders = { ...request.headers };
@@ -118,9 +140,18 @@ function withHooks(
         hooks: {
             ...theirs,
             beforeRequest: [...(theirs.beforeRequest ?? []), hooks.beforeRequest],
-            beforeRedirect: [...(theirs.beforeRedirect ?? []), hooks.beforeRedirect],
+            beforeRedirect: [...(theirs.beforeRedirect ?? []), overrides.guardRedirect, hooks.beforeRedirect],
         },
     };
+}
+
+/** The logout guard's refusal behind a got error, if that is what stopped the request. */
+function logoutRefusalIn(error: unknown): LogoutGuardError | undefined {
+    for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+        if (current instanceof LogoutGuardError) return current;
+        current = (current as { cause?: unknown }).cause;
+    }
+    return undefined;
 }
 
 /** Removes the session attempt from the request options (so the inner client never sees it) and returns it. */

@@ -1,7 +1,7 @@
-import { GotScrapingHttpClient, type BaseHttpClient } from '@crawlee/core';
+import { GotScrapingHttpClient, type BaseHttpClient, type IRequestManager } from '@crawlee/core';
 
 import { internalsOf } from '../core/internals.js';
-import { attemptStorage } from '../session/attempt.js';
+import { attemptStorage, sessionIdOf } from '../session/attempt.js';
 import type { Sessions } from '../core/sessions.js';
 import { ConfigValidationError } from '../shared/validation.js';
 import { SessionCheck } from '../acquisition/check.js';
@@ -14,6 +14,8 @@ import { addSessionsToFinalStatistics, statusWithSessions } from './status.js';
 import { BrowserBinding } from './browser-hooks.js';
 import { SessionBoundHttpClient } from './http-client.js';
 import { createHttpPreNavigationHook } from './http-hooks.js';
+import { cooldownOf, paceCrawlRequest, PacingRetryError, refuseLogout } from './pacing-gate.js';
+import { isSessionRequestManager, SessionRequestManager } from './request-manager.js';
 
 /** Which kind of crawler the options are for. */
 export type CrawlerKind = 'http' | 'browser';
@@ -57,7 +59,9 @@ const BROWSER_OPTION_KEYS = ['launchContext', 'browserPoolOptions', 'headless', 
  * and exposes `context.sessions`; the HTTP client that applies cookies, identity and proxy at transmission
  * (HTTP crawlers); per-page browser contexts with the session's proxy and user agent (PlaywrightCrawler);
  * wrappers around `requestHandler`, `errorHandler` and `failedRequestHandler` that count successes and failures
- * and make `sessions.clear()` aware of the request it is called for.
+ * and make `sessions.clear()` aware of the request it is called for; and, from the crawler's first request on, a request
+ * manager around its queue that hands out only requests whose session can send now (renewing, paced and cooling
+ * sessions hold no slot), skips URLs that would log a session out and gives enqueued links their session.
  */
 export function withSessions<Options extends object | undefined>(
     sessions: Sessions,
@@ -74,13 +78,15 @@ export function withSessions<Options extends object | undefined>(
     }
     const requestHandler = settings.check ? withSessionCheck(sessions, settings.check, user.requestHandler) : user.requestHandler;
     const kind = settings.crawler ?? (BROWSER_OPTION_KEYS.some((key) => key in user) ? 'browser' : 'http');
+    const internals = internalsOf(sessions);
+    const adopt = (crawler: unknown) => adoptRequestManager(sessions, crawler);
     const merged: AnyOptions = {
         ...user,
         useSessionPool: false,
         persistCookiesPerSession: false,
         httpClient: new SessionBoundHttpClient(sessions, (user.httpClient as BaseHttpClient) ?? new GotScrapingHttpClient()),
-        errorHandler: countingFailures(sessions, user.errorHandler),
-        failedRequestHandler: countingFailures(sessions, user.failedRequestHandler),
+        errorHandler: countingFailures(sessions, user.errorHandler, true),
+        failedRequestHandler: countingFailures(sessions, user.failedRequestHandler, false),
         statusMessageCallback: statusWithSessions(internalsOf(sessions), user.statusMessageCallback),
     };
 
@@ -106,7 +112,28 @@ export function withSessions<Options extends object | undefined>(
             prePageCreateHooks: [binding.prePageCreateHook, ...(browserPoolOptions.prePageCreateHooks ?? [])],
         };
         merged.proxyConfiguration = binding.proxyConfiguration();
-        merged.preNavigationHooks = [binding.preNavigationHook, ...(user.preNavigationHooks ?? [])];
+        merged.preNavigationHooks = [
+            async (context: AnyOptions) => {
+                adopt(context.crawler);
+                const sessionId = requestSessionId(internals, context.request);
+                if (sessionId !== undefined) {
+                    refuseLogout(internals, sessionId, context.request.url);
+                    await paceCrawlRequest(internals, sessionId);
+                }
+                await binding.preNavigationHook(context as never);
+            },
+            ...(user.preNavigationHooks ?? []),
+        ];
+        merged.postNavigationHooks = [
+            (context: AnyOptions) => {
+                const attempt = attemptOf(context);
+                const response = context.response as { status(): number; headers(): Record<string, string> } | null | undefined;
+                if (!attempt || !response) return;
+                const cooldown = cooldownOf(internals, attempt.sessionId, response.status(), response.headers()['retry-after']);
+                if (cooldown) throw cooldown;
+            },
+            ...(user.postNavigationHooks ?? []),
+        ];
         merged.requestHandler = bindingHandler(sessions, requestHandler, (context) => binding.saveCookies(context));
     } else {
         const httpHook = createHttpPreNavigationHook(sessions);
@@ -118,6 +145,7 @@ export function withSessions<Options extends object | undefined>(
                             "withSessions(sessions, options, { crawler: 'browser' }) for PlaywrightCrawler.",
                     );
                 }
+                adopt(context.crawler);
                 await httpHook(context as never, gotOptions);
             },
             ...(user.preNavigationHooks ?? []),
@@ -125,6 +153,46 @@ export function withSessions<Options extends object | undefined>(
         merged.requestHandler = bindingHandler(sessions, requestHandler);
     }
     return merged as Options;
+}
+
+/** The manager each crawler was given last. */
+const adopted = new WeakMap<object, SessionRequestManager>();
+
+interface ManagedCrawler {
+    requestManager?: IRequestManager;
+    requestQueue?: IRequestManager;
+    autoscaledPool?: { notify(): unknown };
+}
+
+/**
+ * Puts a {@link SessionRequestManager} between the crawler and its request manager, the first time the binding sees the
+ * crawler (its first request's hook), and again whenever Crawlee replaced it (a second `crawler.run()` opens a new
+ * default queue; a `RequestList` gets a queue once requests are added). Crawlee 3.18 offers no earlier hook: its
+ * `requestManager` option is refused by its own validation, and the crawler's queue is opened with a configuration
+ * the options cannot see. The requests fetched before are guarded at transmission instead.
+ */
+function adoptRequestManager(sessions: Sessions, candidate: unknown): void {
+    const crawler = candidate as ManagedCrawler | undefined;
+    const current = crawler?.requestManager;
+    if (!crawler || !current || isSessionRequestManager(current)) return;
+    const pool = () => crawler.autoscaledPool;
+    const manager = new SessionRequestManager(sessions, current, pool);
+    adopted.get(crawler)?.release(); // what the replaced manager kept aside goes back to its queue or list
+    adopted.set(crawler, manager);
+    crawler.requestManager = manager;
+    const queue = crawler.requestQueue;
+    // enqueueLinks adds through the crawler's queue: it inherits sessions too (with a list, the queue is not the manager).
+    if (queue === current) crawler.requestQueue = manager;
+    else if (queue && !isSessionRequestManager(queue)) crawler.requestQueue = new SessionRequestManager(sessions, queue, pool);
+}
+
+/** The session a crawl request names (or its site's active one, or the default); undefined when the id is invalid. */
+function requestSessionId(internals: ReturnType<typeof internalsOf>, request: { userData?: Record<string, unknown>; url?: string }) {
+    try {
+        return sessionIdOf(request.userData, internals.sessionIdForUrl(request.url));
+    } catch {
+        return undefined; // the binding's hook fails the request, naming the field
+    }
 }
 
 /** Options that would undermine the binding are refused with a message that says what to do. */
@@ -167,6 +235,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
             return;
         }
         const internals = internalsOf(sessions);
+        adoptRequestManager(sessions, context.crawler);
         recordAnswer(internals, attempt); // the navigation got an answer: the session's transport works
         addSessionsToFinalStatistics(internals, context.crawler);
         const session = internals.resolve(attempt.sessionId);
@@ -189,8 +258,10 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
  * deliberate `RetryRequestError` is not a failure; a transport failure counts against its profile; a blocked session
  * is renewed), then runs the user's handler in the attempt.
  */
-function countingFailures(sessions: Sessions, userHandler: Handler | undefined) {
+function countingFailures(sessions: Sessions, userHandler: Handler | undefined, retrying: boolean) {
     return async function sessionCountingErrorHandler(context: AnyOptions, error: Error): Promise<void> {
+        // Crawlee counts every retry, RetryRequestError included: a wait for the session's pace or cooldown does not.
+        if (retrying && error instanceof PacingRetryError && !error.counts) context.request.retryCount--;
         const attempt = attemptOf(context);
         if (attempt) {
             const internals = internalsOf(sessions);

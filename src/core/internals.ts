@@ -1,4 +1,6 @@
 import type { HeaderPipeline } from '../headers/pipeline.js';
+import type { LogoutGuard } from '../pacing/logout-guard.js';
+import type { SessionPacing } from '../pacing/pacing.js';
 import type { RenewalCoordinator } from '../renewal/coordinator.js';
 import type { Renewal } from '../renewal/renewal.js';
 import type { RequestPipeline } from '../request/pipeline.js';
@@ -46,6 +48,10 @@ export interface SessionsInternals {
     readonly profileFailureThreshold: number;
     /** Polls of a shared store and the row fetches among them (see `StoreSync.syncCounters`). */
     readonly syncCounters: { readonly polls: number; readonly pulls: number; readonly lastPullAtPoll: number };
+    /** Every session's pacing and cooldowns. */
+    readonly pacing: SessionPacing;
+    /** Which URLs would log a session out. */
+    readonly logoutGuard: LogoutGuard;
 }
 
 const registered = new WeakMap<object, SessionsInternals>();

@@ -3,6 +3,9 @@ import type { Cookie } from 'tough-cookie';
 import { z } from 'zod';
 
 import { HeaderPipeline, headerPipelineOptionsSchema, type HeaderPipelineOptions } from '../headers/pipeline.js';
+import { LogoutGuard, logoutGuardOptionsSchema, type LogoutGuardOptions } from '../pacing/logout-guard.js';
+import { pacingOptionsSchema, type PacingOptions } from '../pacing/options.js';
+import { SessionPacing } from '../pacing/pacing.js';
 import { describeProfile } from '../profiles/describe.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
 import { AheadScheduler, DEFAULT_RENEW_AHEAD, type RenewAheadOptions } from '../renewal/ahead.js';
@@ -128,6 +131,18 @@ export interface SessionsOptions {
      * @default true
      */
     flushOnSignals?: boolean;
+    /**
+     * How carefully every session treats the site: a rate per session, the gap between its requests, the pause after
+     * a 429/503 (see {@link PacingOptions} for each field's default). `sessions.setPacing(id, …)` overrides it for one.
+     * @default no rate limit; cooldowns on 429 and 503 (30 s doubling, at most 600 s, or the answer's Retry-After)
+     */
+    pacing?: PacingOptions;
+    /**
+     * Requests of the crawl that would log their session out (`/logout`, `/sign-out`, `action=logout`, …) are skipped:
+     * marked handled without being fetched, one info line each, counted in `stats().logoutSkipped`.
+     * @default enabled, with the default patterns
+     */
+    logoutGuard?: LogoutGuardOptions;
 }
 
 /** Options of {@link Sessions.clear}. */
@@ -220,6 +235,8 @@ const optionsSchema = z.strictObject({
             }),
         ])
         .optional(),
+    pacing: pacingOptionsSchema.optional(),
+    logoutGuard: logoutGuardOptionsSchema.optional(),
 });
 
 /** Option names of earlier versions, accepted with a warning for one more version. */
@@ -276,6 +293,8 @@ export class Sessions {
     readonly #stats = new StatsCollector();
     readonly #ahead: AheadScheduler | undefined;
     readonly #userData: UserDataStore;
+    readonly #pacing: SessionPacing;
+    readonly #logoutGuard: LogoutGuard;
     readonly #events = new SessionEvents((event, error) =>
         this.#log.warning(`A listener of the "${event}" event threw: ${describeCause(error)}`),
     );
@@ -289,6 +308,11 @@ export class Sessions {
         this.#loginFor = options.loginFor;
         this.#profileFailureThreshold = options.profileFailureThreshold ?? DEFAULT_PROFILE_FAILURE_THRESHOLD;
         this.#userData = new UserDataStore(store, this.#log);
+        this.#pacing = new SessionPacing(options.pacing, (cooldown) => {
+            this.#stats.cooldowns++;
+            this.#events.emit('cooldown', cooldown);
+        });
+        this.#logoutGuard = new LogoutGuard(options.logoutGuard);
         this.#persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
         this.#registry = new SessionRegistry(this.profiles, this.defaultSessionId, (session) => this.#sync.markDirty(session), this.#stats);
         this.#sync = new StoreSync(store, this.#registry, this.#persistence, this.#log, this.#events);
@@ -429,6 +453,8 @@ export class Sessions {
             ...byStatus,
             ...totals,
             staleRetries,
+            logoutSkipped: this.#stats.logoutSkipped,
+            cooldowns: this.#stats.cooldowns,
             pendingWrites: writeBehind.pendingSessions,
             storeOutage: writeBehind.inOutage,
             ...(this.#ahead?.stats() ?? { nextExpiryAt: undefined, expiringSoon: 0, renewalsAhead: 0 }),
@@ -505,6 +531,16 @@ export class Sessions {
         const sessionId = this.#registry.idOf(id);
         if (renewal) this.#boundRenewals.set(sessionId, renewal);
         else this.#boundRenewals.delete(sessionId);
+    }
+
+    /**
+     * Paces one session: the fields given replace those of `Sessions.open({ pacing })` for it (see
+     * {@link PacingOptions}); `undefined` gives it the common pacing again. Applies from its next request on.
+     */
+    setPacing(id: string | number, pacing: PacingOptions | undefined): void {
+        const sessionId = this.#idOf(id);
+        const parsed = pacing === undefined ? undefined : (parseWithZod(pacingOptionsSchema, pacing, 'pacing') as PacingOptions);
+        this.#pacing.set(sessionId, parsed);
     }
 
     /**
@@ -617,6 +653,10 @@ export class Sessions {
             proxyUrl: this.#registry.proxyUrlOf(session),
             headerToken: session.headerToken,
             signal,
+            pace: {
+                before: (abort) => this.#pacing.turn(session.id, abort),
+                answered: (status, headers) => void this.#pacing.answered(session.id, status, headers['retry-after']),
+            },
         });
     }
 
@@ -684,6 +724,8 @@ export class Sessions {
             renewalOf: (sessionId) => this.#renewalOf(sessionId),
             profileFailureThreshold: this.#profileFailureThreshold,
             syncCounters: this.#sync.syncCounters,
+            pacing: this.#pacing,
+            logoutGuard: this.#logoutGuard,
         };
     }
 }

@@ -19,6 +19,10 @@ export interface SessionStats {
      * after its renewal instead (the transmission-time guard at work; never sent stale).
      */
     staleRetries: number;
+    /** Requests skipped because they would have logged their session out (the logout guard). */
+    logoutSkipped: number;
+    /** Cooldowns started (a session paused after a 429, 503 or another cooldown status). */
+    cooldowns: number;
     /** Sessions with changes not yet written to the store. */
     pendingWrites: number;
     /** Whether the store is currently unreachable (the crawl goes on from memory). */
@@ -37,6 +41,8 @@ export class StatsCollector implements SessionObserver {
     readonly totals: StoredCounters = { requests: 0, successes: 0, failures: 0, renewals: 0 };
     sessions = 0;
     staleRetries = 0;
+    logoutSkipped = 0;
+    cooldowns = 0;
 
     counted(counter: keyof StoredCounters, by: number): void {
         this.totals[counter] += by;

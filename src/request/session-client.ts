@@ -63,6 +63,14 @@ export interface SessionClientBinding {
     headerToken: object;
     /** Aborts every request of the client (a renewal attempt's deadline). Default none. */
     signal?: AbortSignal;
+    /**
+     * The session's pace: `before` is awaited before each request (its rate applies to logins and checks too),
+     * `answered` hears each final status (a 429 starts a cooldown). Default: not paced.
+     */
+    pace?: {
+        before(signal?: AbortSignal): Promise<void>;
+        answered(status: number, headers: IncomingHttpHeaders): void;
+    };
 }
 
 /** How many redirects a login or check request follows, as browsers do (Chromium: 20). */
@@ -101,6 +109,7 @@ export function createSessionClient(binding: SessionClientBinding): SessionHttpC
                 body = request.body;
             }
             const { pipeline } = binding;
+            await binding.pace?.before(binding.signal);
             await pipeline.ready();
             const state = pipeline.begin(binding.session, {
                 identity: binding.identity,
@@ -128,6 +137,7 @@ export function createSessionClient(binding: SessionClientBinding): SessionHttpC
                 hooks: { beforeRequest: [hooks.beforeRequest as never], beforeRedirect: [hooks.beforeRedirect as never] },
             });
             pipeline.absorb(state, response.url, response.headers['set-cookie']);
+            binding.pace?.answered(response.statusCode, response.headers);
             return {
                 statusCode: response.statusCode,
                 url: pipeline.publicUrl(state, response.url),
