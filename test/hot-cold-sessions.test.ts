@@ -45,15 +45,25 @@ describe('hot and cold sessions (maxLiveSessions)', () => {
     });
 
     const stores: Array<[string, () => SessionsOptions['store'], boolean]> = [
-        ['embedded', () => ({ embedded: { name: `hc-${Math.random().toString(36).slice(2)}`, config: new Configuration({ persistStorage: true, storageClientOptions: { localDataDirectory: dir } }) } }), true],
+        [
+            'embedded',
+            () => ({
+                embedded: {
+                    name: `hc-${Math.random().toString(36).slice(2)}`,
+                    config: new Configuration({ persistStorage: true, storageClientOptions: { localDataDirectory: dir } }),
+                },
+            }),
+            true,
+        ],
         ['MySQL', () => ({ mysql: { url: mysqlDb.url, tablePrefix: newPrefix() } }), mysqlDb.available],
     ];
 
     for (const [name, store, available] of stores) {
         it.skipIf(!available)(`${name}: a session dropped and loaded again keeps its cookies, generation, identity and counters`, async () => {
             site.reset();
+            const storeChoice = store();
             const sessions = await Sessions.open({
-                store: store(),
+                store: storeChoice,
                 maxLiveSessions: 2,
                 persistence: { flushIntervalMillis: 60_000, syncIntervalMillis: 0 },
                 flushOnSignals: false,
@@ -100,6 +110,26 @@ describe('hot and cold sessions (maxLiveSessions)', () => {
                 expect(echoed?.cookies).toEqual(before.d!.cookies);
                 expect(snapshot(sessions, 'd').row).toEqual({ ...before.d!.row, requests: 5, successes: 5 });
                 expect(sessions.stats()).toMatchObject({ sessions: 4 });
+                await sessions.flush();
+                expect(liveIds(sessions)).toEqual(['b', 'd']); // d used last, b loaded after a
+                await sessions.load('a');
+                await sessions.load('c');
+                const final = Object.fromEntries(ids.map((id) => [id, snapshot(sessions, id)]));
+                await sessions.close();
+
+                // A new process with the limit starts with the most recently used sessions (by their last request);
+                // the others come back on use.
+                const reopened = await Sessions.open({ store: storeChoice, maxLiveSessions: 2, flushOnSignals: false });
+                try {
+                    expect(liveIds(reopened)).toEqual(['c', 'd']);
+                    expect(() => reopened.get('a')).toThrow(/Session "a" is not in memory/);
+                    await reopened.load('a');
+                    await reopened.load('b');
+                    for (const id of ids) expect(snapshot(reopened, id)).toEqual(final[id]);
+                    expect(reopened.stats().sessions).toBe(4);
+                } finally {
+                    await reopened.close();
+                }
             } finally {
                 await sessions.close();
             }

@@ -29,6 +29,11 @@ export class LiveSet {
         this.recency.set(session.id, session);
     }
 
+    /** Sessions known to be in the store but never loaded (at open). */
+    addCold(ids: Iterable<string>): void {
+        for (const id of ids) this.cold.add(id);
+    }
+
     /** A cold session was loaded again, or deleted from the store: it is no longer cold. */
     warmed(id: string): void {
         this.cold.delete(id);

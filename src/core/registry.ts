@@ -154,6 +154,12 @@ export class SessionRegistry {
         return session;
     }
 
+    /** Sessions in the store that were not loaded at open (`maxLiveSessions`): known by id, counted as sessions. */
+    addCold(ids: readonly string[]): void {
+        this.liveSet?.addCold(ids);
+        this.observer?.coldAdded?.(ids.length);
+    }
+
     /** Whether the session was dropped from memory and is in the store. */
     isCold(id: string): boolean {
         return this.liveSet?.isCold(id) ?? false;

@@ -47,6 +47,11 @@ export class StatsCollector implements SessionObserver {
         this.byStatus[status]--;
     }
 
+    /** Sessions left in the store at open count as sessions. */
+    coldAdded(count: number): void {
+        this.sessions += count;
+    }
+
     /** Its new object counted itself as a new session: it was one already. */
     reloaded(): void {
         this.sessions--;

@@ -62,6 +62,14 @@ export class StoreSync {
             this.signal = await this.store.changeSignal?.();
             this.cursor = (await this.store.changes(undefined)).cursor;
         }
+        const { liveSet } = this.registry;
+        if (liveSet && this.store.loadRecent) {
+            const { records, otherIds } = await this.store.loadRecent(liveSet.maxLiveSessions);
+            this.registry.addCold(otherIds);
+            for (const record of records.reverse()) this.registry.load(record);
+            this.afterLoading();
+            return;
+        }
         const records = await this.store.loadAll();
         if (this.registry.liveSet) {
             // Least recently used first, so that those are the ones dropped; a few at a time, so memory stays bounded.
@@ -75,6 +83,10 @@ export class StoreSync {
         } else {
             for (const record of records) this.registry.load(record);
         }
+        this.afterLoading();
+    }
+
+    private afterLoading(): void {
         this.writeBehind.afterWrite = () => this.evictIdle();
         if (this.store.shared) this.schedulePull();
     }

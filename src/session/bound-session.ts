@@ -24,6 +24,8 @@ export interface SessionObserver {
     evicted?(status: SessionStatus): void;
     /** A dropped session was loaded again (its new object announced itself as a new session). */
     reloaded?(): void;
+    /** Sessions of the store left unloaded at open (`maxLiveSessions`). */
+    coldAdded?(count: number): void;
 }
 
 const NO_OBSERVER: SessionObserver = { counted: () => undefined, statusChanged: () => undefined };
