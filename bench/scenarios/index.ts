@@ -2,6 +2,7 @@
  * Every benchmark scenario, in the order a full run executes them.
  */
 import type { Scenario } from '../lib/types.js';
+import { coldSessionsScenario } from './cold-sessions.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
 import { memoryScenario } from './memory.js';
 import { multiProcessScenario } from './multi-process.js';
@@ -19,4 +20,5 @@ export const scenarios: readonly Scenario[] = [
     storeScenario,
     multiProcessScenario,
     quickLoginScenario,
+    coldSessionsScenario,
 ];
