@@ -94,6 +94,7 @@ describe('hot and cold sessions (maxLiveSessions)', () => {
                     thrown = error;
                 }
                 expect(isCrawleeSessionsError(thrown, 'ERR_SESSION_NOT_LOADED')).toBe(true);
+                expect(sessions.has('a')).toBe(true);
                 expect(String(thrown)).toMatch(/Session "a" is not in memory/);
 
                 await sessions.load('a');

@@ -419,9 +419,9 @@ export class Sessions {
         });
     }
 
-    /** Whether a session with this id exists. */
+    /** Whether a session with this id exists (in memory, or dropped from it by `maxLiveSessions`). */
     has(id: string | number): boolean {
-        return this.#registry.find(String(id)) !== undefined;
+        return this.#registry.find(String(id)) !== undefined || this.#registry.isCold(String(id));
     }
 
     /**
