@@ -167,7 +167,7 @@ export type { CrawleeSessionsErrorCode } from './shared/errors.js';
 export { ConfigValidationError } from './shared/validation.js';
 export type { ConfigValidationIssue } from './shared/validation.js';
 export { SessionIdError } from './shared/ids.js';
-export { SessionsClosedError, StoreBacklogError } from './core/errors.js';
+export { SessionNotLoadedError, SessionsClosedError, StoreBacklogError } from './core/errors.js';
 export { SessionRenewalError, RenewalTimeoutError, NoRenewalError } from './renewal/errors.js';
 export { RenewalAnswerError } from './renewal/renewal.js';
 export { StoreUnavailableError, StoreSecretError, StoreWriteRejectedError } from './model/types.js';

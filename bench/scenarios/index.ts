@@ -2,6 +2,7 @@
  * Every benchmark scenario, in the order a full run executes them.
  */
 import type { Scenario } from '../lib/types.js';
+import { coldSessionsScenario } from './cold-sessions.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
 import { importScenario } from './import.js';
 import { memoryScenario } from './memory.js';
@@ -23,4 +24,5 @@ export const scenarios: readonly Scenario[] = [
     multiProcessScenario,
     quickLoginScenario,
     importScenario,
+    coldSessionsScenario,
 ];

@@ -91,9 +91,9 @@ async function throughSessions(backend: Backend, mysqlUrl: string, count: number
 }
 
 /** The deltas the write-behind would send for `count` new sessions with 5 cookies each. */
-function deltasFor(count: number): SessionDelta[] {
+export function deltasFor(count: number, from = 0): SessionDelta[] {
     const now = Date.now();
-    return Array.from({ length: count }, (_, i) => ({
+    return Array.from({ length: count }, (_, n) => n + from).map((i) => ({
         id: `s${i}`,
         generation: 0,
         reset: true,

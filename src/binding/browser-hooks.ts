@@ -4,7 +4,7 @@ import type { Cookie } from 'tough-cookie';
 
 import { internalsOf, type SessionsInternals } from '../core/internals.js';
 import { authHasEffect } from '../model/auth.js';
-import { sessionIdOf, type RequestAttempt } from '../session/attempt.js';
+import { pinAttempt, sessionIdOf, type RequestAttempt } from '../session/attempt.js';
 import { allCookies } from '../shared/cookies.js';
 import type { BoundSession } from '../session/bound-session.js';
 import type { Sessions } from '../core/sessions.js';
@@ -83,7 +83,8 @@ export class BrowserBinding {
         }
         const proxy = pageOptions.proxy as { server?: string; username?: string } | undefined;
         if (!proxy?.server || new URL(proxy.server).hostname !== BINDING_HOST) return;
-        const { registry, coordinator, resolve } = this.internals;
+        const { registry, coordinator, resolve, ensureLive } = this.internals;
+        await ensureLive(proxy.username || this.sessions.defaultSessionId);
         const session = resolve(proxy.username || this.sessions.defaultSessionId);
         await coordinator.whenUsable(session);
 
@@ -120,8 +121,10 @@ export class BrowserBinding {
                     'withSessions() and do not replace its proxyConfiguration or prePageCreateHooks.',
             );
         }
-        const { registry, coordinator, resolve, pipeline, headerPipeline, tokens } = this.internals;
+        const { registry, coordinator, resolve, pipeline, headerPipeline, tokens, ensureLive } = this.internals;
+        await ensureLive(attempt.sessionId);
         const session = resolve(attempt.sessionId);
+        pinAttempt(attempt, session);
         await coordinator.whenUsable(session);
         if (session.generation !== binding.generation) {
             throw new RetryRequestError(`Session "${session.id}" was renewed after this page was opened; retrying with its new identity.`);

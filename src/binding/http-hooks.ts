@@ -1,6 +1,6 @@
 import { internalsOf } from '../core/internals.js';
 import type { Sessions } from '../core/sessions.js';
-import { ATTEMPT } from '../session/attempt.js';
+import { ATTEMPT, pinAttempt } from '../session/attempt.js';
 import { beginAttempt, proxyInfoFor, type BindableContext } from './attempts.js';
 
 /**
@@ -13,10 +13,12 @@ import { beginAttempt, proxyInfoFor, type BindableContext } from './attempts.js'
  * Register it first, before hooks that rely on `context.sessions`. `withSessions()` does this for you.
  */
 export function createHttpPreNavigationHook(sessions: Sessions) {
-    const { coordinator, registry, resolve } = internalsOf(sessions);
+    const { coordinator, registry, resolve, ensureLive } = internalsOf(sessions);
     return async function bindSessionHook(context: BindableContext, gotOptions: Record<PropertyKey, unknown>): Promise<void> {
         const attempt = beginAttempt(sessions, context);
+        await ensureLive(attempt.sessionId);
         const session = resolve(attempt.sessionId);
+        pinAttempt(attempt, session);
         await coordinator.whenUsable(session);
         gotOptions[ATTEMPT] = attempt;
         const proxyUrl = registry.proxyUrlOf(session);

@@ -1,7 +1,7 @@
 import { GotScrapingHttpClient, type BaseHttpClient, type IRequestManager } from '@crawlee/core';
 
-import { internalsOf } from '../core/internals.js';
-import { attemptStorage, sessionIdOf } from '../session/attempt.js';
+import { internalsOf, type SessionsInternals } from '../core/internals.js';
+import { attemptStorage, sessionIdOf, unpinAttempt, type RequestAttempt } from '../session/attempt.js';
 import type { Sessions } from '../core/sessions.js';
 import { ConfigValidationError } from '../shared/validation.js';
 import { SessionCheck } from '../acquisition/check.js';
@@ -250,6 +250,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
         }
         await afterSuccess?.(context);
         session.count('successes');
+        unpinAttempt(attempt); // (a failed attempt is unpinned by the error handler, which still needs the session)
     };
 }
 
@@ -265,20 +266,35 @@ function countingFailures(sessions: Sessions, userHandler: Handler | undefined, 
         const attempt = attemptOf(context);
         if (attempt) {
             const internals = internalsOf(sessions);
-            await recordFailure(internals, context as never, attempt, error, (session) =>
-                runInAttempt(context, () => sessions.clear(session.id)),
-            );
-            const session = internals.resolve(attempt.sessionId);
-            await internals.userData.load(session);
-            context.session = new SessionView(internals, sessions, attempt);
+            await internals.ensureLive(attempt.sessionId);
             try {
-                if (userHandler) await runInAttempt(context, () => userHandler(context, error));
+                await failedAttempt(sessions, internals, context, attempt, error, userHandler);
             } finally {
-                context.session = undefined;
-                void internals.userData.saveIfChanged(session);
+                unpinAttempt(attempt);
             }
             return;
         }
         if (userHandler) await userHandler(context, error);
     };
+}
+
+/** What a failed attempt does once its session is in memory (see `countingFailures`). */
+async function failedAttempt(
+    sessions: Sessions,
+    internals: SessionsInternals,
+    context: AnyOptions,
+    attempt: RequestAttempt,
+    error: Error,
+    userHandler: Handler | undefined,
+): Promise<void> {
+    await recordFailure(internals, context as never, attempt, error, (session) => runInAttempt(context, () => sessions.clear(session.id)));
+    const session = internals.resolve(attempt.sessionId);
+    await internals.userData.load(session);
+    context.session = new SessionView(internals, sessions, attempt);
+    try {
+        if (userHandler) await runInAttempt(context, () => userHandler(context, error));
+    } finally {
+        context.session = undefined;
+        void internals.userData.saveIfChanged(session);
+    }
 }

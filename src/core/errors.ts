@@ -31,3 +31,23 @@ export class StoreBacklogError extends CrawleeSessionsError {
         );
     }
 }
+
+/**
+ * Thrown by a synchronous call (`get()`, `addCookies()`, `getIdentity()`, …) for a session that `maxLiveSessions` dropped
+ * from memory: it is in the store and comes back on its next request, `clear()` or `renew()`, or with
+ * `await sessions.load(id)`.
+ */
+export class SessionNotLoadedError extends CrawleeSessionsError {
+    override readonly name = 'SessionNotLoadedError';
+
+    constructor(
+        /** The session. */
+        readonly sessionId: string,
+    ) {
+        super(
+            ERROR_CODES.sessionNotLoaded,
+            `Session "${sessionId}" is not in memory (maxLiveSessions dropped it while idle; it is in the store). ` +
+                'Load it with `await sessions.load(id)` first; requests bound to it load it by themselves.',
+        );
+    }
+}

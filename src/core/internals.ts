@@ -47,6 +47,8 @@ export interface SessionsInternals {
     /** Consecutive transport failures after which a profile counts as failing. */
     readonly profileFailureThreshold: number;
     /** Polls of a shared store and the row fetches among them (see `StoreSync.syncCounters`). */
+    /** Loads a session dropped from memory by `maxLiveSessions` (see `StoreSync.ensureLive`). */
+    ensureLive(id: string): Promise<void>;
     readonly syncCounters: { readonly polls: number; readonly pulls: number; readonly lastPullAtPoll: number };
     /** Every session's pacing and cooldowns. */
     readonly pacing: SessionPacing;

@@ -6,6 +6,7 @@ import { ProfilePool } from '../profiles/profile-pool.js';
 import { attemptStorage } from '../session/attempt.js';
 import { BoundSession, type SessionObserver } from '../session/bound-session.js';
 import { parseSessionId } from '../shared/ids.js';
+import type { LiveSet } from './live-set.js';
 
 /**
  * The sessions of this process by id: creation on first use (with a profile from the pool and an identity), loading
@@ -16,6 +17,8 @@ export class SessionRegistry {
     private readonly pool: ProfilePool;
     /** Consecutive transport failures per profile index (reset by a request that got an answer through it). */
     private readonly profileFailures = new Map<number, number>();
+    /** With `maxLiveSessions`: the recency order and the sessions dropped from memory (see {@link evictIdle}). */
+    liveSet: LiveSet | undefined;
 
     constructor(
         /** The validated profiles. */
@@ -59,7 +62,10 @@ export class SessionRegistry {
     resolve(id: string | number | undefined, beforeCreate?: () => void): BoundSession {
         const sessionId = this.idOf(id);
         let session = this.sessions.get(sessionId);
-        if (!session) {
+        if (session) {
+            this.liveSet?.used(session);
+        } else {
+            this.liveSet?.checkNotCold(sessionId);
             beforeCreate?.();
             session = this.create(sessionId);
             session.profileIndex = this.pool.acquire();
@@ -71,7 +77,11 @@ export class SessionRegistry {
 
     /** Creates a session from its stored record (at open, or when another process created it). */
     load(record: SessionRecord): BoundSession {
+        const reloaded = this.liveSet?.isCold(record.id) ?? false;
+        this.liveSet?.warmed(record.id);
         const session = this.create(record.id);
+        // Back from the store: the totals of sessions.stats() still count it (see evictIdle).
+        if (reloaded) this.observer?.reloaded?.();
         session.load(record, this.restoreProfile(record.profileIndex));
         this.ensureIdentity(session);
         return session;
@@ -151,7 +161,35 @@ export class SessionRegistry {
     private create(id: string): BoundSession {
         const session = new BoundSession(id, this.onChange, this.observer);
         this.sessions.set(id, session);
+        this.liveSet?.used(session);
         return session;
+    }
+
+    /** Sessions in the store that were not loaded at open (`maxLiveSessions`): known by id, counted as sessions. */
+    addCold(ids: readonly string[]): void {
+        this.liveSet?.addCold(ids);
+        this.observer?.coldAdded?.(ids.length);
+    }
+
+    /** Whether the session was dropped from memory and is in the store. */
+    isCold(id: string): boolean {
+        return this.liveSet?.isCold(id) ?? false;
+    }
+
+    /**
+     * Drops the least recently used idle sessions beyond `maxLiveSessions` from memory (they stay in the store):
+     * `evictable` tells which are idle. Their profiles are released (a reload counts them again). Returns how many.
+     */
+    evictIdle(evictable: (session: BoundSession) => boolean): number {
+        const liveSet = this.liveSet;
+        if (!liveSet) return 0;
+        const evicted = liveSet.takeEvictions(this.sessions.size, evictable);
+        for (const session of evicted) {
+            this.sessions.delete(session.id);
+            if (session.profileIndex !== undefined) this.pool.release(session.profileIndex);
+            this.observer?.evicted?.(session.status);
+        }
+        return evicted.length;
     }
 
     /** A stored profile index, counted in the pool when it is still a profile of this process; else a fresh one. */

@@ -35,6 +35,7 @@ import { ExitFlush } from './exit.js';
 import { SessionHeadersApi } from './header-api.js';
 import { registerInternals, type SessionsInternals } from './internals.js';
 import { SessionRegistry } from './registry.js';
+import { LiveSet } from './live-set.js';
 import { StoreSync } from './store-sync.js';
 import { StatsCollector, type SessionStats } from './stats.js';
 import { SessionTokensApi } from './token-api.js';
@@ -143,6 +144,15 @@ export interface SessionsOptions {
      * @default enabled, with the default patterns
      */
     logoutGuard?: LogoutGuardOptions;
+    /**
+     * Hot and cold sessions: at most this many sessions stay in memory. Beyond it, the least recently used idle
+     * sessions (written, no renewal, no request under way) are dropped from memory after a flush — they stay in the
+     * store — and loaded again on first use: by a request bound to them, `clear()`, `renew()` or `load()`.
+     * Synchronous calls (`get()`, `addCookies()`, …) on a dropped session throw a `SessionNotLoadedError`;
+     * `list()` shows the sessions in memory. Unlimited when undefined.
+     * @default undefined
+     */
+    maxLiveSessions?: number;
 }
 
 /** Options of {@link Sessions.clear}. */
@@ -215,6 +225,7 @@ const optionsSchema = z.strictObject({
         })
         .optional(),
     flushOnSignals: z.boolean().optional(),
+    maxLiveSessions: z.number().int().min(1).optional(),
     profileFailureThreshold: z.number().int().min(1).max(1000).optional(),
     login: z
         .union([
@@ -315,6 +326,7 @@ export class Sessions {
         this.#logoutGuard = new LogoutGuard(options.logoutGuard);
         this.#persistence = { ...DEFAULT_PERSISTENCE, ...options.persistence };
         this.#registry = new SessionRegistry(this.profiles, this.defaultSessionId, (session) => this.#sync.markDirty(session), this.#stats);
+        if (options.maxLiveSessions !== undefined) this.#registry.liveSet = new LiveSet(options.maxLiveSessions);
         this.#sync = new StoreSync(store, this.#registry, this.#persistence, this.#log, this.#events);
         this.#headerPipeline = new HeaderPipeline(store, { ...options.headers, isClosed: () => this.#closed });
         this.#tracker = new SessionTokens(
@@ -489,9 +501,9 @@ export class Sessions {
         });
     }
 
-    /** Whether a session with this id exists. */
+    /** Whether a session with this id exists (in memory, or dropped from it by `maxLiveSessions`). */
     has(id: string | number): boolean {
-        return this.#registry.find(String(id)) !== undefined;
+        return this.#registry.find(String(id)) !== undefined || this.#registry.isCold(String(id));
     }
 
     /**
@@ -508,6 +520,7 @@ export class Sessions {
      * `id` defaults to the current request's session inside a handler, else to the default session.
      */
     async clear(id?: string | number, options: ClearOptions = {}): Promise<void> {
+        await this.#sync.ensureLive(this.#idOf(id));
         const session = this.#resolve(id);
         await this.#coordinator.clear(session, options.renewal ?? this.#renewalOf(session.id), attemptStorage.getStore());
     }
@@ -518,9 +531,18 @@ export class Sessions {
      * @throws NoRenewalError when the session has no login to renew with.
      */
     async renew(id?: string | number): Promise<void> {
+        await this.#sync.ensureLive(this.#idOf(id));
         const session = this.#resolve(id);
         if (!this.#renewalOf(session.id)) throw new NoRenewalError(session.id);
         await this.clear(session.id);
+    }
+
+    /**
+     * Brings a session that `maxLiveSessions` dropped from memory back from the store (a no-op for a session in
+     * memory, or one the store does not have), so that synchronous calls such as `get()` can use it.
+     */
+    async load(id?: string | number): Promise<void> {
+        await this.#sync.ensureLive(this.#idOf(id));
     }
 
     /**
@@ -726,6 +748,7 @@ export class Sessions {
             syncCounters: this.#sync.syncCounters,
             pacing: this.#pacing,
             logoutGuard: this.#logoutGuard,
+            ensureLive: (id) => this.#sync.ensureLive(id),
         };
     }
 }

@@ -53,6 +53,21 @@ export class StatsCollector implements SessionObserver {
         else this.byStatus[before]--;
         this.byStatus[after]++;
     }
+
+    /** A session dropped from memory stays counted in `sessions`, in no status (it is idle in the store). */
+    evicted(status: SessionStatus): void {
+        this.byStatus[status]--;
+    }
+
+    /** Sessions left in the store at open count as sessions. */
+    coldAdded(count: number): void {
+        this.sessions += count;
+    }
+
+    /** Its new object counted itself as a new session: it was one already. */
+    reloaded(): void {
+        this.sessions--;
+    }
 }
 
 /** A one-line summary for the crawler's status line: `sessions: 12 ready, 1 renewing · 20 renewals · 0 stale`. */

@@ -22,6 +22,8 @@ export class StoreSync {
     /** The store's change signal when rows were last pulled (or at start): rows are pulled again once it moved. */
     private signal: string | undefined;
     private pulling = false;
+    /** Reads of cold sessions under way, by id. */
+    private readonly loading = new Map<string, Promise<void>>();
     private closed = false;
     /**
      * How many polls of a shared store ran (a read of its change signal, or of its changes when it has no signal),
@@ -50,15 +52,83 @@ export class StoreSync {
         );
     }
 
-    /** Loads every stored session and, for a shared store, starts pulling other processes' changes. */
+    /**
+     * Loads every stored session (with `maxLiveSessions`: the most recently used ones; the others are known by id)
+     * and, for a shared store, starts pulling other processes' changes.
+     */
     async start(): Promise<void> {
         // The cursor is taken before the sessions are loaded: a write landing in between is pulled (again), not missed.
         if (this.store.shared) {
             this.signal = await this.store.changeSignal?.();
             this.cursor = (await this.store.changes(undefined)).cursor;
         }
-        for (const record of await this.store.loadAll()) this.registry.load(record);
+        const { liveSet } = this.registry;
+        if (liveSet && this.store.loadRecent) {
+            const { records, otherIds } = await this.store.loadRecent(liveSet.maxLiveSessions);
+            this.registry.addCold(otherIds);
+            for (const record of records.reverse()) this.registry.load(record);
+            this.afterLoading();
+            return;
+        }
+        const records = await this.store.loadAll();
+        if (this.registry.liveSet) {
+            // Least recently used first, so that those are the ones dropped; a few at a time, so memory stays bounded.
+            records.sort((a, b) => (a.lastUsedAt ?? 0) - (b.lastUsedAt ?? 0));
+            const step = Math.max(1, this.registry.liveSet.maxLiveSessions);
+            records.forEach((record, index) => {
+                this.registry.load(record);
+                if ((index + 1) % step === 0) this.evictIdle();
+            });
+            this.evictIdle();
+        } else {
+            for (const record of records) this.registry.load(record);
+        }
+        this.afterLoading();
+    }
+
+    private afterLoading(): void {
+        this.writeBehind.afterWrite = () => this.evictIdle();
         if (this.store.shared) this.schedulePull();
+    }
+
+    /**
+     * Drops idle sessions beyond `maxLiveSessions` from memory. A session is pinned while it has changes not yet
+     * written (or being written), a renewal (and so a lease), requests on the wire, attempts under way or open
+     * browser contexts holding its cookies.
+     */
+    evictIdle(): number {
+        return this.registry.evictIdle(
+            (session) =>
+                session.pins === 0 &&
+                session.inTransit.size === 0 &&
+                session.writesInFlight === 0 &&
+                session.renewal === undefined &&
+                session.cookieHolders.size === 0 &&
+                !this.writeBehind.isPending(session),
+        );
+    }
+
+    /**
+     * Brings a session dropped from memory back from the store (concurrent calls share one read). A session no
+     * longer in the store is forgotten (it is created afresh on use).
+     */
+    async ensureLive(id: string): Promise<void> {
+        if (!this.registry.isCold(id)) return;
+        let loading = this.loading.get(id);
+        if (!loading) {
+            loading = (async () => {
+                try {
+                    const record = await this.store.read(id);
+                    if (!this.registry.isCold(id)) return;
+                    if (record) this.registry.load(record);
+                    else this.registry.liveSet?.warmed(id);
+                } finally {
+                    this.loading.delete(id);
+                }
+            })();
+            this.loading.set(id, loading);
+        }
+        await loading;
     }
 
     /** Records that a session changed (called on the hot path). */
@@ -171,6 +241,8 @@ export class StoreSync {
         this.cursor = cursor;
         for (const record of records) {
             const session = this.registry.find(record.id);
+            // A cold session is read afresh when it is used again: no need to hold it meanwhile.
+            if (!session && this.registry.isCold(record.id)) continue;
             if (!session) this.registry.load(record);
             // The row may predate a write of this process that was under way meanwhile (its counters would be
             // undone in memory); that write's answer carries the row as it is after it.

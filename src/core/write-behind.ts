@@ -109,6 +109,14 @@ export class WriteBehind {
         return session.writesInFlight > 0 || session.writeSettledAt > clock;
     }
 
+    /** Called after every successful flush (sessions written then may be dropped from memory). */
+    afterWrite: (() => void) | undefined;
+
+    /** Whether the session has changes not yet taken by a write. */
+    isPending(session: BoundSession): boolean {
+        return this.dirty.has(session);
+    }
+
     /** Whether the store is currently failing. */
     get inOutage(): boolean {
         return this.outageSince !== undefined;
@@ -250,5 +258,6 @@ export class WriteBehind {
         }
         this.outageSince = undefined;
         this.failures = 0;
+        this.afterWrite?.();
     }
 }

@@ -149,6 +149,11 @@ export interface SessionStore {
 
     /** Every stored session. */
     loadAll(): Promise<SessionRecord[]>;
+    /**
+     * Optional: the `limit` most recently used sessions and the ids of the others, so that a process with
+     * `maxLiveSessions` starts without reading every session. Without it, `loadAll()` is used.
+     */
+    loadRecent?(limit: number): Promise<{ records: SessionRecord[]; otherIds: string[] }>;
     /** One stored session, or undefined. */
     read(id: string): Promise<SessionRecord | undefined>;
     /** Applies deltas (one batch, atomically per session) and returns the resulting records in the same order. */

@@ -13,6 +13,23 @@ export interface RequestAttempt {
     readonly sessionId: string;
     /** The session's generation when the request was transmitted; undefined until it is. */
     sentGeneration?: number;
+    /** The session this attempt keeps in memory (`maxLiveSessions`) until its handler has run; see {@link pinAttempt}. */
+    pinned?: { pins: number };
+}
+
+/** Keeps the attempt's session in memory until {@link unpinAttempt} (once per attempt, whatever calls it). */
+export function pinAttempt(attempt: RequestAttempt, session: { pins: number }): void {
+    if (attempt.pinned) return;
+    session.pins++;
+    attempt.pinned = session;
+}
+
+/** Ends the pin of {@link pinAttempt}; later calls for the same attempt do nothing. */
+export function unpinAttempt(attempt: RequestAttempt): void {
+    const session = attempt.pinned;
+    if (!session) return;
+    attempt.pinned = undefined;
+    session.pins = Math.max(0, session.pins - 1);
 }
 
 /** The attempt whose handler is running in the current async context, if any. */

@@ -20,6 +20,12 @@ export interface SessionObserver {
     counted(counter: keyof StoredCounters, by: number): void;
     /** `before` is undefined when the session was just created. */
     statusChanged(before: SessionStatus | undefined, after: SessionStatus): void;
+    /** The session was dropped from memory in this status (`maxLiveSessions`); it is still a session. */
+    evicted?(status: SessionStatus): void;
+    /** A dropped session was loaded again (its new object announced itself as a new session). */
+    reloaded?(): void;
+    /** Sessions of the store left unloaded at open (`maxLiveSessions`). */
+    coldAdded?(count: number): void;
 }
 
 const NO_OBSERVER: SessionObserver = { counted: () => undefined, statusChanged: () => undefined };
@@ -108,6 +114,8 @@ export class BoundSession {
     writeSettledAt = 0;
     /** Consecutive requests that could not reach the site (proxy or network), reset by an answer. */
     transportFailures = 0;
+    /** Request attempts under way (from the binding's pre-navigation hook to the end of their handler): they pin it in memory. */
+    pins = 0;
     /** Crawlee's `session.userData`, once read from the store (see `UserDataStore`). */
     userData: Record<string, unknown> | undefined;
     /** The JSON of `userData` as last read or written: a handler that changed it makes it differ. */

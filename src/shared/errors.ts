@@ -35,6 +35,8 @@ export const ERROR_CODES = {
     storeReadOnly: 'ERR_STORE_READ_ONLY',
     /** New sessions are refused: too many sessions wait to be written to an unreachable store. */
     storeBacklog: 'ERR_STORE_BACKLOG',
+    /** A synchronous call named a session that `maxLiveSessions` dropped from memory (see `sessions.load()`). */
+    sessionNotLoaded: 'ERR_SESSION_NOT_LOADED',
     /** A header rule or session header operation was refused (unknown id, duplicate name, …). */
     headerRule: 'ERR_HEADER_RULE',
     /** A cron expression does not parse. */

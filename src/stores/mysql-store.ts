@@ -513,6 +513,34 @@ export class MySqlSessionStore implements SessionStore {
         );
     }
 
+    /**
+     * The `limit` most recently used sessions, and the ids of all the others (for `maxLiveSessions`: the others are
+     * not read until used).
+     */
+    async loadRecent(limit: number): Promise<{ records: SessionRecord[]; otherIds: string[] }> {
+        return this.call('loading sessions', () =>
+            this.withConnection(async (connection) => {
+                const rows = (await this.execute(
+                    connection,
+                    `SELECT ${RECORD_COLUMNS} FROM \`${this.tables.sessions}\` WHERE lease_only = 0
+                     ORDER BY last_used_at DESC, id LIMIT ${Math.max(0, Math.floor(limit))}`,
+                    [],
+                )) as SessionRow[];
+                const records = rows.map((row) => this.decodeRecord(row));
+                const loaded = new Set(records.map((record) => record.id));
+                const ids = (await this.execute(connection, `SELECT id FROM \`${this.tables.sessions}\` WHERE lease_only = 0`, [])) as Array<{
+                    id: Buffer | string;
+                }>;
+                const otherIds: string[] = [];
+                for (const { id } of ids) {
+                    const text = typeof id === 'string' ? id : id.toString('utf8');
+                    if (!loaded.has(text)) otherIds.push(text);
+                }
+                return { records, otherIds };
+            }),
+        );
+    }
+
     async read(id: string): Promise<SessionRecord | undefined> {
         checkSessionId(id, 'id');
         return this.call('reading a session', () =>
