@@ -76,6 +76,8 @@ export function summarizeStats(stats: SessionStats): string {
     if (stats.renewing) states.push(`${stats.renewing} renewing`);
     if (stats.failed) states.push(`${stats.failed} failed`);
     const parts = [`sessions: ${states.join(', ')}`, `${stats.renewals} renewals`, `${stats.staleRetries} stale retried`];
+    if (stats.cooldowns) parts.push(`${stats.cooldowns} cooldowns`);
+    if (stats.logoutSkipped) parts.push(`${stats.logoutSkipped} logout URLs skipped`);
     if (stats.storeOutage) parts.push(`store unreachable, ${stats.pendingWrites} pending`);
     return parts.join(' · ');
 }
