@@ -1,0 +1,69 @@
+/**
+ * Options renamed to Crawlee's unit names (`…Millis`) keep working under their old names for one version: the value
+ * is used, and one warning per old name and process goes through Crawlee's `log`.
+ */
+import { log, Logger, LogLevel } from 'crawlee';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { defineLogin } from '../src/acquisition/recipe.js';
+import { defineMaintainerConfig } from '../src/maintainer/config.js';
+import { compileSchedule } from '../src/maintainer/schedule.js';
+
+const warnings: string[] = [];
+class Capture extends Logger {
+    override _log(level: LogLevel, message: string) {
+        if (level === LogLevel.WARNING) warnings.push(message);
+    }
+}
+const previous = log.getOptions();
+log.setOptions({ logger: new Capture({}), level: LogLevel.DEBUG });
+afterEach(() => {
+    warnings.length = 0;
+});
+
+const recipe = defineLogin({ name: 'units', steps: [{ url: 'http://127.0.0.1:9/login', method: 'POST', form: { user: 'x' } }] });
+
+describe('old unit names', () => {
+    it('maintainer: retry.backoffMs, retry.maxBackoffMs, leaseMs and an interval schedule’s everyMs', () => {
+        const config = defineMaintainerConfig({
+            store: 'memory',
+            recipes: [{ recipe, sessions: ['a'], schedule: { kind: 'interval', everyMs: 120_000 } }],
+            retry: { backoffMs: 250, maxBackoffMs: 2_000 },
+            leaseMs: 30_000,
+        });
+        expect(config.retry).toEqual({ maxAttempts: 4, backoffMillis: 250, maxBackoffMillis: 2_000 });
+        expect(config.leaseMillis).toBe(30_000);
+        expect(config.recipes[0]!.schedule).toEqual({ kind: 'interval', everyMillis: 120_000 });
+        expect(warnings.sort()).toEqual([
+            'defineMaintainerConfig(): "leaseMs" is deprecated and will be removed in the next version; use "leaseMillis" instead.',
+            'defineMaintainerConfig(): "retry.backoffMs" is deprecated and will be removed in the next version; use "retry.backoffMillis" instead.',
+            'defineMaintainerConfig(): "retry.maxBackoffMs" is deprecated and will be removed in the next version; use "retry.maxBackoffMillis" instead.',
+            'interval schedule: "everyMs" is deprecated and will be removed in the next version; use "everyMillis" instead.',
+        ]);
+
+        // Once per process: using them again warns no more.
+        warnings.length = 0;
+        const again = compileSchedule({ kind: 'interval', everyMs: 60_000 });
+        expect(again.next(0, 0)).toBe(60_000);
+        defineMaintainerConfig({ store: 'memory', recipes: [{ recipe, sessions: ['b'], schedule: { kind: 'once' } }], leaseMs: 5_000 });
+        expect(warnings).toEqual([]);
+    });
+
+    it('the new names need no warning; both names at once are refused with the old one named', () => {
+        const config = defineMaintainerConfig({
+            store: 'memory',
+            recipes: [{ recipe, sessions: ['c'], schedule: { kind: 'interval', everyMillis: 90_000 } }],
+            retry: { backoffMillis: 10 },
+            leaseMillis: 2_000,
+        });
+        expect(config.retry.backoffMillis).toBe(10);
+        expect(config.leaseMillis).toBe(2_000);
+        expect(warnings).toEqual([]);
+        expect(() => compileSchedule({ kind: 'interval', everyMillis: 60_000, everyMs: 60_000 } as never)).toThrow(/schedule: has unknown key "everyMs"/);
+        expect(() =>
+            defineMaintainerConfig({ store: 'memory', recipes: [{ recipe, sessions: ['d'], schedule: { kind: 'once' } }], leaseMillis: 2_000, leaseMs: 3_000 }),
+        ).toThrow(/has unknown key "leaseMs"/);
+    });
+});
+
+process.on('exit', () => log.setOptions(previous));
