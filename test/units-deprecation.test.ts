@@ -8,6 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defineLogin } from '../src/acquisition/recipe.js';
 import { defineMaintainerConfig } from '../src/maintainer/config.js';
 import { compileSchedule } from '../src/maintainer/schedule.js';
+import { openStore } from '../src/stores/open-store.js';
+import { mysqlForTests, useTablePrefixes } from './support/mysql.js';
+
+const db = await mysqlForTests();
 
 const warnings: string[] = [];
 class Capture extends Logger {
@@ -63,6 +67,23 @@ describe('old unit names', () => {
         expect(() =>
             defineMaintainerConfig({ store: 'memory', recipes: [{ recipe, sessions: ['d'], schedule: { kind: 'once' } }], leaseMillis: 2_000, leaseMs: 3_000 }),
         ).toThrow(/has unknown key "leaseMs"/);
+    });
+});
+
+describe.skipIf(!db.available)(db.suiteName('old unit names of the MySQL store'), () => {
+    const newPrefix = useTablePrefixes();
+    it('connectTimeoutMs and queryTimeoutMs still open the store, with one warning each', async () => {
+        const store = await openStore({ mysql: { url: db.url, tablePrefix: newPrefix(), connectTimeoutMs: 5_000, queryTimeoutMs: 20_000 } });
+        try {
+            await store.write([]);
+            expect(await store.read('nobody')).toBeUndefined();
+        } finally {
+            await store.close();
+        }
+        expect(warnings.sort()).toEqual([
+            'MySQL store options: "connectTimeoutMs" is deprecated and will be removed in the next version; use "connectTimeoutMillis" instead.',
+            'MySQL store options: "queryTimeoutMs" is deprecated and will be removed in the next version; use "queryTimeoutMillis" instead.',
+        ]);
     });
 });
 
