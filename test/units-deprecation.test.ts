@@ -5,6 +5,7 @@
 import { log, Logger, LogLevel } from 'crawlee';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { defineCheck } from '../src/acquisition/check.js';
 import { defineLogin } from '../src/acquisition/recipe.js';
 import { defineMaintainerConfig } from '../src/maintainer/config.js';
 import { compileSchedule } from '../src/maintainer/schedule.js';
@@ -51,6 +52,18 @@ describe('old unit names', () => {
         expect(again.next(0, 0)).toBe(60_000);
         defineMaintainerConfig({ store: 'memory', recipes: [{ recipe, sessions: ['b'], schedule: { kind: 'once' } }], leaseMs: 5_000 });
         expect(warnings).toEqual([]);
+    });
+
+    it('a check’s every.seconds', () => {
+        const check = defineCheck({ indicators: [{ in: 'body', text: 'Log out', means: 'valid' }], every: { requests: 5, seconds: 30 } });
+        expect(check.every).toEqual({ requests: 5, intervalSecs: 30 });
+        const inRecipe = defineLogin({
+            name: 'units-check',
+            steps: [{ url: 'http://127.0.0.1:9/login', method: 'POST', form: { user: 'x' } }],
+            check: { indicators: [{ in: 'body', text: 'Log out', means: 'valid' }], every: { seconds: 10 } },
+        });
+        expect(inRecipe.check?.every).toEqual({ intervalSecs: 10 });
+        expect(warnings).toEqual(['check: "every.seconds" is deprecated and will be removed in the next version; use "every.intervalSecs" instead.']);
     });
 
     it('the new names need no warning; both names at once are refused with the old one named', () => {
