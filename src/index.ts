@@ -153,7 +153,7 @@ export type { LoginOptions, LoginOutcome, LoginTarget, AcquireOptions, AcquiredS
 export { Maintainer } from './maintainer/maintainer.js';
 export { defineMaintainerConfig, loadMaintainerConfig } from './maintainer/config.js';
 export type { MaintainerConfig, MaintainerConfigInput, MaintainedRecipe, MaintainedRecipeInput, MaintainerConcurrency } from './maintainer/config.js';
-export type { Schedule, OnceSchedule, DailySchedule, IntervalSchedule, CronSchedule } from './maintainer/schedule.js';
+export type { Schedule, ScheduleInput, OnceSchedule, DailySchedule, IntervalSchedule, DeprecatedIntervalSchedule, CronSchedule } from './maintainer/schedule.js';
 export { defineUrlNormalizerRules, normalizeUrl, sessionHash } from './maintainer/url-normalizer.js';
 export type { UrlNormalizerRule, UrlNormalizerRules } from './maintainer/url-normalizer.js';
 export type { MaintainerStatusRow, MaintainedState } from './maintainer/status.js';
@@ -188,7 +188,7 @@ export type { ConfigValidationErrorOptions } from './shared/validation.js';
 export type { CredentialSource } from './acquisition/credentials.js';
 export type { HeaderChange } from './headers/rule.js';
 export type { LoginStateStore } from './acquisition/quick-login.js';
-export type { RenewalRetryOptions } from './maintainer/config.js';
+export type { RenewalRetryOptions, RenewalRetryInput } from './maintainer/config.js';
 export type { SingleProcessStore } from './stores/single-process-store.js';
 export type { SiteTokenConfig } from './tokens/token-names.js';
 export type { StorageConfigLike } from './stores/embedded-store.js';

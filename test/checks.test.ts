@@ -151,7 +151,7 @@ describe('verdicts', () => {
     it('checks every N seconds per session', async () => {
         vi.useFakeTimers({ toFake: ['Date'] });
         vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
-        const check = createSessionCheck({ indicators: [{ in: 'body', text: 'Please sign in', means: 'invalid' }], every: { seconds: 10 } });
+        const check = createSessionCheck({ indicators: [{ in: 'body', text: 'Please sign in', means: 'invalid' }], every: { intervalSecs: 10 } });
         const run = async () => (await check.verdict({ sessionId: 's', response: loggedOut })).checked;
         expect(await run()).toBe(true);
         vi.advanceTimersByTime(5_000);

@@ -94,7 +94,7 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('store outage events'), ()
         const viaRelay = new URL(mysqlDb.url);
         viaRelay.host = `127.0.0.1:${relay.port}`;
         const sessions = await Sessions.open({
-            store: { mysql: { url: viaRelay.href, tablePrefix: newPrefix(), connectTimeoutMs: 1000, queryTimeoutMs: 1000 } },
+            store: { mysql: { url: viaRelay.href, tablePrefix: newPrefix(), connectTimeoutMillis: 1000, queryTimeoutMillis: 1000 } },
             persistence: { flushIntervalMillis: 60_000, syncIntervalMillis: 0 },
             flushOnSignals: false,
         });

@@ -161,7 +161,7 @@ function row(maintainer: Maintainer, session: string): MaintainerStatusRow {
     return maintainer.status().find((candidate) => candidate.session === session)!;
 }
 
-const FAST_RETRY = { maxAttempts: 3, backoffMs: 20, maxBackoffMs: 50 };
+const FAST_RETRY = { maxAttempts: 3, backoffMillis: 20, maxBackoffMillis: 50 };
 
 let site: Site;
 const opened: Maintainer[] = [];
@@ -192,7 +192,7 @@ describe('Maintainer', () => {
         const store = new MemorySessionStore();
         const maintainer = await open({
             store,
-            recipes: [{ recipe: httpRecipe(site), sessions: ['a', 'b', 'c'], schedule: { kind: 'interval', everyMs: 1000 } }],
+            recipes: [{ recipe: httpRecipe(site), sessions: ['a', 'b', 'c'], schedule: { kind: 'interval', everyMillis: 1000 } }],
             retry: FAST_RETRY,
         });
         const loginsBefore = site.logins;
@@ -655,7 +655,7 @@ const recipe = defineLogin({
 });
 export default defineMaintainerConfig({
     store: (globalThis as any).__maintainerTestStore,
-    recipes: [{ recipe, sessions: ['u1', 'u2'], schedule: { kind: 'interval', everyMs: 3_600_000 } }],
+    recipes: [{ recipe, sessions: ['u1', 'u2'], schedule: { kind: 'interval', everyMillis: 3_600_000 } }],
 });
 `,
         );

@@ -528,13 +528,13 @@ describe.skipIf(!shared.available)(shared.suiteName('MySqlSessionStore: schema m
         }
     });
 
-    it('closes connections left unused for idleTimeoutMs, and opens new ones when needed', async () => {
+    it('closes connections left unused for idleTimeoutMillis, and opens new ones when needed', async () => {
         const target = new URL(shared.url);
         const relay = await startTcpRelay(target.hostname, Number(target.port || 3306));
         relays.push(relay);
         const viaRelay = new URL(shared.url);
         viaRelay.host = `127.0.0.1:${relay.port}`;
-        const store = await MySqlSessionStore.open({ url: viaRelay.href, tablePrefix: newPrefix(), idleTimeoutMs: 200 });
+        const store = await MySqlSessionStore.open({ url: viaRelay.href, tablePrefix: newPrefix(), idleTimeoutMillis: 200 });
         try {
             await Promise.all(Array.from({ length: 4 }, (_, i) => store.write([delta(`s${i}`, { counters: oneRequest })])));
             expect(relay.openConnections).toBeGreaterThan(0);

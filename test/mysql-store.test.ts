@@ -445,8 +445,8 @@ describe.skipIf(!db.available)(db.suiteName('MySqlSessionStore'), () => {
             const store = await MySqlSessionStore.open({
                 url: viaRelay.href,
                 tablePrefix: newPrefix(),
-                connectTimeoutMs: 1_000,
-                queryTimeoutMs: 1_000,
+                connectTimeoutMillis: 1_000,
+                queryTimeoutMillis: 1_000,
             });
             stores.push(store);
             let applied = 0;

@@ -150,7 +150,7 @@ describe('daily schedules', () => {
 
 describe('interval schedules', () => {
     it('keeps to the grid from the start (no drift)', async () => {
-        const { starts, job } = await runUnderFakeTimers({ kind: 'interval', everyMs: MINUTE }, '2025-05-01T00:00:00Z', 4 * MINUTE, {
+        const { starts, job } = await runUnderFakeTimers({ kind: 'interval', everyMillis: MINUTE }, '2025-05-01T00:00:00Z', 4 * MINUTE, {
             runOnStart: true,
             busy: () => 7_000, // each run takes 7 s: now + interval would drift by 7 s per run
         });
@@ -166,7 +166,7 @@ describe('interval schedules', () => {
 
     it('runs a tick missed while busy once afterwards; several missed ticks collapse into one', async () => {
         const { starts, maxConcurrent, job } = await runUnderFakeTimers(
-            { kind: 'interval', everyMs: MINUTE },
+            { kind: 'interval', everyMillis: MINUTE },
             '2025-05-01T00:00:00Z',
             5 * MINUTE,
             { busy: (run) => (run === 0 ? 150_000 : 1_000) }, // the first run (at 00:01) lasts until 00:03:30
@@ -264,7 +264,7 @@ describe('once schedules and the scheduler', () => {
         vi.useFakeTimers({ now: at('2025-05-01T00:00:00Z') });
         const seen: boolean[] = [];
         const job = new ScheduledJob(
-            { kind: 'interval', everyMs: MINUTE },
+            { kind: 'interval', everyMillis: MINUTE },
             (signal) =>
                 new Promise<void>((resolve) => {
                     signal.addEventListener('abort', () => {
@@ -289,7 +289,7 @@ describe('once schedules and the scheduler', () => {
         const errors: unknown[] = [];
         let runs = 0;
         const job = new ScheduledJob(
-            { kind: 'interval', everyMs: MINUTE },
+            { kind: 'interval', everyMillis: MINUTE },
             async () => {
                 runs++;
                 throw new Error(`run ${runs} failed`);
@@ -329,8 +329,8 @@ describe('bad schedules', () => {
         expect(refusal({ kind: 'cron', expression: '0 0 30 feb *' })).toMatch(/schedule\.expression: .*never runs/);
         expect(refusal({ kind: 'cron', expression: '*/0 * * * *' })).toMatch(/schedule\.expression: .*illegal stepping: 0/);
         expect(refusal({ kind: 'cron', expression: '0 0 * * funday' })).toMatch(/schedule\.expression: .*\(funday\) contains illegal characters/);
-        expect(refusal({ kind: 'interval', everyMs: 10 })).toBe('Invalid schedule: schedule.everyMs: must be at least 1000 (got 10)');
-        expect(refusal({ kind: 'interval', everyMs: 60_000, every: 1 })).toMatch(/schedule: has unknown key "every"/);
+        expect(refusal({ kind: 'interval', everyMillis: 10 })).toBe('Invalid schedule: schedule.everyMillis: must be at least 1000 (got 10)');
+        expect(refusal({ kind: 'interval', everyMillis: 60_000, every: 1 })).toMatch(/schedule: has unknown key "every"/);
         expect(refusal({ kind: 'weekly' })).toMatch(/schedule\.kind: must be one of "once", "daily", "interval", "cron"/);
         expect(refusal({ kind: 'once', at: 'next tuesday' })).toMatch(/schedule\.at: must be an ISO date-time/);
     });

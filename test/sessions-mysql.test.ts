@@ -215,7 +215,7 @@ describe.skipIf(!canRunPrivateMariaDb())('Sessions when MySQL is stopped and sta
         log.setOptions({ logger: capture, level: LogLevel.INFO });
         try {
             const sessions = await Sessions.open({
-                store: { mysql: { url: db.url, connectTimeoutMs: 1000 } },
+                store: { mysql: { url: db.url, connectTimeoutMillis: 1000 } },
                 persistence: { flushIntervalMillis: 50, syncIntervalMillis: 100 },
             });
             let handled = 0;

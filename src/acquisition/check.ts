@@ -4,6 +4,7 @@ import type { Renewal } from '../renewal/renewal.js';
 import type { SessionHttpClient } from '../request/session-client.js';
 import type { SessionAuth } from '../model/types.js';
 import { regexInput } from '../shared/regex-input.js';
+import { renameDeprecated } from '../shared/deprecation.js';
 import { parseWithZod } from '../shared/validation.js';
 import { renderRequest, requestTemplateSchema, type RequestTemplate } from './request-template.js';
 
@@ -68,11 +69,16 @@ export interface ValidityCheckInput {
     /** The patterns to look for; at least one. */
     indicators: Indicator[];
     /**
-     * Throttle, per session (ZAP's poll frequency): check again only after this many requests or this many seconds
-     * since the last check, whichever comes first, and assume the session valid in between.
+     * Throttle, per session (ZAP's poll frequency): check again only after `requests` requests or `intervalSecs`
+     * seconds since the last check, whichever comes first, and assume the session valid in between.
      * @default check every time
      */
-    every?: { requests?: number; seconds?: number };
+    every?: {
+        requests?: number;
+        intervalSecs?: number;
+        /** @deprecated Renamed to `intervalSecs` (Crawlee's unit names); still accepted, with a warning. */
+        seconds?: number;
+    };
 }
 
 /** A validated check (see {@link defineCheck}). */
@@ -137,16 +143,19 @@ const indicatorSchema = z
     });
 
 /** Zod schema of a {@link ValidityCheckInput}. */
-export const checkSchema = z.strictObject({
+export const checkSchema = z.preprocess(
+    (value) => renameDeprecated(value, 'check', { 'every.seconds': 'every.intervalSecs' }),
+    z.strictObject({
     request: requestTemplateSchema.optional(),
     indicators: z.array(indicatorSchema).min(1, { error: 'needs at least one indicator' }),
     every: z
         .strictObject({
             requests: z.number().int().min(1).optional(),
-            seconds: z.number().positive().optional(),
+            intervalSecs: z.number().positive().optional(),
         })
         .optional(),
-});
+    }),
+);
 
 /** Checks that went through {@link defineCheck} (or a recipe's validation). */
 const validated = new WeakSet<object>();
@@ -283,7 +292,7 @@ export class SessionCheck {
 
     /**
      * The throttled verdict for one session: when a check is due (first time, or `every.requests` verdicts or
-     * `every.seconds` after the last check), sends the check's request when it has one and `http` is given, else
+     * `every.intervalSecs` after the last check), sends the check's request when it has one and `http` is given, else
      * judges `response`; in between, assumes the session valid (`checked: false`).
      */
     async verdict(input: VerdictInput): Promise<Verdict> {
@@ -320,9 +329,9 @@ export class SessionCheck {
 
     private due(state: ThrottleState): boolean {
         const every = this.check.every;
-        if (!every || (every.requests === undefined && every.seconds === undefined)) return true;
+        if (!every || (every.requests === undefined && every.intervalSecs === undefined)) return true;
         if (every.requests !== undefined && state.since + 1 >= every.requests) return true;
-        return every.seconds !== undefined && Date.now() - state.checkedAt >= every.seconds * 1000;
+        return every.intervalSecs !== undefined && Date.now() - state.checkedAt >= every.intervalSecs * 1000;
     }
 }
 

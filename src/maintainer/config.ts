@@ -7,17 +7,36 @@ import { accountIssues, type AccountInput } from '../acquisition/accounts.js';
 import { defineLogin, type LoginRecipe, type LoginRecipeInput } from '../acquisition/recipe.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
 import { maskCredentials } from '../shared/redact.js';
+import { renameDeprecated } from '../shared/deprecation.js';
 import { importModuleFile } from '../shared/typescript-import.js';
 /** How failed logins are retried (the maintainer's `retry` option). */
 export interface RenewalRetryOptions {
+    /** Attempts in all, the first included. @default 4 */
     maxAttempts: number;
-    backoffMs: number;
-    maxBackoffMs: number;
+    /** The first backoff, in ms; doubled (with jitter) for each further attempt. @default 1000 */
+    backoffMillis: number;
+    /** The longest backoff, in ms. @default 60000 */
+    maxBackoffMillis: number;
+}
+
+/** {@link RenewalRetryOptions} as given: any subset, and the old names for one more version. */
+export interface RenewalRetryInput extends Partial<RenewalRetryOptions> {
+    /** @deprecated Renamed to `backoffMillis` (Crawlee's unit names); still accepted, with a warning. */
+    backoffMs?: number;
+    /** @deprecated Renamed to `maxBackoffMillis`; still accepted, with a warning. */
+    maxBackoffMs?: number;
 }
 import type { StoreChoice } from '../stores/open-store.js';
 import { ConfigValidationError, parseWithZod, type ConfigValidationIssue } from '../shared/validation.js';
-import { scheduleSchema, type Schedule } from './schedule.js';
+import { scheduleSchema, type Schedule, type ScheduleInput } from './schedule.js';
 import { sessionIdStringSchema } from '../shared/ids.js';
+
+/** Options renamed to Crawlee's unit names: old → new. */
+const DEPRECATED_OPTIONS = {
+    'retry.backoffMs': 'retry.backoffMillis',
+    'retry.maxBackoffMs': 'retry.maxBackoffMillis',
+    leaseMs: 'leaseMillis',
+} as const;
 
 /** One recipe the maintainer keeps sessions fresh with. */
 export interface MaintainedRecipeInput {
@@ -31,7 +50,7 @@ export interface MaintainedRecipeInput {
      */
     sessions?: string[];
     /** When to check the sessions and refresh the failing ones (see {@link Schedule}). */
-    schedule: Schedule;
+    schedule: ScheduleInput;
     /**
      * Recurring schedules: also run once as soon as the maintainer starts (sessions missing from the store are
      * then acquired at once). Default true.
@@ -91,11 +110,14 @@ export interface MaintainerConfigInput {
      * backoff and jitter; other failures (credentials refused, values not found) are not retried. Defaults:
      * 4 attempts, 1000 ms first backoff, 60 000 ms at most.
      */
-    retry?: Partial<RenewalRetryOptions>;
+    retry?: RenewalRetryInput;
     /**
      * How long a refresh holds the session's renewal lease in a shared store before another process may take over
-     * (it is extended while the login runs), in ms. Default 60 000.
+     * (it is extended while the login runs), in ms.
+     * @default 60000
      */
+    leaseMillis?: number;
+    /** @deprecated Renamed to `leaseMillis` (Crawlee's unit names); still accepted, with a warning. */
     leaseMs?: number;
     /** Browser-mode logins: the Chromium to launch. Default: see `findChromiumExecutable()`. */
     executablePath?: string;
@@ -120,7 +142,7 @@ export interface MaintainerConfig {
     readonly recipes: readonly MaintainedRecipe[];
     readonly concurrency: Readonly<MaintainerConcurrency>;
     readonly retry: Readonly<RenewalRetryOptions>;
-    readonly leaseMs: number;
+    readonly leaseMillis: number;
     readonly executablePath: string | undefined;
 }
 
@@ -151,11 +173,11 @@ const configSchema = z.strictObject({
     retry: z
         .strictObject({
             maxAttempts: z.number().int().min(1).max(100).optional(),
-            backoffMs: z.number().min(0).max(3_600_000).optional(),
-            maxBackoffMs: z.number().min(0).max(86_400_000).optional(),
+            backoffMillis: z.number().min(0).max(3_600_000).optional(),
+            maxBackoffMillis: z.number().min(0).max(86_400_000).optional(),
         })
         .optional(),
-    leaseMs: z.number().int().min(1000).max(3_600_000).optional(),
+    leaseMillis: z.number().int().min(1000).max(3_600_000).optional(),
     executablePath: z.string().min(1).optional(),
 });
 
@@ -181,13 +203,13 @@ function isDefinedRecipe(value: object): value is LoginRecipe {
  * // sessions.config.ts
  * export default defineMaintainerConfig({
  *     store: { mysql: process.env.SESSIONS_DB! },
- *     recipes: [{ recipe: shopLogin, sessions: ['alice', 'bob'], schedule: { kind: 'interval', everyMs: 15 * 60_000 } }],
+ *     recipes: [{ recipe: shopLogin, sessions: ['alice', 'bob'], schedule: { kind: 'interval', everyMillis: 15 * 60_000 } }],
  * });
  * ```
  */
 export function defineMaintainerConfig(input: MaintainerConfigInput): MaintainerConfig {
     if ((input as unknown as Record<symbol, unknown>)[DEFINED] === true) return input as unknown as MaintainerConfig;
-    const parsed = parseWithZod(configSchema, input, 'config');
+    const parsed = parseWithZod(configSchema, renameDeprecated(input, 'defineMaintainerConfig()', DEPRECATED_OPTIONS), 'config');
     const issues: ConfigValidationIssue[] = [];
     const owners = new Map<string, string>();
 
@@ -271,8 +293,8 @@ export function defineMaintainerConfig(input: MaintainerConfigInput): Maintainer
         profiles,
         recipes: Object.freeze(recipes.map((entry) => Object.freeze(entry!))),
         concurrency: Object.freeze({ browserLogins: 1, httpLogins: 4, checks: 8, ...parsed.concurrency }),
-        retry: Object.freeze({ maxAttempts: 4, backoffMs: 1000, maxBackoffMs: 60_000, ...parsed.retry }),
-        leaseMs: parsed.leaseMs ?? 60_000,
+        retry: Object.freeze({ maxAttempts: 4, backoffMillis: 1000, maxBackoffMillis: 60_000, ...parsed.retry }),
+        leaseMillis: parsed.leaseMillis ?? 60_000,
         executablePath: parsed.executablePath,
     };
     Object.defineProperty(config, DEFINED, { value: true });

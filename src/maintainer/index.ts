@@ -17,6 +17,8 @@ export type {
     OnceSchedule,
     DailySchedule,
     IntervalSchedule,
+    DeprecatedIntervalSchedule,
+    ScheduleInput,
     CronSchedule,
     ScheduleTimes,
     ScheduledJobOptions,

@@ -65,7 +65,7 @@ interface Acquired {
  * ```ts
  * const maintainer = await Maintainer.open({
  *     store: { mysql: 'mysql://user:pass@db:3306/sessions' },
- *     recipes: [{ recipe: shopLogin, sessions: ['alice', 'bob'], schedule: { kind: 'interval', everyMs: 900_000 } }],
+ *     recipes: [{ recipe: shopLogin, sessions: ['alice', 'bob'], schedule: { kind: 'interval', everyMillis: 900_000 } }],
  * });
  * maintainer.start();
  * // … later
@@ -288,7 +288,7 @@ export class Maintainer {
         const fromGeneration = record?.generation ?? 0;
         this.update(entry, row, { state: 'refreshing' });
 
-        const lease: LeaseRequest = { store: this.store, id: session, fromGeneration, owner: LEASE_OWNER, leaseMillis: this.config.leaseMs };
+        const lease: LeaseRequest = { store: this.store, id: session, fromGeneration, owner: LEASE_OWNER, leaseMillis: this.config.leaseMillis };
         try {
             const answer = await requestLease(lease);
             if (!answer.granted) {
@@ -355,7 +355,7 @@ export class Maintainer {
     /** The maintainer's retry policy (the project's one retry policy; refused logins are not retried by default). */
     private retryPolicy(): RetryPolicy {
         const { retry } = this.config;
-        return { maxAttempts: retry.maxAttempts, backoffMillis: retry.backoffMs, maxBackoffMillis: retry.maxBackoffMs, retryRefused: false };
+        return { maxAttempts: retry.maxAttempts, backoffMillis: retry.backoffMillis, maxBackoffMillis: retry.maxBackoffMillis, retryRefused: false };
     }
 
     /** One login attempt into a fresh jar. */

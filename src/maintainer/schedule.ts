@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { renameDeprecated } from '../shared/deprecation.js';
 import { parseWithZod } from '../shared/validation.js';
 import { CronSyntaxError, parseCron } from './cron.js';
 import { instantOfWallTime, isValidTimeZone, offsetAt, systemTimeZone, wallTimeAt } from './time-zone.js';
@@ -11,7 +12,7 @@ import { instantOfWallTime, isValidTimeZone, offsetAt, systemTimeZone, wallTimeA
  * - `{ kind: 'daily', at: '03:30', timeZone: 'Europe/Berlin' }`: every day at that wall-clock time in the zone;
  *   on the day the clocks skip that time it runs once at the first valid instant after the gap (03:00 for a
  *   02:30 job), on the day they repeat it, once at its first occurrence;
- * - `{ kind: 'interval', everyMs: 900_000 }`: on a fixed grid from the maintainer's start (no drift);
+ * - `{ kind: 'interval', everyMillis: 900_000 }`: on a fixed grid from the maintainer's start (no drift);
  * - `{ kind: 'cron', expression: '*&#47;15 8-18 * * mon-fri', timeZone: 'America/New_York' }`: a five-field cron
  *   expression evaluated in the zone, with the same gap and repeat rules as `daily`.
  *
@@ -19,6 +20,9 @@ import { instantOfWallTime, isValidTimeZone, offsetAt, systemTimeZone, wallTimeA
  * runs once right after it (several such occurrences collapse into one), then the schedule continues.
  */
 export type Schedule = OnceSchedule | DailySchedule | IntervalSchedule | CronSchedule;
+
+/** A {@link Schedule} as given: old field names still accepted for one more version. */
+export type ScheduleInput = Schedule | DeprecatedIntervalSchedule;
 
 /** Runs once. */
 export interface OnceSchedule {
@@ -39,7 +43,14 @@ export interface DailySchedule {
 /** Runs on a fixed grid: start, start + every, start + 2 × every, … */
 export interface IntervalSchedule {
     kind: 'interval';
-    /** The period in ms, at least 1000. */
+    /** The period in ms, at least 1000 (no default: required). */
+    everyMillis: number;
+}
+
+/** {@link IntervalSchedule} under its old field name, accepted for one more version (with a warning). */
+export interface DeprecatedIntervalSchedule {
+    kind: 'interval';
+    /** @deprecated Renamed to `everyMillis` (Crawlee's unit names). */
     everyMs: number;
 }
 
@@ -70,7 +81,7 @@ const dailySchema = z.strictObject({
 
 const intervalSchema = z.strictObject({
     kind: z.literal('interval'),
-    everyMs: z.number().int().min(1000),
+    everyMillis: z.number().int().min(1000),
 });
 
 const cronSchema = z.strictObject({
@@ -86,11 +97,17 @@ const cronSchema = z.strictObject({
     timeZone: timeZoneSchema.optional(),
 });
 
-/** The zod schema of a {@link Schedule}, for embedding in larger configuration schemas. */
-export const scheduleSchema = z.discriminatedUnion('kind', [onceSchema, dailySchema, intervalSchema, cronSchema], {
-    error: (issue) =>
-        issue.code === 'invalid_union' ? 'must be one of "once", "daily", "interval", "cron"' : undefined,
-});
+/** The zod schema of a {@link Schedule}, for embedding in larger configuration schemas (old field names renamed first). */
+export const scheduleSchema = z.preprocess(
+    (value) =>
+        (value as { kind?: unknown } | null)?.kind === 'interval'
+            ? renameDeprecated(value, 'interval schedule', { everyMs: 'everyMillis' })
+            : value,
+    z.discriminatedUnion('kind', [onceSchema, dailySchema, intervalSchema, cronSchema], {
+        error: (issue) =>
+            issue.code === 'invalid_union' ? 'must be one of "once", "daily", "interval", "cron"' : undefined,
+    }),
+);
 
 /** The times a schedule fires, computed from a start instant. */
 export interface ScheduleTimes {
@@ -120,7 +137,7 @@ const MAX_SEARCH_DAYS = 366 * 9;
  * @param schedule The schedule, as written by the user.
  * @param what What to call it in errors. Default `schedule`.
  */
-export function compileSchedule(schedule: Schedule, what = 'schedule'): ScheduleTimes {
+export function compileSchedule(schedule: ScheduleInput, what = 'schedule'): ScheduleTimes {
     const parsed = parseWithZod(scheduleSchema, schedule, what) as Schedule;
     return timesOf(parsed);
 }
@@ -138,7 +155,7 @@ export function timesOf(schedule: Schedule): ScheduleTimes {
             };
         }
         case 'interval': {
-            const every = schedule.everyMs;
+            const every = schedule.everyMillis;
             return {
                 description: `every ${describeDuration(every)}`,
                 once: false,
@@ -250,7 +267,7 @@ export class ScheduledJob {
      * @param options See {@link ScheduledJobOptions}.
      */
     constructor(
-        schedule: Schedule | ScheduleTimes,
+        schedule: ScheduleInput | ScheduleTimes,
         private readonly job: (signal: AbortSignal) => Promise<void>,
         options: ScheduledJobOptions = {},
     ) {

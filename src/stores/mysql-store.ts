@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
 
+import { renameDeprecated } from '../shared/deprecation.js';
 import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
 import { applySessionDelta } from '../model/merge.js';
 import { META_ENCRYPTION, META_REVISION, migrateMySqlSchema, mySqlTableNames, type MySqlTableNames } from './mysql-schema.js';
@@ -57,21 +58,34 @@ export interface MySqlStoreOptions {
      * How long establishing one connection may take, in milliseconds.
      * @default 10000
      */
-    connectTimeoutMs?: number;
+    connectTimeoutMillis?: number;
     /**
      * How long one statement may run before the store gives up on it, drops the connection and rejects with a
      * {@link StoreUnavailableError}, in milliseconds: a server that stopped answering never makes a call hang.
      * Row-lock waits are bounded to a third of it on the server side.
      * @default 30000
      */
-    queryTimeoutMs?: number;
+    queryTimeoutMillis?: number;
     /**
      * How long a connection may stay unused in the pool before the store closes it, in milliseconds. Whatever
      * this is, an unused connection never keeps the process alive (a program that forgets `close()` still exits).
      * @default 60000
      */
+    idleTimeoutMillis?: number;
+    /** @deprecated Renamed to `connectTimeoutMillis` (Crawlee's unit names); still accepted, with a warning. */
+    connectTimeoutMs?: number;
+    /** @deprecated Renamed to `queryTimeoutMillis`; still accepted, with a warning. */
+    queryTimeoutMs?: number;
+    /** @deprecated Renamed to `idleTimeoutMillis`; still accepted, with a warning. */
     idleTimeoutMs?: number;
 }
+
+/** Options renamed to Crawlee's unit names: old → new. */
+const DEPRECATED_OPTIONS = {
+    connectTimeoutMs: 'connectTimeoutMillis',
+    queryTimeoutMs: 'queryTimeoutMillis',
+    idleTimeoutMs: 'idleTimeoutMillis',
+} as const;
 
 const DEFAULT_TABLE_PREFIX = 'crawlee_sessions';
 const DEFAULT_CONNECTION_LIMIT = 10;
@@ -130,9 +144,9 @@ const optionsSchema = z.strictObject({
         .regex(/^[A-Za-z0-9_]{1,40}$/, 'must be 1 to 40 letters, digits or underscores')
         .optional(),
     connectionLimit: z.int().min(1).max(1000).optional(),
-    connectTimeoutMs: z.int().min(1).optional(),
-    queryTimeoutMs: z.int().min(100).optional(),
-    idleTimeoutMs: z.int().min(1).optional(),
+    connectTimeoutMillis: z.int().min(1).optional(),
+    queryTimeoutMillis: z.int().min(100).optional(),
+    idleTimeoutMillis: z.int().min(1).optional(),
 });
 
 /** Where the store connects; the password is kept apart so that it can be left out of every message. */
@@ -372,9 +386,9 @@ function checkRevisionTaken(result: unknown): void {
  *   AES-256-GCM; the salt and a key check live in the meta table, so a wrong secret is detected at `open()` before
  *   anything is read or written. Ids, profile indexes, identities, counters and timestamps stay in clear.
  * - **Faults.** Calls reject with {@link StoreUnavailableError} (naming host, port and cause, never the password)
- *   when the server cannot be reached or stops answering (`queryTimeoutMs`); the pool reconnects by itself.
+ *   when the server cannot be reached or stops answering (`queryTimeoutMillis`); the pool reconnects by itself.
  * - **Idle connections** never keep the process alive (their sockets are unreferenced while unused) and are
- *   closed after `idleTimeoutMs`: a program that forgets `close()` exits, and its `beforeExit` flush still runs.
+ *   closed after `idleTimeoutMillis`: a program that forgets `close()` exits, and its `beforeExit` flush still runs.
  *
  * Tables are created and migrated at `open()` (see `mysql-schema.ts`).
  *
@@ -416,7 +430,7 @@ export class MySqlSessionStore implements SessionStore {
      * `ConfigValidationError` for invalid options.
      */
     static async open(options: MySqlStoreOptions): Promise<MySqlSessionStore> {
-        const parsed = parseWithZod(optionsSchema, options, 'mysqlStoreOptions');
+        const parsed = parseWithZod(optionsSchema, renameDeprecated(options, 'MySQL store options', DEPRECATED_OPTIONS), 'mysqlStoreOptions');
         const target = parseMySqlUrl(parsed.url) as MySqlTarget;
         const connectionLimit = parsed.connectionLimit ?? DEFAULT_CONNECTION_LIMIT;
         const pool = mysql.createPool({
@@ -429,7 +443,7 @@ export class MySqlSessionStore implements SessionStore {
             // mysql2 closes idle connections only when maxIdle < connectionLimit, with a timer that keeps the process
             // alive; the store closes them itself (see `release`).
             maxIdle: connectionLimit,
-            connectTimeout: parsed.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+            connectTimeout: parsed.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MS,
             waitForConnections: true,
             resetOnRelease: false,
             enableKeepAlive: true,
@@ -441,8 +455,8 @@ export class MySqlSessionStore implements SessionStore {
             pool,
             target,
             parsed.tablePrefix ?? DEFAULT_TABLE_PREFIX,
-            parsed.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
-            parsed.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+            parsed.queryTimeoutMillis ?? DEFAULT_QUERY_TIMEOUT_MS,
+            parsed.idleTimeoutMillis ?? DEFAULT_IDLE_TIMEOUT_MS,
         );
         try {
             await store.initialize(parsed.secret);

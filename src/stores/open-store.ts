@@ -17,9 +17,19 @@ export interface MySqlStoreChoice {
     tablePrefix?: string;
     /** Connections in the pool. Default 10. */
     connectionLimit?: number;
-    /** How long connecting may take before the store counts as unreachable, in ms. Default 10 000. */
+    /**
+     * How long connecting may take before the store counts as unreachable, in ms.
+     * @default 10000
+     */
+    connectTimeoutMillis?: number;
+    /**
+     * How long one statement may run before the store gives up on it, in ms.
+     * @default 30000
+     */
+    queryTimeoutMillis?: number;
+    /** @deprecated Renamed to `connectTimeoutMillis` (Crawlee's unit names); still accepted, with a warning. */
     connectTimeoutMs?: number;
-    /** How long one statement may run before the store gives up on it, in ms. Default 30 000. */
+    /** @deprecated Renamed to `queryTimeoutMillis`; still accepted, with a warning. */
     queryTimeoutMs?: number;
 }
 
@@ -62,6 +72,9 @@ const choiceSchema = z.union([
                 url: mysqlUrl,
                 tablePrefix: z.string().optional(),
                 connectionLimit: z.number().optional(),
+                connectTimeoutMillis: z.number().optional(),
+                queryTimeoutMillis: z.number().optional(),
+                // The old names, renamed (with a warning) by MySqlSessionStore.open().
                 connectTimeoutMs: z.number().optional(),
                 queryTimeoutMs: z.number().optional(),
             }),
