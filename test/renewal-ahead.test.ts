@@ -50,7 +50,7 @@ async function crawlSteadily(site: ExpirySite, mode: 'overlap' | 'pause' | 'auto
         store: 'memory',
         flushOnSignals: false,
         login: loginRenewal(recipe(site)),
-        renewAhead: { fraction: 0.25, mode },
+        renewAhead: { fraction: 0.35, mode },
     });
     opened.push(sessions);
     for (const id of SESSIONS) await sessions.renew(id);
@@ -176,5 +176,6 @@ describe('renewal ahead of expiry', () => {
         expect(site.loggedOut).toBe(0);
         expect(stats.requestsFailed).toBe(0);
         expect(sessions.list()[0]!.status).toBe('ready');
+        expect(sessions.stats().expiringSoon).toBe(0); // nothing under way or waiting to be retried any more
     }, 60_000);
 });

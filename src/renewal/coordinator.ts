@@ -106,8 +106,9 @@ export class RenewalCoordinator {
      * - `'pause'` (break-before-make): a clear with the same profile and identity; new requests wait, and the login
      *   reaches the site after every request of the old generation was answered.
      *
-     * In a shared store, under the session's renewal lease: one process renews, the others adopt. A failure for good
-     * keeps the current, still valid session (`'failed'`); the caller retries later.
+     * In a shared store, always as `'pause'` for now (make-before-break across processes is not reliable yet), under
+     * the session's renewal lease: one process renews, the others adopt. A failure for good keeps the current, still
+     * valid session (`'failed'`); the caller retries later.
      */
     async renewAhead(
         session: BoundSession,
