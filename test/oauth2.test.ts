@@ -3,7 +3,10 @@
  * answered logged out and no token sent to another origin; the password grant with rotated refresh tokens used
  * first, a refused refresh falling back to the grant; refusals as LoginErrors with the RFC 6749 code and no secret.
  */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { log, Configuration, HttpCrawler, type RequestOptions } from 'crawlee';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -153,5 +156,33 @@ describe('OAuth2 recipes', () => {
         expect(() => defineLogin({ name: 'x', oauth2: { tokenUrl: 'http://x/token', grant: 'password', clientId: 'c', clientSecret: '' } })).toThrow(
             /oauth2\.clientSecret/,
         );
+    });
+
+    it('with a secret, the stored refresh and access tokens are sealed at rest (embedded store)', async () => {
+        const oauth = await site();
+        const dir = await mkdtemp(join(tmpdir(), 'crawlee-sessions-oauth2-'));
+        opened.push({ close: () => rm(dir, { recursive: true, force: true }) });
+        const recipe = defineLogin({
+            name: 'api-sealed',
+            credentials: { user: 'alice', password: 'alice-Pass-77' },
+            oauth2: { tokenUrl: `${oauth.url}/token`, grant: 'password', clientId: 'crawler-client', clientSecret: SECRET },
+        });
+        const config = new Configuration({ persistStorage: true, storageClientOptions: { localDataDirectory: dir } });
+        const sessions = await Sessions.open({ store: { embedded: { config } }, secret: 'oauth2-test-secret-4711', login: loginRenewal(recipe), flushOnSignals: false });
+        await sessions.renew('a');
+        await sessions.renew('a'); // the refresh grant: a rotated refresh token stored
+        expect(oauth.grants).toEqual({ password: 1, refresh_token: 1 });
+        await sessions.close();
+        const files: string[] = [];
+        const walk = async (folder: string) => {
+            for (const entry of await readdir(folder, { withFileTypes: true })) {
+                if (entry.isDirectory()) await walk(join(folder, entry.name));
+                else files.push(await readFile(join(folder, entry.name), 'utf8'));
+            }
+        };
+        await walk(dir);
+        expect(files.join('\n')).toContain('oauth2-refresh-tokens'); // the entry is there…
+        for (const token of oauth.issued) expect(files.join('\n')).not.toContain(token); // …sealed, as the session's auth
+        expect(files.join('\n')).not.toContain(SECRET);
     });
 });

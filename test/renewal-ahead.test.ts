@@ -7,7 +7,7 @@ import { log, Configuration, HttpCrawler, type RequestOptions } from 'crawlee';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { defineLogin, loginRenewal } from '../src/acquisition/index.js';
-import { Sessions, withSessions, type RenewedEvent } from '../src/index.js';
+import { Sessions, withSessions, type RenewalFailedEvent, type RenewedEvent } from '../src/index.js';
 import { RENEWAL_MODES_COLLECTION } from '../src/renewal/ahead.js';
 import { startExpirySite, type ExpirySite } from './support/expiry-site.js';
 
@@ -50,7 +50,7 @@ async function crawlSteadily(site: ExpirySite, mode: 'overlap' | 'pause' | 'auto
         store: 'memory',
         flushOnSignals: false,
         login: loginRenewal(recipe(site)),
-        renewAhead: { fraction: 0.25, mode },
+        renewAhead: { fraction: 0.35, mode },
     });
     opened.push(sessions);
     for (const id of SESSIONS) await sessions.renew(id);
@@ -134,5 +134,48 @@ describe('renewal ahead of expiry', () => {
         // Only the renewals that taught it (one per session at most, the first ones) can have met an ended login.
         expect(site.loggedOut).toBeLessThanOrEqual(3 * 10);
         expectLoginsPerLifetime(outcome, duration);
+    }, 60_000);
+
+    it('a failed renewal ahead keeps the current, still valid login and is retried before it ends', async () => {
+        const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30 });
+        opened.push(site);
+        const sessions = await Sessions.open({
+            store: 'memory',
+            flushOnSignals: false,
+            login: loginRenewal(recipe(site)),
+            renewal: { maxAttempts: 1 },
+            renewAhead: { fraction: 0.3, mode: 'overlap' },
+        });
+        opened.push(sessions);
+        await sessions.renew('s0');
+        const failedAhead: RenewalFailedEvent[] = [];
+        const renewed: RenewedEvent[] = [];
+        sessions.on('renewalFailed', (event) => failedAhead.push(event));
+        sessions.on('renewed', (event) => renewed.push(event));
+        site.failNextLogins(2);
+        const deadline = Date.now() + 5000;
+        let serial = 0;
+        let loggedOut = 0;
+        const crawler = new HttpCrawler(
+            withSessions(sessions, {
+                maxConcurrency: 3,
+                maxRequestRetries: 0,
+                async requestHandler({ body, crawler: self }) {
+                    if (!body.toString().includes('id="state">logged-in')) loggedOut++;
+                    if (Date.now() < deadline) await self.addRequests([{ url: `${site.url}/page/${serial++}`, userData: { sessionId: 's0' } }]);
+                },
+            }),
+            new Configuration({ persistStorage: false, purgeOnStart: true }),
+        );
+        const stats = await crawler.run([{ url: `${site.url}/page/start`, userData: { sessionId: 's0' } }]);
+        expect(failedAhead.length).toBe(2);
+        expect(failedAhead.every((event) => event.ahead === true && event.sessionId === 's0')).toBe(true);
+        expect(failedAhead[0]!.error).toContain('503');
+        expect(renewed.some((event) => event.ahead)).toBe(true);
+        expect(loggedOut).toBe(0);
+        expect(site.loggedOut).toBe(0);
+        expect(stats.requestsFailed).toBe(0);
+        expect(sessions.list()[0]!.status).toBe('ready');
+        expect(sessions.stats().expiringSoon).toBe(0); // nothing under way or waiting to be retried any more
     }, 60_000);
 });

@@ -67,6 +67,8 @@ interface Entry {
     /** Bumped by every reschedule: heap items of an older version are ignored. */
     version: number;
     running: boolean;
+    /** Counted in `expiringSoon`: its renewal ahead is under way or waiting to be retried. */
+    counted: boolean;
 }
 
 interface HeapItem {
@@ -153,6 +155,7 @@ export class AheadScheduler {
     #timer: NodeJS.Timeout | undefined;
     #timerAt = Infinity;
     #closed = false;
+    /** Sessions whose renewal ahead is under way or waiting to be retried (see `Entry.counted`). */
     #expiringSoon = 0;
     #renewalsAhead = 0;
 
@@ -190,7 +193,7 @@ export class AheadScheduler {
             if (current) this.#drop(current);
             return;
         }
-        const entry: Entry = current ?? { session, expiry, dueAt: 0, failures: 0, loginMillis: 0, version: 0, running: false };
+        const entry: Entry = current ?? { session, expiry, dueAt: 0, failures: 0, loginMillis: 0, version: 0, running: false, counted: false };
         entry.session = session;
         entry.expiry = expiry;
         if (loginMillis !== undefined && Number.isFinite(loginMillis)) entry.loginMillis = Math.max(0, loginMillis);
@@ -211,6 +214,12 @@ export class AheadScheduler {
         this.#closed = true;
         clearTimeout(this.#timer);
         this.#timer = undefined;
+    }
+
+    #count(entry: Entry, counted: boolean): void {
+        if (entry.counted === counted) return;
+        entry.counted = counted;
+        this.#expiringSoon += counted ? 1 : -1;
     }
 
     #isCurrent(item: HeapItem): boolean {
@@ -234,6 +243,8 @@ export class AheadScheduler {
     }
 
     #drop(entry: Entry): void {
+        this.#count(entry, false);
+        entry.failures = 0;
         entry.version++;
         this.#entries.delete(entry.session.id);
     }
@@ -286,7 +297,7 @@ export class AheadScheduler {
         }
         entry.running = true;
         entry.version++; // its heap items are void while it runs
-        this.#expiringSoon++;
+        this.#count(entry, true);
         let outcome: AheadOutcome = 'failed';
         try {
             const traits = traitsOf(renewal);
@@ -298,7 +309,6 @@ export class AheadScheduler {
         } catch (error) {
             this.log.warning(`Renewal ahead of session "${session.id}" failed: ${describeCause(error)}`);
         } finally {
-            this.#expiringSoon--;
             entry.running = false;
         }
         if (outcome === 'renewed' || outcome === 'oldKilled') this.#renewalsAhead++;
@@ -308,13 +318,16 @@ export class AheadScheduler {
         }
         if (outcome !== 'failed') {
             entry.failures = 0;
+            this.#count(entry, false);
             this.track(session);
             return;
         }
         entry.failures++;
+        this.#count(entry, true);
         const left = Math.max(0, expiry.at - Date.now());
         const backoff = Math.min(MAX_RETRY_MILLIS, MIN_RETRY_MILLIS * 2 ** Math.min(entry.failures, 20));
-        // Before the login ends, retry at least twice more; after, the failure-driven renewal takes over.
+        // Before the login ends, retry with backoff (at the latest halfway to the end); after, the failure-driven
+        // renewal takes over.
         if (left === 0) {
             this.#drop(entry);
             return;

@@ -36,6 +36,8 @@ export interface ExpirySite {
     readonly stale: number;
     /** Successful logins per user. */
     readonly logins: Record<string, number>;
+    /** The next `count` logins are answered 503 (a site having a bad moment). */
+    failNextLogins(count: number): void;
     close(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function startExpirySite(options: ExpirySiteOptions = {}): Promise<
     const logins = new Map<string, Login>();
     const counts = { pages: 0, loggedOut: 0, stale: 0 };
     const perUser: Record<string, number> = {};
+    let failing = 0;
 
     const judge = (request: http.IncomingMessage): 'in' | 'out' | 'stale' => {
         const sid = /(?:^|;\s*)sid=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
@@ -93,6 +96,11 @@ export async function startExpirySite(options: ExpirySiteOptions = {}): Promise<
                     body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
                 } catch {
                     // refused below
+                }
+                if (failing > 0) {
+                    failing--;
+                    response.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"try later"}');
+                    return;
                 }
                 const user = typeof body.user === 'string' ? body.user : '';
                 if (!users[user] || users[user] !== body.password) {
@@ -143,6 +151,9 @@ export async function startExpirySite(options: ExpirySiteOptions = {}): Promise<
             return counts.stale;
         },
         logins: perUser,
+        failNextLogins(count: number) {
+            failing = count;
+        },
         close: () => listener.close(),
     };
 }

@@ -30,6 +30,8 @@ export interface OAuth2Site {
     readonly apiLoggedOut: number;
     /** Every request body the token endpoint received (for leak checks). */
     readonly bodies: string[];
+    /** Every access and refresh token issued (for leak checks). */
+    readonly issued: string[];
     /** Issues a refresh token out of band (as an authorization-code flow would have), for the refresh_token grant. */
     issueRefreshToken(): string;
     /** Every refresh token issued so far stops working. */
@@ -47,8 +49,13 @@ export async function startOAuth2Site(options: OAuth2SiteOptions = {}): Promise<
     const grants: Record<string, number> = {};
     const refused: Record<string, number> = {};
     const bodies: string[] = [];
+    const issued: string[] = [];
     const counts = { apiRequests: 0, apiLoggedOut: 0 };
-    const token = () => randomBytes(18).toString('hex');
+    const token = () => {
+        const value = randomBytes(18).toString('hex');
+        issued.push(value);
+        return value;
+    };
 
     const json = (response: http.ServerResponse, status: number, body: unknown) =>
         response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
@@ -110,6 +117,7 @@ export async function startOAuth2Site(options: OAuth2SiteOptions = {}): Promise<
         grants,
         refused,
         bodies,
+        issued,
         get apiRequests() {
             return counts.apiRequests;
         },
