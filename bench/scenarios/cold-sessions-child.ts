@@ -54,7 +54,8 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => (peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss)), 50);
     let handled = 0;
     const crawler = new HttpCrawler(
-        withSessions(sessions, { maxConcurrency: 20, maxRequestRetries: 0, async requestHandler() { handled++; } }),
+        // A fixed concurrency: on a busy machine the autoscaler would hold the crawl at one or two requests at a time.
+        withSessions(sessions, { minConcurrency: 20, maxConcurrency: 20, maxRequestRetries: 0, async requestHandler() { handled++; } }),
         freshConfig(),
     );
     const crawlStart = performance.now();

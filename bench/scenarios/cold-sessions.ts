@@ -5,6 +5,7 @@
  * so with the limit almost every request loads a cold session and the idle ones are dropped after each flush.
  */
 import { startTestSite } from '../../test/support/site.js';
+import type { SessionIdentity } from '../../src/model/identity.js';
 import { openStore } from '../../src/stores/open-store.js';
 import { lastJsonLine, runTsChild } from '../lib/child.js';
 import { benchMySqlUrl, dropStoreTables, mysqlUnavailable, uniqueTablePrefix } from '../lib/mysql.js';
@@ -27,6 +28,12 @@ const SIZES: Record<BenchSize, ColdParams> = {
 };
 
 const CHILD = 'bench/scenarios/cold-sessions-child.ts';
+const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
+const IDENTITY: SessionIdentity = {
+    userAgent: USER_AGENT,
+    headers: { 'user-agent': USER_AGENT, 'accept-language': 'en-US,en;q=0.9' },
+    family: null,
+};
 const MB = 2 ** 20;
 
 async function runCold(context: BenchContext): Promise<ScenarioOutcome> {
@@ -40,7 +47,12 @@ async function runCold(context: BenchContext): Promise<ScenarioOutcome> {
         const store = await openStore({ mysql: { url: mysqlUrl, tablePrefix } });
         try {
             for (let from = 0; from < params.stored; from += 1000) {
-                await store.write(deltasFor(Math.min(1000, params.stored - from), from));
+                // With an identity, as sessions a crawl stored have: loading one generates nothing.
+                const deltas = deltasFor(Math.min(1000, params.stored - from), from).map((delta) => ({
+                    ...delta,
+                    assignment: { ...delta.assignment, identity: IDENTITY },
+                }));
+                await store.write(deltas);
             }
         } finally {
             await store.close();

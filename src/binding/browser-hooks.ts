@@ -83,9 +83,8 @@ export class BrowserBinding {
         }
         const proxy = pageOptions.proxy as { server?: string; username?: string } | undefined;
         if (!proxy?.server || new URL(proxy.server).hostname !== BINDING_HOST) return;
-        const { registry, coordinator, resolve, ensureLive } = this.internals;
-        await ensureLive(proxy.username || this.sessions.defaultSessionId);
-        const session = resolve(proxy.username || this.sessions.defaultSessionId);
+        const { registry, coordinator, resolveLive } = this.internals;
+        const session = await resolveLive(proxy.username || this.sessions.defaultSessionId);
         await coordinator.whenUsable(session);
 
         const proxyUrl = registry.proxyUrlOf(session);
@@ -121,9 +120,8 @@ export class BrowserBinding {
                     'withSessions() and do not replace its proxyConfiguration or prePageCreateHooks.',
             );
         }
-        const { registry, coordinator, resolve, pipeline, headerPipeline, tokens, ensureLive } = this.internals;
-        await ensureLive(attempt.sessionId);
-        const session = resolve(attempt.sessionId);
+        const { registry, coordinator, resolveLive, pipeline, headerPipeline, tokens } = this.internals;
+        const session = await resolveLive(attempt.sessionId);
         pinAttempt(attempt, session);
         await coordinator.whenUsable(session);
         if (session.generation !== binding.generation) {

@@ -13,11 +13,10 @@ import { beginAttempt, proxyInfoFor, type BindableContext } from './attempts.js'
  * Register it first, before hooks that rely on `context.sessions`. `withSessions()` does this for you.
  */
 export function createHttpPreNavigationHook(sessions: Sessions) {
-    const { coordinator, registry, resolve, ensureLive } = internalsOf(sessions);
+    const { coordinator, registry, resolveLive } = internalsOf(sessions);
     return async function bindSessionHook(context: BindableContext, gotOptions: Record<PropertyKey, unknown>): Promise<void> {
         const attempt = beginAttempt(sessions, context);
-        await ensureLive(attempt.sessionId);
-        const session = resolve(attempt.sessionId);
+        const session = await resolveLive(attempt.sessionId);
         pinAttempt(attempt, session);
         await coordinator.whenUsable(session);
         gotOptions[ATTEMPT] = attempt;

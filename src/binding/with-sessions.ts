@@ -1,7 +1,7 @@
 import { GotScrapingHttpClient, type BaseHttpClient, type IRequestManager } from '@crawlee/core';
 
 import { internalsOf, type SessionsInternals } from '../core/internals.js';
-import { attemptStorage, sessionIdOf, unpinAttempt, type RequestAttempt } from '../session/attempt.js';
+import { attemptStorage, pinAttempt, sessionIdOf, unpinAttempt, type RequestAttempt } from '../session/attempt.js';
 import type { Sessions } from '../core/sessions.js';
 import { ConfigValidationError } from '../shared/validation.js';
 import { SessionCheck } from '../acquisition/check.js';
@@ -266,7 +266,7 @@ function countingFailures(sessions: Sessions, userHandler: Handler | undefined, 
         const attempt = attemptOf(context);
         if (attempt) {
             const internals = internalsOf(sessions);
-            await internals.ensureLive(attempt.sessionId);
+            pinAttempt(attempt, await internals.resolveLive(attempt.sessionId)); // (if its hook did not get to it)
             try {
                 await failedAttempt(sessions, internals, context, attempt, error, userHandler);
             } finally {

@@ -47,8 +47,11 @@ export interface SessionsInternals {
     /** Consecutive transport failures after which a profile counts as failing. */
     readonly profileFailureThreshold: number;
     /** Polls of a shared store and the row fetches among them (see `StoreSync.syncCounters`). */
-    /** Loads a session dropped from memory by `maxLiveSessions` (see `StoreSync.ensureLive`). */
-    ensureLive(id: string): Promise<void>;
+    /**
+     * The session with this id, loaded first if `maxLiveSessions` dropped it from memory. It is in memory when the
+     * promise settles: pin it before awaiting anything else (see `pinAttempt`).
+     */
+    resolveLive(id: string): Promise<BoundSession>;
     readonly syncCounters: { readonly polls: number; readonly pulls: number; readonly lastPullAtPoll: number };
     /** Every session's pacing and cooldowns. */
     readonly pacing: SessionPacing;

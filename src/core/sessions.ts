@@ -520,8 +520,7 @@ export class Sessions {
      * `id` defaults to the current request's session inside a handler, else to the default session.
      */
     async clear(id?: string | number, options: ClearOptions = {}): Promise<void> {
-        await this.#sync.ensureLive(this.#idOf(id));
-        const session = this.#resolve(id);
+        const session = await this.#resolveLive(id);
         await this.#coordinator.clear(session, options.renewal ?? this.#renewalOf(session.id), attemptStorage.getStore());
     }
 
@@ -531,8 +530,7 @@ export class Sessions {
      * @throws NoRenewalError when the session has no login to renew with.
      */
     async renew(id?: string | number): Promise<void> {
-        await this.#sync.ensureLive(this.#idOf(id));
-        const session = this.#resolve(id);
+        const session = await this.#resolveLive(id);
         if (!this.#renewalOf(session.id)) throw new NoRenewalError(session.id);
         await this.clear(session.id);
     }
@@ -627,6 +625,16 @@ export class Sessions {
                 throw new StoreBacklogError(this.store.description, writeBehind.pendingSessions);
             }
         });
+    }
+
+    /**
+     * The session, loaded first if `maxLiveSessions` dropped it. The caller gets it in memory in the same turn as the
+     * check: an eviction can only run between turns, so pin it (or start using it) before awaiting anything.
+     */
+    async #resolveLive(id?: string | number): Promise<BoundSession> {
+        const sessionId = this.#idOf(id);
+        while (this.#registry.isCold(sessionId)) await this.#sync.ensureLive(sessionId);
+        return this.#resolve(sessionId);
     }
 
     #renewalOf(sessionId: string): Renewal | undefined {
@@ -748,7 +756,7 @@ export class Sessions {
             syncCounters: this.#sync.syncCounters,
             pacing: this.#pacing,
             logoutGuard: this.#logoutGuard,
-            ensureLive: (id) => this.#sync.ensureLive(id),
+            resolveLive: (id) => this.#resolveLive(id),
         };
     }
 }
