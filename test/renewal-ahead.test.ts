@@ -170,7 +170,7 @@ describe('renewal ahead of expiry', () => {
         const stats = await crawler.run([{ url: `${site.url}/page/start`, userData: { sessionId: 's0' } }]);
         expect(failedAhead.length).toBe(2);
         expect(failedAhead.every((event) => event.ahead === true && event.sessionId === 's0')).toBe(true);
-        expect(failedAhead[0]!.error).toContain('503');
+        expect(failedAhead[0]!.error).toContain('500');
         expect(renewed.some((event) => event.ahead)).toBe(true);
         expect(loggedOut).toBe(0);
         expect(site.loggedOut).toBe(0);

@@ -336,13 +336,14 @@ export class AheadScheduler {
     }
 
     /**
-     * When to renew: the configured margin, but never less than three times the session's last login (at most half
-     * the lifetime). A login takes about as long as the session's requests take to be answered under the current
-     * load, and the requests sent with the old login until the switch must be answered before it ends.
+     * When to renew: the configured margin, but never less than three times the session's last login, nor less than
+     * its login plus twice its slowest recent answer (at most half the lifetime): the requests sent with the old login
+     * until the switch must be answered before it ends, and under load they take longer than any fixed margin.
      */
     #dueAt(entry: Entry, expiry: SessionExpiry): number {
         const configured = renewalDueAt(expiry, this.options);
-        const floor = Math.min(3 * entry.loginMillis, (expiry.at - expiry.issuedAt) / 2);
+        const needed = Math.max(3 * entry.loginMillis, entry.loginMillis + 2 * entry.session.inTransit.slowestRecentMillis);
+        const floor = Math.min(needed, (expiry.at - expiry.issuedAt) / 2);
         return Math.min(configured, expiry.at - floor);
     }
 

@@ -6,19 +6,31 @@
 export class InTransit {
     private count = 0;
     private waiters: Array<() => void> = [];
+    #slowestRecentMillis = 0;
 
     /** Requests sent and not answered yet. */
     get size(): number {
         return this.count;
     }
 
+    /**
+     * How long the session's slowest recent request took to be answered (ms): the longest answer time, decaying by a
+     * tenth with every later answer, so that it follows the load. A renewal ahead must finish at least this long before
+     * the login ends, or requests sent just before it are answered after the end.
+     */
+    get slowestRecentMillis(): number {
+        return this.#slowestRecentMillis;
+    }
+
     /** Records a request sent; the returned function records its answer (calling it again does nothing). */
     enter(): () => void {
         this.count++;
+        const sentAt = performance.now();
         let left = false;
         return () => {
             if (left) return;
             left = true;
+            this.#slowestRecentMillis = Math.max(performance.now() - sentAt, this.#slowestRecentMillis * 0.9);
             if (--this.count === 0 && this.waiters.length > 0) {
                 const waiters = this.waiters;
                 this.waiters = [];

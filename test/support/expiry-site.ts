@@ -36,7 +36,10 @@ export interface ExpirySite {
     readonly stale: number;
     /** Successful logins per user. */
     readonly logins: Record<string, number>;
-    /** The next `count` logins are answered 503 (a site having a bad moment). */
+    /**
+     * The next `count` logins are answered 500 (a site having a bad moment). Not 503: a 429 or 503 is a cooldown status
+     * that pauses the session (pacing), which is not what the tests of this site are about.
+     */
     failNextLogins(count: number): void;
     close(): Promise<void>;
 }
@@ -99,7 +102,7 @@ export async function startExpirySite(options: ExpirySiteOptions = {}): Promise<
                 }
                 if (failing > 0) {
                     failing--;
-                    response.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"try later"}');
+                    response.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"try later"}');
                     return;
                 }
                 const user = typeof body.user === 'string' ? body.user : '';
