@@ -182,7 +182,7 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
         const existing = await sessions.headers.rules.get(HEADER_RULE);
         if (existing) await sessions.headers.rules.update(HEADER_RULE, rule);
         else await sessions.headers.rules.add({ name: HEADER_RULE, ...rule });
-        await sessions.headers.set(API_SESSION, { name: 'X-Api-Version', value: '2', ttl: 900, scope: { host } });
+        await sessions.headers.set(API_SESSION, { name: 'X-Api-Version', value: '2', ttlSecs: 900, scope: { host } });
         out.log(
             `header rule "${HEADER_RULE}": X-Client on ${host} (${existing ? 'found in the store, host updated' : 'added to the store'}) · ` +
                 `session header X-Api-Version on ${API_SESSION} for 15 minutes`,

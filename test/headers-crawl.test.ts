@@ -134,8 +134,8 @@ describe('header rules and session headers in a CheerioCrawler crawl', () => {
                 name: 'auth', header: 'Authorization', value: 'Bearer rule-token', match: { host: site.site, sessionIds: ['alice', 'bob'] },
             });
             await sessions.headers.rules.add({ name: 'off', header: 'X-Off', value: '1', active: false });
-            await sessions.headers.set('alice', { name: 'X-Tags', value: 'alice', strategy: 'APPEND', ttl: 600 });
-            await sessions.headers.set('alice', { name: 'Authorization', value: 'Bearer alice-token', ttl: 600 });
+            await sessions.headers.set('alice', { name: 'X-Tags', value: 'alice', strategy: 'APPEND', ttlSecs: 600 });
+            await sessions.headers.set('alice', { name: 'Authorization', value: 'Bearer alice-token', ttlSecs: 600 });
             sessions.addCookies('alice', ['sid=a1; Path=/'], site.url);
             sessions.addCookies('bob', ['sid=b1; Path=/'], site.url);
 
@@ -314,7 +314,7 @@ describe('header rules in a PlaywrightCrawler crawl', () => {
         try {
             await sessions.headers.rules.add({ name: 'crawl', header: 'X-Crawl', value: 'browser' });
             await sessions.headers.rules.add({ name: 'tags', header: 'X-Tags', value: 'rule', strategy: 'APPEND' });
-            await sessions.headers.set('alice', { name: 'X-Tags', value: 'alice', ttl: 600 });
+            await sessions.headers.set('alice', { name: 'X-Tags', value: 'alice', ttlSecs: 600 });
             sessions.addCookies('alice', ['PHPSESSID=alice-sid; Path=/'], site.url);
             sessions.addCookies('bob', ['PHPSESSID=bob-sid; Path=/'], site.url);
             sessions.tokens.activate(site.site, 'alice');

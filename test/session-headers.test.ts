@@ -29,12 +29,12 @@ describe('sessions.setHeader and friends', () => {
     it('sets, batch-sets, gets, updates (same id, updatedAt bumped), removes and clears', async () => {
         const sessions = await Sessions.open({ store: 'memory' });
         try {
-            const first = await sessions.headers.set('alice', { name: 'X-Tenant', value: 'a', ttl: 600 });
-            expect(first).toMatchObject({ sessionId: 'alice', name: 'X-Tenant', value: 'a', ttl: 600, strategy: 'UPSERT', priority: 50, active: true });
+            const first = await sessions.headers.set('alice', { name: 'X-Tenant', value: 'a', ttlSecs: 600 });
+            expect(first).toMatchObject({ sessionId: 'alice', name: 'X-Tenant', value: 'a', ttlSecs: 600, strategy: 'UPSERT', priority: 50, active: true });
             expect(first.expiresAt - first.createdAt).toBe(600_000);
 
             await new Promise((resolve) => setTimeout(resolve, 5));
-            const again = await sessions.headers.set('alice', { name: 'x-tenant', value: 'b', ttl: 120 });
+            const again = await sessions.headers.set('alice', { name: 'x-tenant', value: 'b', ttlSecs: 120 });
             expect(again.id).toBe(first.id);
             expect(again.createdAt).toBe(first.createdAt);
             expect(again.updatedAt).toBeGreaterThan(first.updatedAt);
@@ -71,8 +71,8 @@ describe('sessions.setHeader and friends', () => {
                 expect(error).toBeInstanceOf(ConfigValidationError);
                 return (error as Error).message;
             };
-            expect(await refused(sessions.headers.set('a', { name: 'X-A', value: '1', ttl: 59 }))).toContain('sessionHeader.ttl: must be at least 60');
-            expect(await refused(sessions.headers.set('a', { name: 'X-A', value: '1', ttl: 86_401 }))).toContain('sessionHeader.ttl: must be at most 86400');
+            expect(await refused(sessions.headers.set('a', { name: 'X-A', value: '1', ttlSecs: 59 }))).toContain('sessionHeader.ttlSecs: must be at least 60');
+            expect(await refused(sessions.headers.set('a', { name: 'X-A', value: '1', ttlSecs: 86_401 }))).toContain('sessionHeader.ttlSecs: must be at most 86400');
             const injection = await refused(sessions.headers.set('a', { name: 'Authorization', value: 'Bearer s3cr3t\r\nX-Evil: 1' }));
             expect(injection).toContain('sessionHeader.value: must not contain CR, LF, NUL');
             expect(injection).not.toContain('s3cr3t');
@@ -97,8 +97,8 @@ describe('SessionHeaders', () => {
         const store = new MemorySessionStore();
         const pipeline = new HeaderPipeline(store, { refreshIntervalMillis: 0, cleanupIntervalMillis: 45_000 });
         await pipeline.ready();
-        await pipeline.sessionHeaders.set('s', { name: 'X-Short', value: 'short', ttl: 60 });
-        await pipeline.sessionHeaders.set('s', { name: 'X-Long', value: 'long', ttl: 600 });
+        await pipeline.sessionHeaders.set('s', { name: 'X-Short', value: 'short', ttlSecs: 60 });
+        await pipeline.sessionHeaders.set('s', { name: 'X-Long', value: 'long', ttlSecs: 600 });
         expect(apply(pipeline, {}, 's')).toEqual({ 'x-short': 'short', 'x-long': 'long' });
 
         await vi.advanceTimersByTimeAsync(59_999);
@@ -126,7 +126,7 @@ describe('SessionHeaders', () => {
         vi.useFakeTimers();
         const store = new MemorySessionStore();
         const other = new SessionHeaders(store, noTimers);
-        await other.set('x', { name: 'X-Left', value: '1', ttl: 60 });
+        await other.set('x', { name: 'X-Left', value: '1', ttlSecs: 60 });
         const mine = new SessionHeaders(store, noTimers);
         vi.advanceTimersByTime(61_000);
         expect(await mine.cleanup()).toBe(1);
@@ -233,8 +233,8 @@ describe.skipIf(!mysqlDb.available)(mysqlDb.suiteName('session headers in MySQL'
         const a = new SessionHeaders(storeA, noTimers);
         const b = new SessionHeaders(storeB, noTimers);
         try {
-            await a.set('s', { name: 'Authorization', value: 'Bearer mysql-secret', ttl: 60 });
-            await a.set('s', { name: 'X-Long', value: 'long', ttl: 3600 });
+            await a.set('s', { name: 'Authorization', value: 'Bearer mysql-secret', ttlSecs: 60 });
+            await a.set('s', { name: 'X-Long', value: 'long', ttlSecs: 3600 });
             expect((await b.get('s')).map((header) => header.name)).toEqual(['Authorization', 'X-Long']);
             const rows = async () =>
                 mysqlQuery(`SELECT entry_key, value FROM \`${tablePrefix}_entries\` WHERE collection = ?`, [SESSION_HEADERS_COLLECTION]);

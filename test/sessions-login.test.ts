@@ -61,7 +61,7 @@ describe('logins and the header pipeline', () => {
         site.reset();
         const sessions = await Sessions.open({ store: 'memory' });
         await sessions.headers.rules.add({ name: 'api-key', header: 'X-Api-Key', value: 'k-123' });
-        await sessions.headers.set('a', { name: 'X-Tenant', value: 't-9', ttl: 600 });
+        await sessions.headers.set('a', { name: 'X-Tenant', value: 't-9', ttlSecs: 600 });
         let seen: Record<string, unknown> = {};
         await sessions.clear('a', {
             renewal: async ({ http }) => {

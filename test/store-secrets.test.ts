@@ -220,7 +220,7 @@ describe('secrets: embedded store', () => {
         const dir = await tempDir();
         const sessions = await Sessions.open({ store: { embedded: { storageDir: dir } }, secret: SECRET });
         await sessions.headers.rules.add({ name: 'trace', header: 'X-Trace', value: 'TRACE-RULE-VALUE' });
-        await sessions.headers.set('alice', { name: 'X-Tenant-Key', value: 'TENANT-KEY-VALUE', ttl: 600 });
+        await sessions.headers.set('alice', { name: 'X-Tenant-Key', value: 'TENANT-KEY-VALUE', ttlSecs: 600 });
         await sessions.close();
         const files = await readdir(folderOf(dir));
         const raw = (await Promise.all(files.map((file) => readFile(join(folderOf(dir), file), 'utf8')))).join('\n');

@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { defineCheck } from '../src/acquisition/check.js';
 import { defineLogin } from '../src/acquisition/recipe.js';
+import { Sessions } from '../src/core/sessions.js';
+import { parseStoredSessionHeader } from '../src/headers/rule.js';
 import { defineMaintainerConfig } from '../src/maintainer/config.js';
 import { compileSchedule } from '../src/maintainer/schedule.js';
 import { openStore } from '../src/stores/open-store.js';
@@ -80,6 +82,30 @@ describe('old unit names', () => {
         expect(() =>
             defineMaintainerConfig({ store: 'memory', recipes: [{ recipe, sessions: ['d'], schedule: { kind: 'once' } }], leaseMillis: 2_000, leaseMs: 3_000 }),
         ).toThrow(/has unknown key "leaseMs"/);
+    });
+});
+
+describe('a session header’s ttl', () => {
+    it('is accepted as ttlSecs with one warning, in set and update; records stored with ttl read back as ttlSecs', async () => {
+        const sessions = await Sessions.open({ store: 'memory', flushOnSignals: false });
+        try {
+            const before = Date.now();
+            const header = await sessions.headers.set('a', { name: 'X-Tenant', value: 't', ttl: 600 });
+            expect(header.ttlSecs).toBe(600);
+            expect(header.expiresAt).toBeGreaterThanOrEqual(before + 600_000);
+            expect(header).not.toHaveProperty('ttl');
+            const updated = await sessions.headers.update('a', 'X-Tenant', { ttl: 120 });
+            expect(updated.ttlSecs).toBe(120);
+            expect(updated.expiresAt).toBeLessThan(header.expiresAt);
+            const kept = await sessions.headers.update('a', 'X-Tenant', { value: 'u' });
+            expect(kept.expiresAt).toBe(updated.expiresAt);
+            expect(warnings).toEqual(['Session header: "ttl" is deprecated and will be removed in the next version; use "ttlSecs" instead.']);
+        } finally {
+            await sessions.close();
+        }
+        const now = Date.now();
+        const stored = { id: 'h1', sessionId: 'a', name: 'X-Old', value: 'v', ttl: 900, expiresAt: now + 900_000, createdAt: now, updatedAt: now };
+        expect(parseStoredSessionHeader(stored, 'stored header')).toMatchObject({ name: 'X-Old', ttlSecs: 900 });
     });
 });
 

@@ -11,7 +11,7 @@ import type { GetSessionHeadersOptions } from '../headers/session-headers.js';
  *
  * ```ts
  * await sessions.headers.rules.add({ name: 'api-key', header: 'X-Api-Key', value: key, match: { host: 'api.example.com' } });
- * await sessions.headers.set('alice', { name: 'X-Tenant', value: 'acme', ttl: 600 });
+ * await sessions.headers.set('alice', { name: 'X-Tenant', value: 'acme', ttlSecs: 600 });
  * ```
  */
 export class SessionHeadersApi {
@@ -27,7 +27,7 @@ export class SessionHeadersApi {
     }
 
     /**
-     * Attaches a header to a session for `ttl` seconds (60–86400, default 3600), or updates the session's header
+     * Attaches a header to a session for `ttlSecs` seconds (60–86400, default 3600), or updates the session's header
      * of that name (same id, `updatedAt` bumped, expiry re-armed). Applies from the session's next request on.
      */
     set(id: string | number | undefined, header: SessionHeaderInput): Promise<SessionHeader> {
@@ -39,7 +39,7 @@ export class SessionHeadersApi {
         return this.pipeline.sessionHeaders.setMany(this.idOf(id), headers);
     }
 
-    /** Changes some fields of a session's header; a `ttl` re-arms its expiry from now. */
+    /** Changes some fields of a session's header; a `ttlSecs` re-arms its expiry from now. */
     update(id: string | number | undefined, name: string, patch: SessionHeaderPatch): Promise<SessionHeader> {
         return this.pipeline.sessionHeaders.update(this.idOf(id), name, patch);
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { renameDeprecated } from '../shared/deprecation.js';
 import { ConfigValidationError, parseWithZod } from '../shared/validation.js';
 import { sessionIdSchema, sessionIdStringSchema } from '../shared/ids.js';
 
@@ -166,7 +167,7 @@ export interface SessionHeader extends HeaderChange {
     /** Where it applies. @default undefined (every request of the session) */
     scope?: HeaderScope;
     /** Lifetime it was given, in seconds (60–86400). */
-    ttl: number;
+    ttlSecs: number;
     /** ms since the epoch; after it the header is never applied, and the cleanup deletes it. */
     expiresAt: number;
     /** ms since the epoch. */
@@ -181,11 +182,13 @@ export interface SessionHeaderInput extends Partial<Omit<HeaderChange, 'strategy
     value: string;
     strategy?: ReplaceStrategy | Lowercase<ReplaceStrategy>;
     /** Lifetime in seconds, 60–86400. @default 3600 */
+    ttlSecs?: number;
+    /** @deprecated Use `ttlSecs` (same value, in seconds); accepted with a warning for one more version. */
     ttl?: number;
     scope?: HeaderScope;
 }
 
-/** What `sessions.updateHeader()` accepts: any subset of the fields; a `ttl` re-arms the expiry from now. */
+/** What `sessions.updateHeader()` accepts: any subset of the fields; a `ttlSecs` re-arms the expiry from now. */
 export type SessionHeaderPatch = Partial<Omit<SessionHeaderInput, 'name'>>;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -314,17 +317,26 @@ const sessionHeaderInputSchema = z.strictObject({
     priority: changeFields.priority.default(DEFAULT_PRIORITY),
     active: changeFields.active.default(true),
     secret: changeFields.secret.default(false),
-    ttl: z.number().int().min(SESSION_HEADER_TTL_RANGE.min).max(SESSION_HEADER_TTL_RANGE.max).default(DEFAULT_SESSION_HEADER_TTL),
+    ttlSecs: z.number().int().min(SESSION_HEADER_TTL_RANGE.min).max(SESSION_HEADER_TTL_RANGE.max).default(DEFAULT_SESSION_HEADER_TTL),
     scope: scopeSchema.optional(),
 });
 
-const storedSessionHeaderSchema = sessionHeaderInputSchema.extend({
+/** Session headers stored by earlier versions name their lifetime `ttl`. */
+const fromEarlierVersions = (value: unknown) => {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, 'ttl') || Object.hasOwn(value, 'ttlSecs')) return value;
+    const { ttl, ...rest } = value as Record<string, unknown>;
+    return { ...rest, ttlSecs: ttl };
+};
+
+const storedSessionHeaderFields = sessionHeaderInputSchema.extend({
     id: z.string().min(1).max(100),
     sessionId: sessionIdStringSchema,
     expiresAt: timestampSchema,
     createdAt: timestampSchema,
     updatedAt: timestampSchema,
 });
+
+const storedSessionHeaderSchema = z.preprocess(fromEarlierVersions, storedSessionHeaderFields);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing
@@ -361,7 +373,7 @@ export function parseStoredRule(input: unknown, what: string): HeaderRule {
 
 /** Validates a new session header, applying defaults. */
 export function parseSessionHeaderInput(input: unknown, what = 'sessionHeader'): z.output<typeof sessionHeaderInputSchema> {
-    return parseHiding(sessionHeaderInputSchema, input, what);
+    return parseHiding(sessionHeaderInputSchema, renameDeprecated(input, 'Session header', { ttl: 'ttlSecs' }), what);
 }
 
 /** Validates a session header read back from a store. */

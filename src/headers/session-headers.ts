@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 
 import { log as crawleeLog } from '@crawlee/core';
 
+import { renameDeprecated } from '../shared/deprecation.js';
 import type { SessionStore } from '../model/types.js';
 import { compileCondition, type HeaderTarget, type TargetPredicate } from './conditions.js';
 import { PeriodicTask } from './periodic.js';
@@ -134,7 +135,7 @@ export class SessionHeaders {
                 ...fields,
                 id: existing?.id ?? randomUUID(),
                 sessionId,
-                expiresAt: now + fields.ttl * 1000,
+                expiresAt: now + fields.ttlSecs * 1000,
                 createdAt: existing?.createdAt ?? now,
                 updatedAt: existing ? Math.max(now, existing.updatedAt + 1) : now,
             };
@@ -144,7 +145,7 @@ export class SessionHeaders {
     }
 
     /**
-     * Changes some fields of a session's header (same id, `updatedAt` bumped). A `ttl` re-arms the expiry from now;
+     * Changes some fields of a session's header (same id, `updatedAt` bumped). A `ttlSecs` re-arms the expiry from now;
      * without one the expiry is kept. Throws when the session has no header of that name.
      */
     async update(sessionId: string, name: string, patch: SessionHeaderPatch): Promise<SessionHeader> {
@@ -152,13 +153,14 @@ export class SessionHeaders {
         const existing = this.find(sessionId, name);
         if (!existing) throw new Error(`Session "${sessionId}" has no header named "${name}".`);
         const { id, sessionId: _sessionId, expiresAt, createdAt, updatedAt, ...fields } = existing;
-        const parsed = parseSessionHeaderInput({ ...fields, ...patch, name: existing.name }, 'sessionHeader');
+        const changes = renameDeprecated(patch, 'Session header', { ttl: 'ttlSecs' });
+        const parsed = parseSessionHeaderInput({ ...fields, ...changes, name: existing.name }, 'sessionHeader');
         const now = Date.now();
         const header: SessionHeader = {
             ...parsed,
             id,
             sessionId,
-            expiresAt: patch.ttl === undefined ? expiresAt : now + parsed.ttl * 1000,
+            expiresAt: changes.ttlSecs === undefined ? expiresAt : now + parsed.ttlSecs * 1000,
             createdAt,
             updatedAt: Math.max(now, updatedAt + 1),
         };
