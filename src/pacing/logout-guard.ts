@@ -112,16 +112,28 @@ function segmentMatchers(patterns: readonly string[]): Matcher[] {
     return matchers;
 }
 
-function parameterMatcher(pattern: string): Matcher {
-    const eq = pattern.indexOf('=');
-    const name = pattern.slice(0, eq).toLowerCase();
-    const value = pattern.slice(eq + 1).toLowerCase();
-    return (url) => {
-        for (const [key, each] of url.searchParams) {
-            if (key.toLowerCase() === name && each.toLowerCase() === value) return `${name}=${value}`;
-        }
-        return undefined;
-    };
+/** Every `name=value` pattern in one map: one pass over the URL's query, none without a query. */
+function parametersMatcher(patterns: readonly string[]): Matcher[] {
+    const valuesOf = new Map<string, Set<string>>();
+    for (const pattern of patterns) {
+        const eq = pattern.indexOf('=');
+        const name = pattern.slice(0, eq).toLowerCase();
+        let values = valuesOf.get(name);
+        if (!values) valuesOf.set(name, (values = new Set()));
+        values.add(pattern.slice(eq + 1).toLowerCase());
+    }
+    if (valuesOf.size === 0) return [];
+    return [
+        (url) => {
+            if (url.search.length <= 1) return undefined;
+            for (const [key, each] of url.searchParams) {
+                const name = key.toLowerCase();
+                const value = each.toLowerCase();
+                if (valuesOf.get(name)?.has(value)) return `${name}=${value}`;
+            }
+            return undefined;
+        },
+    ];
 }
 
 function regexMatcher(pattern: RegExp): Matcher {
@@ -146,7 +158,7 @@ export class LogoutGuard {
         const parameters = patterns.filter((each): each is string => typeof each === 'string' && each.includes('='));
         this.#matchers = [
             ...segmentMatchers(segments),
-            ...parameters.map(parameterMatcher),
+            ...parametersMatcher(parameters),
             ...patterns.filter((each): each is RegExp => each instanceof RegExp).map(regexMatcher),
         ];
     }
