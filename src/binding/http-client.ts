@@ -67,7 +67,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
     ): Promise<R> {
         const { pipeline, registry, coordinator, resolve } = this.#internals;
         const explicitCookie = takeCookieHeader(request.headers);
-        refuseLogout(this.#internals, attempt.sessionId, String(request.url));
+        refuseLogout(this.#internals, attempt.sessionId, request.url);
         await pipeline.ready();
         for (;;) {
             const session = resolve(attempt.sessionId);
@@ -81,7 +81,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
                 sessionToken: session.headerToken,
                 identity,
                 // A redirect to a URL that would log the session out is not followed.
-                guardRedirect: (next) => refuseLogout(this.#internals, session.id, String(next.url)),
+                guardRedirect: (next) => refuseLogout(this.#internals, session.id, next.url),
             });
             attempt.sentGeneration = state.generation;
             session.count('requests');

@@ -72,9 +72,9 @@ export class LogoutGuardError extends NonRetryableError {
 }
 
 /** A URL for a log line: origin and path, no query or fragment (they may carry tokens), at most 200 characters. */
-export function urlForLog(href: string): string {
+export function urlForLog(target: string | URL | undefined): string {
     try {
-        const url = new URL(href);
+        const url = typeof target === 'string' || !target ? new URL(String(target)) : target;
         const shown = `${url.origin}${url.pathname}`;
         return (shown.length > 200 ? `${shown.slice(0, 200)}…` : shown) + (url.search ? '?…' : '');
     } catch {
@@ -86,7 +86,7 @@ export function urlForLog(href: string): string {
  * Whether the logout guard stops a request of the session to `url`: if so it is counted (`stats().logoutSkipped`)
  * and logged once, and the pattern it matched is returned.
  */
-export function logoutGuarded(internals: SessionsInternals, sessionId: string, url: string): string | undefined {
+export function logoutGuarded(internals: SessionsInternals, sessionId: string, url: string | URL | undefined): string | undefined {
     const matched = internals.logoutGuard.match(url);
     if (matched === undefined) return undefined;
     internals.stats.logoutSkipped++;
@@ -95,7 +95,7 @@ export function logoutGuarded(internals: SessionsInternals, sessionId: string, u
 }
 
 /** Refuses a request the logout guard stops (one the request manager did not see: it is failed, never sent). */
-export function refuseLogout(internals: SessionsInternals, sessionId: string, url: string): void {
+export function refuseLogout(internals: SessionsInternals, sessionId: string, url: string | URL | undefined): void {
     const matched = logoutGuarded(internals, sessionId, url);
     if (matched !== undefined) {
         throw new LogoutGuardError(`Not sent: ${urlForLog(url)} would log session "${sessionId}" out (logout guard: ${matched}).`);

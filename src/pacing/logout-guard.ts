@@ -164,14 +164,15 @@ export class LogoutGuard {
     }
 
     /** The pattern a URL matches (for the log line), or undefined when it is safe to request. */
-    match(href: string): string | undefined {
-        if (!this.enabled) return undefined;
+    match(target: string | URL | undefined): string | undefined {
+        if (!this.enabled || !target) return undefined;
         let url: URL;
         try {
-            url = new URL(href);
+            url = typeof target === 'string' ? new URL(target) : target;
         } catch {
             return undefined;
         }
+        const href = url.href;
         for (const matcher of this.#matchers) {
             const matched = matcher(url, href);
             if (matched !== undefined) return matched;
