@@ -3,6 +3,11 @@
  * steadily at concurrency 10 over 3 sessions, each with its own account: no request may come back logged out, none
  * may fail, none may present a login the site had ended, and each session logs in about once per lifetime.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { log, Configuration, HttpCrawler, type RequestOptions } from 'crawlee';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -33,6 +38,30 @@ function recipe(site: ExpirySite) {
             indicators: [{ in: 'body', text: 'logged-in', means: 'valid' }],
         },
     });
+}
+
+/** Crawls `/page/<n>` with session `s0` for `durationMillis` at concurrency 5; counts the logged-out answers. */
+async function crawlS0(sessions: Sessions, site: ExpirySite, durationMillis: number) {
+    const deadline = Date.now() + durationMillis;
+    let serial = 0;
+    let handled = 0;
+    let loggedOut = 0;
+    const next = (): RequestOptions => ({ url: `${site.url}/page/${serial++}`, userData: { sessionId: 's0' } });
+    const crawler = new HttpCrawler(
+        withSessions(sessions, {
+            maxConcurrency: 5,
+            minConcurrency: 5,
+            maxRequestRetries: 0,
+            async requestHandler({ body, crawler: self }) {
+                handled++;
+                if (!body.toString().includes('id="state">logged-in')) loggedOut++;
+                if (Date.now() < deadline) await self.addRequests([next()]);
+            },
+        }),
+        new Configuration({ persistStorage: false, purgeOnStart: true }),
+    );
+    const stats = await crawler.run(Array.from({ length: 5 }, next));
+    return { handled, loggedOut, failed: stats.requestsFailed };
 }
 
 interface CrawlOutcome {
@@ -134,6 +163,60 @@ describe('renewal ahead of expiry', () => {
         // Only the renewals that taught it (one per session at most, the first ones) can have met an ended login.
         expect(site.loggedOut).toBeLessThanOrEqual(3 * 10);
         expectLoginsPerLifetime(outcome, duration);
+    }, 60_000);
+
+    it('overlap with a login too slow to finish before the end: requests wait for it instead of arriving logged out', async () => {
+        // Each login takes 1.3 s of a 2–3 s lifetime: a renewal ahead started at its due time ends just at, or after,
+        // the old login's end; requests that would arrive after it must wait for the new login.
+        const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30, loginDelayMillis: 1300 });
+        opened.push(site);
+        const sessions = await Sessions.open({
+            store: 'memory',
+            flushOnSignals: false,
+            login: loginRenewal(recipe(site)),
+            renewAhead: { fraction: 0.1, mode: 'overlap' },
+        });
+        opened.push(sessions);
+        await sessions.renew('s0');
+        const renewed: RenewedEvent[] = [];
+        sessions.on('renewed', (event) => renewed.push(event));
+        const outcome = await crawlS0(sessions, site, 10_000);
+        expect(outcome.handled).toBeGreaterThan(100);
+        expect(renewed.filter((event) => event.ahead).length).toBeGreaterThanOrEqual(3);
+        expect(outcome.failed).toBe(0);
+        expect(outcome.loggedOut).toBe(0);
+        expect(site.loggedOut).toBe(0);
+        expect(site.stale).toBe(0);
+    }, 60_000);
+
+    it('a stored login that ended while no crawler ran is renewed before its first request is sent', async () => {
+        // The login takes longer than the crawler takes to start: its first requests must wait for the new login.
+        const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30, loginDelayMillis: 1500 });
+        opened.push(site);
+        const storageDir = await mkdtemp(join(tmpdir(), 'crawlee-sessions-ahead-'));
+        opened.push({ close: () => rm(storageDir, { recursive: true, force: true }) });
+        const options = {
+            store: { embedded: { storageDir } },
+            flushOnSignals: false,
+            login: loginRenewal(recipe(site)),
+            renewAhead: { mode: 'overlap' as const },
+        };
+        const first = await Sessions.open(options);
+        await first.renew('s0');
+        const endedAt = first.expiresAt('s0')!;
+        expect(endedAt).toBeGreaterThan(Date.now());
+        await first.close();
+        await sleep(endedAt - Date.now() + 200);
+
+        const sessions = await Sessions.open(options);
+        opened.push(sessions);
+        const outcome = await crawlS0(sessions, site, 4_000);
+        expect(outcome.loggedOut).toBe(0);
+        expect(site.loggedOut).toBe(0);
+        expect(site.stale).toBe(0);
+        expect(outcome.failed).toBe(0);
+        expect(outcome.handled).toBeGreaterThan(20);
+        expect(sessions.expiresAt('s0')).toBeGreaterThan(endedAt);
     }, 60_000);
 
     it('a failed renewal ahead keeps the current, still valid login and is retried before it ends', async () => {

@@ -219,9 +219,11 @@ export class SessionRequestManager implements IRequestManager {
      * for.
      */
     #waitOf(sessionId: string, now: number): number | Promise<unknown> {
-        const { registry, pacing } = this.#internals;
+        const { registry, pacing, coordinator } = this.#internals;
         const session = registry.find(sessionId);
         if (session?.renewal) return session.renewal;
+        const ending = session && coordinator.whenEnding?.(session);
+        if (ending) return ending;
         return pacing.pacerOf(sessionId)?.readyInMillis(now) ?? 0;
     }
 

@@ -357,6 +357,7 @@ export class Sessions {
                 store,
                 this.#log,
             );
+            this.#coordinator.whenEnding = (session) => this.#ahead?.whenEnding(session);
             this.#registry.onAdopted = (session) => this.#ahead?.track(session);
             this.#tracker.on('rotation', (rotation) => {
                 const session = this.#registry.find(rotation.sessionId);

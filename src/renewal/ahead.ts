@@ -1,7 +1,7 @@
 import type { Log } from '@crawlee/core';
 
 import type { SessionStore } from '../model/types.js';
-import type { BoundSession } from '../session/bound-session.js';
+import type { AnnouncedEnd, BoundSession } from '../session/bound-session.js';
 import { describeCause } from '../shared/describe.js';
 import type { AheadOutcome, RenewalCoordinator } from './coordinator.js';
 import { renewalDueAt, type RenewAheadMargin, type SessionExpiry } from './expiry.js';
@@ -40,6 +40,12 @@ export const DEFAULT_RENEW_AHEAD: Readonly<RenewAheadOptions> = Object.freeze({ 
 /** The store collection where `'auto'` remembers the recipes whose site ends old logins (recipe name → mode). */
 export const RENEWAL_MODES_COLLECTION = 'renewal-modes';
 
+/**
+ * The least time before a login's announced end from which the session's requests wait for its renewal (they would
+ * reach the site too close to the end, or after it), in ms; more when the session's answers take longer.
+ */
+export const END_GUARD_MILLIS = 200;
+
 /** The shortest and longest wait before a failed renewal ahead is tried again, in ms. */
 const MIN_RETRY_MILLIS = 100;
 const MAX_RETRY_MILLIS = 60_000;
@@ -59,6 +65,8 @@ export interface AheadHost {
 interface Entry {
     session: BoundSession;
     expiry: SessionExpiry;
+    /** The session's generation when {@link Entry.expiry} was computed. */
+    generation: number;
     dueAt: number;
     /** Failed renewals ahead in a row. */
     failures: number;
@@ -67,6 +75,8 @@ interface Entry {
     /** Bumped by every reschedule: heap items of an older version are ignored. */
     version: number;
     running: boolean;
+    /** The renewal ahead under way (from the moment it is decided, before `running`). */
+    pending: Promise<void> | undefined;
     /** Counted in `expiringSoon`: its renewal ahead is under way or waiting to be retried. */
     counted: boolean;
 }
@@ -142,6 +152,26 @@ export interface AheadStats {
 }
 
 /**
+ * How long before a login's announced end a session stops sending with it: {@link END_GUARD_MILLIS}, or its slowest
+ * recent answer time when longer (a request is judged when it arrives, and under load it arrives later), at most half
+ * the login's lifetime (short logins stay usable).
+ */
+export function endGuardMillis(session: BoundSession, end: AnnouncedEnd): number {
+    return Math.min(Math.max(END_GUARD_MILLIS, session.inTransit.slowestRecentMillis), Math.max(0, end.at - end.issuedAt) / 2);
+}
+
+/**
+ * A login's end computed again within the same generation: later only when the same credential announces a later
+ * end (a sliding expiry). When the credential that ended first is gone (tough-cookie drops an expired cookie when it
+ * is read), the rest of the login does not outlive it: the earlier end stands.
+ */
+function sameLoginExpiry(entry: Entry, session: BoundSession, computed: SessionExpiry): SessionExpiry {
+    const previous = entry.expiry;
+    if (entry.generation !== session.generation || computed.at <= previous.at || computed.source === previous.source) return computed;
+    return previous;
+}
+
+/**
  * Renews sessions ahead of their announced expiry: one timer for the earliest due session (not one per session),
  * unref'd (it never keeps the process alive), stopped by {@link close}. A due session is renewed through the
  * coordinator's single flight ({@link RenewalCoordinator.renewAhead}); a failure keeps the current login and is
@@ -188,19 +218,46 @@ export class AheadScheduler {
         if (current && loginMillis !== undefined && Number.isFinite(loginMillis)) current.loginMillis = Math.max(0, loginMillis);
         if (current?.running) return; // re-tracked when its renewal ends
         const renewal = this.host.renewalOf(session);
-        const expiry = renewal && session.status !== 'failed' ? this.host.expiryOf(session, renewal) : undefined;
-        if (!expiry) {
+        const computed = renewal && session.status !== 'failed' ? this.host.expiryOf(session, renewal) : undefined;
+        if (!computed) {
             if (current) this.#drop(current);
             return;
         }
-        const entry: Entry = current ?? { session, expiry, dueAt: 0, failures: 0, loginMillis: 0, version: 0, running: false, counted: false };
+        const expiry = current?.session === session ? sameLoginExpiry(current, session, computed) : computed;
+        const entry: Entry = current ?? {
+            session,
+            expiry,
+            generation: session.generation,
+            dueAt: 0,
+            failures: 0,
+            loginMillis: 0,
+            version: 0,
+            running: false,
+            pending: undefined,
+            counted: false,
+        };
         entry.session = session;
-        entry.expiry = expiry;
+        this.#setExpiry(entry, expiry);
         if (loginMillis !== undefined && Number.isFinite(loginMillis)) entry.loginMillis = Math.max(0, loginMillis);
         // A login that is due as soon as it is made (the site's logins last less than the margin) is renewed halfway
         // to its end at the soonest: never a storm of logins.
         const now = Date.now();
         this.#schedule(entry, Math.max(this.#dueAt(entry, expiry), Math.min(expiry.at, now + (expiry.at - now) / 2)));
+    }
+
+    /**
+     * Settles when the session's current login may be used again, or undefined when it may be used now: a request
+     * sent within {@link endGuardMillis} of the login's announced end (or after it) would be answered logged out, so
+     * it waits for the renewal ahead, which is started now if it is not under way (its timer may run late on a
+     * loaded machine; a login adopted from the store may have ended already). Called before every request: O(1).
+     */
+    whenEnding(session: BoundSession, now = Date.now()): Promise<void> | undefined {
+        const end = session.announcedEnd;
+        if (end === undefined || end.generation !== session.generation || now + endGuardMillis(session, end) < end.at) return undefined;
+        const entry = this.#entries.get(session.id);
+        if (!entry || entry.session !== session || this.#closed) return undefined;
+        // After a failed renewal ahead, its retry is scheduled: requests are not held for it (nor start one each).
+        return entry.pending ?? (entry.failures === 0 ? this.#start(entry, true) : undefined);
     }
 
     /** Stops tracking a session. */
@@ -247,6 +304,24 @@ export class AheadScheduler {
         entry.failures = 0;
         entry.version++;
         this.#entries.delete(entry.session.id);
+        if (entry.session.announcedEnd?.generation === entry.generation) entry.session.announcedEnd = undefined;
+    }
+
+    #setExpiry(entry: Entry, expiry: SessionExpiry): void {
+        const { session } = entry;
+        entry.expiry = expiry;
+        entry.generation = session.generation;
+        session.announcedEnd = { generation: session.generation, at: expiry.at, issuedAt: expiry.issuedAt };
+    }
+
+    /** Starts the renewal ahead of a due entry (single flight: the one under way is returned). */
+    #start(entry: Entry, ending = false): Promise<void> {
+        if (entry.pending) return entry.pending;
+        const pending = this.#renew(entry, ending).finally(() => {
+            if (entry.pending === pending) entry.pending = undefined;
+        });
+        entry.pending = pending;
+        return pending;
     }
 
     /** Sets the one timer to the earliest due session, if it is earlier than the timer set. */
@@ -271,12 +346,13 @@ export class AheadScheduler {
             if (!top || top.key > now) break;
             this.#due.pop();
             const entry = this.#entries.get(top.id)!;
-            if (!entry.running) void this.#renew(entry);
+            if (!entry.running) void this.#start(entry);
         }
         this.#arm();
     }
 
-    async #renew(entry: Entry): Promise<void> {
+    /** Renews a due entry; `ending`: its requests are waiting for it (the login is about to end), renew now. */
+    async #renew(entry: Entry, ending: boolean): Promise<void> {
         const { session } = entry;
         const renewal = this.host.renewalOf(session);
         if (!renewal || !this.host.isLive(session)) {
@@ -284,14 +360,15 @@ export class AheadScheduler {
             return;
         }
         // Cookies may have been extended since (sliding expiry): look again before renewing.
-        const expiry = this.host.expiryOf(session, renewal);
-        if (!expiry) {
+        const computed = this.host.expiryOf(session, renewal);
+        if (!computed) {
             this.#drop(entry);
             return;
         }
+        const expiry = sameLoginExpiry(entry, session, computed);
         const dueAt = this.#dueAt(entry, expiry);
-        if (entry.failures === 0 && dueAt > Date.now() + 50) {
-            entry.expiry = expiry;
+        if (!ending && entry.failures === 0 && dueAt > Date.now() + 50) {
+            this.#setExpiry(entry, expiry);
             this.#schedule(entry, dueAt);
             return;
         }

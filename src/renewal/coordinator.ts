@@ -106,9 +106,9 @@ export class RenewalCoordinator {
      * - `'pause'` (break-before-make): a clear with the same profile and identity; new requests wait, and the login
      *   reaches the site after every request of the old generation was answered.
      *
-     * In a shared store, always as `'pause'` for now (make-before-break across processes is not reliable yet), under
-     * the session's renewal lease: one process renews, the others adopt. A failure for good keeps the current, still
-     * valid session (`'failed'`); the caller retries later.
+     * In a shared store, under the session's renewal lease: one process renews, the others adopt. A failure for good
+     * keeps the current, still valid session (`'failed'`); the caller retries later. Requests that would reach the site
+     * after the old login's end wait for the renewal in either mode (see {@link RenewalCoordinator.whenUsable}).
      */
     async renewAhead(
         session: BoundSession,
@@ -121,10 +121,8 @@ export class RenewalCoordinator {
             return 'joined';
         }
         let outcome: AheadOutcome = 'failed';
-        // Make-before-break on a shared store is not reliable yet (see the README): there, renew as a clear does.
-        const pause = mode === 'pause' || this.options.store.shared;
         const work =
-            pause
+            mode === 'pause'
                 ? this.pauseAhead(session, renewal).then((renewed) => void (outcome = renewed ? 'renewed' : 'failed'))
                 : this.overlapAhead(session, renewal, checkOld).then((result) => void (outcome = result));
         const pending = work.catch((error: unknown) => {
@@ -246,9 +244,25 @@ export class RenewalCoordinator {
         }
     }
 
-    /** Waits until the session has no pending renewal; rejects with the error of a renewal that failed. */
+    /**
+     * The renewal ahead a request of the session must wait for, if any: its login is about to end (set by renewal
+     * ahead of expiry, see `AheadScheduler.whenEnding`).
+     */
+    whenEnding: ((session: BoundSession) => Promise<void> | undefined) | undefined;
+
+    /**
+     * Waits until the session has no pending renewal, and its login is not about to end; rejects with the error of a
+     * renewal that failed.
+     */
     async whenUsable(session: BoundSession): Promise<void> {
-        while (session.renewal) await session.renewal;
+        for (let held = false; ; ) {
+            while (session.renewal) await session.renewal;
+            // Held once per request: a renewal ahead that failed leaves the old login, and the failure path, in charge.
+            const ending = held ? undefined : this.whenEnding?.(session);
+            if (!ending) return;
+            held = true;
+            await ending;
+        }
     }
 
     private async settle(session: BoundSession, renewal: Renewal | undefined, ahead = false): Promise<void> {

@@ -40,6 +40,15 @@ export interface PreparedGeneration {
     readonly holder: { installed: boolean };
 }
 
+/** The announced end of one generation's login (see {@link BoundSession.announcedEnd}). */
+export interface AnnouncedEnd {
+    readonly generation: number;
+    /** When the login ends (ms since the epoch). */
+    readonly at: number;
+    /** When the credential that ends first was issued (ms since the epoch). */
+    readonly issuedAt: number;
+}
+
 /** A generation kept aside (see {@link BoundSession.keep}). */
 export interface KeptGeneration {
     readonly cookieStore: TrackingCookieStore;
@@ -82,6 +91,11 @@ export class BoundSession {
     validSince = 0;
     /** A renewal ahead of expiry under way (the session keeps serving meanwhile). */
     renewingAhead: Promise<void> | undefined;
+    /**
+     * When the login of a generation ends, as the site announced it (set by renewal ahead of expiry): requests that
+     * would reach the site after it wait for the renewal instead. Ignored once the session is in another generation.
+     */
+    announcedEnd: AnnouncedEnd | undefined;
     /** Index of the assigned profile in the profile list; undefined without profiles. */
     profileIndex: number | undefined;
     /** The identity presented by this generation; set by the registry when the session is created or reset. */

@@ -23,6 +23,8 @@ export interface ExpirySiteOptions {
     users?: Record<string, string>;
     /** Delay of a page answer, in ms (the request is judged on arrival). Default 0. */
     pageDelayMillis?: number;
+    /** Delay of a login's answer, in ms (the login is made, and its end set, when the answer is sent). Default 0. */
+    loginDelayMillis?: number;
 }
 
 /** A running expiry site; counters are live. */
@@ -93,7 +95,8 @@ export async function startExpirySite(options: ExpirySiteOptions = {}): Promise<
         if (url.pathname === '/login' && request.method === 'POST') {
             const chunks: Buffer[] = [];
             request.on('data', (chunk: Buffer) => chunks.push(chunk));
-            request.on('end', () => {
+            request.on('end', () => setTimeout(answerLogin, options.loginDelayMillis ?? 0));
+            const answerLogin = () => {
                 let body: { user?: unknown; password?: unknown } = {};
                 try {
                     body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
@@ -123,7 +126,7 @@ export async function startExpirySite(options: ExpirySiteOptions = {}): Promise<
                     'set-cookie': `sid=${sid}; Path=/; Max-Age=${maxAge}; HttpOnly`,
                 });
                 response.end(JSON.stringify({ token: jwt({ sid, sub: user, iat: exp - lifetimeSecs, exp }) }));
-            });
+            };
             return;
         }
         if (url.pathname === '/me' || url.pathname.startsWith('/page/')) {
