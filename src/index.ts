@@ -153,7 +153,7 @@ export type { LoginOptions, LoginOutcome, LoginTarget, AcquireOptions, AcquiredS
 export { Maintainer } from './maintainer/maintainer.js';
 export { defineMaintainerConfig, loadMaintainerConfig } from './maintainer/config.js';
 export type { MaintainerConfig, MaintainerConfigInput, MaintainedRecipe, MaintainedRecipeInput, MaintainerConcurrency } from './maintainer/config.js';
-export type { Schedule, ScheduleInput, OnceSchedule, DailySchedule, IntervalSchedule, DeprecatedIntervalSchedule, CronSchedule } from './maintainer/schedule.js';
+export type { Schedule, ScheduleInput, OnceSchedule, DailySchedule, IntervalSchedule, DeprecatedIntervalSchedule, CronSchedule, BeforeExpirySchedule } from './maintainer/schedule.js';
 export { defineUrlNormalizerRules, normalizeUrl, sessionHash } from './maintainer/url-normalizer.js';
 export type { UrlNormalizerRule, UrlNormalizerRules } from './maintainer/url-normalizer.js';
 export type { MaintainerStatusRow, MaintainedState } from './maintainer/status.js';

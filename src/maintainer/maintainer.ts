@@ -6,6 +6,7 @@ import { LoginError } from '../acquisition/errors.js';
 import { performLogin, type LoginOptions, type LoginTarget } from '../acquisition/renewal.js';
 import { HeaderPipeline } from '../headers/pipeline.js';
 import { completeUnderLease, processLeaseOwner, requestLease, underLease, type LeaseRequest } from '../renewal/lease.js';
+import { renewalDueAt, sessionExpiry, type SessionExpiry } from '../renewal/expiry.js';
 import { scopedAuth } from '../renewal/renewal.js';
 import { createDetachedSession } from '../request/detached-session.js';
 import { RequestPipeline } from '../request/pipeline.js';
@@ -20,8 +21,12 @@ import type { CookieKey, SessionAuth, SessionDelta, SessionRecord, SessionStore,
 import { RetriesExhaustedError, isNetworkError, isRetryableUnder, retryWithBackoff, type RetryPolicy } from '../shared/retry.js';
 import { defineMaintainerConfig, type MaintainedRecipe, type MaintainerConfig, type MaintainerConfigInput } from './config.js';
 import { ConcurrencyQueue, LoginQueues } from './login-queues.js';
-import { ScheduledJob } from './schedule.js';
+import { BEFORE_EXPIRY_DEFAULTS, ScheduledJob, type BeforeExpirySchedule } from './schedule.js';
+import { TokenNames } from '../tokens/token-names.js';
 import { MAINTAINER_STATUS_COLLECTION, statusKey, type MaintainerStatusRow } from './status.js';
+
+/** The soonest a `beforeExpiry` refresh that stored nothing is tried again, in ms. */
+const BEFORE_EXPIRY_RETRY_MILLIS = 5_000;
 
 /** Identifies this maintainer in renewal leases of a shared store. */
 const LEASE_OWNER = processLeaseOwner('maintainer');
@@ -172,6 +177,9 @@ export class Maintainer {
         await Promise.all(entries.map((entry) => this.runEntry(entry)));
     }
 
+    /** Which cookies are session tokens: the defaults (ZAP's), as crawlers know them without site additions. */
+    private readonly tokenNames = new TokenNames();
+
     /** One row per maintained session: recipe, session, last check, state, last refresh, next run, failures. */
     status(): MaintainerStatusRow[] {
         return this.entries.flatMap((entry) =>
@@ -195,31 +203,106 @@ export class Maintainer {
         this.log.info('Stopped.');
     }
 
-    private runEntry(entry: Entry): Promise<void> {
+    private runEntry(entry: Entry): Promise<number | undefined> {
         const run = entry.chain.then(() => this.maintainRecipe(entry));
-        entry.chain = run.catch(() => undefined);
+        entry.chain = run.then(
+            () => undefined,
+            () => undefined,
+        );
         return run;
     }
 
-    private async maintainRecipe(entry: Entry): Promise<void> {
-        if (this.stopped) return;
+    /** One run of a recipe's schedule; resolves with when it wants to run next (`beforeExpiry`), if sooner. */
+    private async maintainRecipe(entry: Entry): Promise<number | undefined> {
+        if (this.stopped) return undefined;
+        const { schedule } = entry.config;
+        if (schedule.kind === 'beforeExpiry') return this.maintainBeforeExpiry(entry, schedule);
         await Promise.all(entry.config.sessions.map((session) => this.maintainSession(entry, session)));
+        return undefined;
+    }
+
+    /**
+     * A `beforeExpiry` run: refreshes the sessions whose stored login is due to end (or has nothing stored), checks
+     * those whose login announces no end once per `checkEveryMillis`, and returns when the next login is due.
+     */
+    private async maintainBeforeExpiry(entry: Entry, schedule: BeforeExpirySchedule): Promise<number | undefined> {
+        const margin = { ...BEFORE_EXPIRY_DEFAULTS, ...schedule };
+        const dues = await Promise.all(
+            entry.config.sessions.map(async (session): Promise<number | undefined> => {
+                const row = entry.rows.get(session)!;
+                const record = await this.readForMaintenance(entry, row);
+                if (record === null) return undefined;
+                const expiry = record && !isEmpty(record) ? this.expiryOf(entry, record) : undefined;
+                if (record && !isEmpty(record) && !expiry) {
+                    // No announced end: checked as an interval schedule would, once per checkEveryMillis.
+                    const checkedAgo = row.lastCheckAt === null ? Infinity : Date.now() - row.lastCheckAt;
+                    if (checkedAgo >= margin.checkEveryMillis / 2) await this.checkOrRefresh(entry, row, record);
+                    return undefined;
+                }
+                if (expiry && renewalDueAt(expiry, margin) > Date.now()) {
+                    this.update(entry, row, { state: 'valid', generation: record!.generation });
+                    return renewalDueAt(expiry, margin);
+                }
+                const reason = expiry
+                    ? `its login ${expiry.at <= Date.now() ? 'ended' : 'ends'} at ${new Date(expiry.at).toISOString()} (${expiry.source})`
+                    : 'nothing stored';
+                const stored = await this.refresh(entry, row, record, reason);
+                if (!stored) {
+                    // Failed, or another process is renewing it: look again halfway to the end (as renewal ahead retries).
+                    const left = expiry ? expiry.at - Date.now() : margin.checkEveryMillis;
+                    return Date.now() + Math.min(margin.checkEveryMillis, Math.max(BEFORE_EXPIRY_RETRY_MILLIS, left / 2));
+                }
+                const next = this.expiryOf(entry, stored);
+                return next ? renewalDueAt(next, margin) : undefined;
+            }),
+        );
+        const soonest = Math.min(...dues.filter((due): due is number => due !== undefined));
+        return Number.isFinite(soonest) ? soonest : undefined;
+    }
+
+    /** When a stored session's login ends, as announced (see `sessionExpiry`); undefined: nothing announced. */
+    private expiryOf(entry: Entry, record: SessionRecord): SessionExpiry | undefined {
+        const now = Date.now();
+        const { expiry } = entry.config.recipe;
+        const cookies = record.cookies.flatMap((json) => {
+            const cookie = Cookie.fromJSON(json);
+            return cookie ? [cookie] : [];
+        });
+        return sessionExpiry({
+            cookies,
+            auth: record.auth ?? undefined,
+            isCredential: (cookie) => {
+                const lower = cookie.key.toLowerCase();
+                return expiry.cookies.includes(lower) || this.tokenNames.isTokenOnHost(cookie.domain ?? '', lower);
+            },
+            now,
+        });
+    }
+
+    /** Reads a session for a run; null when the store cannot be read (recorded in its status row). */
+    private async readForMaintenance(entry: Entry, row: MaintainerStatusRow): Promise<SessionRecord | undefined | null> {
+        try {
+            return await this.store.read(row.session);
+        } catch (error) {
+            this.update(entry, row, { state: 'check-error', lastCheckAt: Date.now(), lastCheck: `store unavailable: ${describeCause(error)}` });
+            this.log.warning(
+                `check ${entry.config.recipe.name}/${row.session}: the session ${this.store.description} cannot be read (${describeCause(error)}); left as it is.`,
+            );
+            return null;
+        }
     }
 
     /** Checks one session and refreshes it if it needs it. */
     private async maintainSession(entry: Entry, session: string): Promise<void> {
-        const { recipe } = entry.config;
         const row = entry.rows.get(session)!;
-        const label = `${recipe.name}/${session}`;
-        let record: SessionRecord | undefined;
-        try {
-            record = await this.store.read(session);
-        } catch (error) {
-            this.update(entry, row, { state: 'check-error', lastCheckAt: Date.now(), lastCheck: `store unavailable: ${describeCause(error)}` });
-            this.log.warning(`check ${label}: the session ${this.store.description} cannot be read (${describeCause(error)}); left as it is.`);
-            return;
-        }
+        const record = await this.readForMaintenance(entry, row);
+        if (record !== null) await this.checkOrRefresh(entry, row, record);
+    }
 
+    /** Checks a stored session (unless the recipe refreshes always) and refreshes it when it fails or is empty. */
+    private async checkOrRefresh(entry: Entry, row: MaintainerStatusRow, record: SessionRecord | undefined): Promise<void> {
+        const { recipe } = entry.config;
+        const label = `${recipe.name}/${row.session}`;
         let reason: string;
         if (!record || isEmpty(record)) {
             reason = 'nothing stored';
@@ -280,8 +363,13 @@ export class Maintainer {
             .catch((error: unknown) => this.log.debug(`Cookies changed by the check of "${record.id}" could not be stored: ${describeCause(error)}`));
     }
 
-    /** Re-acquires one session, and stores the result only if the login succeeded. */
-    private async refresh(entry: Entry, row: MaintainerStatusRow, record: SessionRecord | undefined, reason: string): Promise<void> {
+    /** Re-acquires one session, and stores the result only if the login succeeded; resolves with what is stored then. */
+    private async refresh(
+        entry: Entry,
+        row: MaintainerStatusRow,
+        record: SessionRecord | undefined,
+        reason: string,
+    ): Promise<SessionRecord | undefined> {
         const { recipe } = entry.config;
         const session = row.session;
         const label = `${recipe.name}/${session}`;
@@ -297,11 +385,11 @@ export class Maintainer {
                 this.log.info(
                     `refresh ${label}: skipped, ${answer.reason === 'advanced' ? `another process renewed it meanwhile (generation ${generation})` : 'another process is renewing it'}.`,
                 );
-                return;
+                return answer.reason === 'advanced' ? answer.record : undefined;
             }
         } catch (error) {
             this.fail(entry, row, `the session ${this.store.description} is unavailable: ${describeCause(error)}`, 1, record);
-            return;
+            return undefined;
         }
 
         let attempts = 0;
@@ -333,7 +421,7 @@ export class Maintainer {
             if (stored.generation !== delta.generation) {
                 this.update(entry, row, { state: 'busy', generation: stored.generation });
                 this.log.warning(`refresh ${label}: the lease was lost while logging in; the session another process stored is kept.`);
-                return;
+                return stored;
             }
             this.update(entry, row, {
                 state: 'refreshed',
@@ -346,9 +434,11 @@ export class Maintainer {
                 `refresh ${label}: ok (${reason}; ${recipe.mode} login${acquired.quick ? ' restored by quick login' : ''}, ` +
                     `${made} attempt(s), generation ${stored.generation}, ${stored.cookies.length} cookie(s)${describeAuth(acquired.auth)}).`,
             );
+            return stored;
         } catch (error) {
             const cause = error instanceof RetriesExhaustedError ? error.cause : error;
             this.fail(entry, row, describeCause(cause), error instanceof RetriesExhaustedError ? error.attempts : Math.max(1, attempts), record);
+            return undefined;
         }
     }
 

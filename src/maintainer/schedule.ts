@@ -14,12 +14,14 @@ import { instantOfWallTime, isValidTimeZone, offsetAt, systemTimeZone, wallTimeA
  *   02:30 job), on the day they repeat it, once at its first occurrence;
  * - `{ kind: 'interval', everyMillis: 900_000 }`: on a fixed grid from the maintainer's start (no drift);
  * - `{ kind: 'cron', expression: '*&#47;15 8-18 * * mon-fri', timeZone: 'America/New_York' }`: a five-field cron
- *   expression evaluated in the zone, with the same gap and repeat rules as `daily`.
+ *   expression evaluated in the zone, with the same gap and repeat rules as `daily`;
+ * - `{ kind: 'beforeExpiry', marginSecs: 60, fraction: 0.1 }`: each session is refreshed ahead of its login's
+ *   announced end, as crawlers renew ahead (see {@link BeforeExpirySchedule}).
  *
  * Recurring schedules never overlap a job with itself: an occurrence that falls while the job is still running
  * runs once right after it (several such occurrences collapse into one), then the schedule continues.
  */
-export type Schedule = OnceSchedule | DailySchedule | IntervalSchedule | CronSchedule;
+export type Schedule = OnceSchedule | DailySchedule | IntervalSchedule | CronSchedule | BeforeExpirySchedule;
 
 /** A {@link Schedule} as given: old field names still accepted for one more version. */
 export type ScheduleInput = Schedule | DeprecatedIntervalSchedule;
@@ -63,6 +65,36 @@ export interface CronSchedule {
     timeZone?: string;
 }
 
+/**
+ * Refreshes each session ahead of the end its stored login announces (cookie `Expires`/`Max-Age` of its session
+ * tokens and of the recipe's `expiry.cookies`, a JWT `exp`, an OAuth2 `expires_in`, the recipe's `expiry.afterSecs`),
+ * so that crawlers sharing the store never meet an ended login: a refresh is due when the smaller of `marginSecs` and
+ * `fraction` of the lifetime remains. The maintainer wakes at the earliest due session and reads every session of
+ * the recipe again each `checkEveryMillis` (to learn of logins renewed elsewhere, and of new sessions); sessions
+ * whose login announces no end are checked then with the recipe's check, as an `interval` schedule would.
+ */
+export interface BeforeExpirySchedule {
+    kind: 'beforeExpiry';
+    /**
+     * Refresh at the latest this many seconds before a login ends.
+     * @default 60
+     */
+    marginSecs?: number;
+    /**
+     * Refresh at the latest when this fraction of a login's lifetime remains (the smaller margin wins).
+     * @default 0.1
+     */
+    fraction?: number;
+    /**
+     * How often every session of the recipe is read again, and those without an announced end checked, in ms (at least 1000).
+     * @default 900000
+     */
+    checkEveryMillis?: number;
+}
+
+/** Defaults of a {@link BeforeExpirySchedule}. */
+export const BEFORE_EXPIRY_DEFAULTS = Object.freeze({ marginSecs: 60, fraction: 0.1, checkEveryMillis: 900_000 });
+
 const timeZoneSchema = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone name such as "Europe/Berlin" or "UTC"' });
 
 const onceSchema = z.strictObject({
@@ -97,15 +129,22 @@ const cronSchema = z.strictObject({
     timeZone: timeZoneSchema.optional(),
 });
 
+const beforeExpirySchema = z.strictObject({
+    kind: z.literal('beforeExpiry'),
+    marginSecs: z.number().finite().min(0).max(30 * 86_400).optional(),
+    fraction: z.number().finite().min(0).max(0.9).optional(),
+    checkEveryMillis: z.number().int().min(1000).optional(),
+});
+
 /** The zod schema of a {@link Schedule}, for embedding in larger configuration schemas (old field names renamed first). */
 export const scheduleSchema = z.preprocess(
     (value) =>
         (value as { kind?: unknown } | null)?.kind === 'interval'
             ? renameDeprecated(value, 'interval schedule', { everyMs: 'everyMillis' })
             : value,
-    z.discriminatedUnion('kind', [onceSchema, dailySchema, intervalSchema, cronSchema], {
+    z.discriminatedUnion('kind', [onceSchema, dailySchema, intervalSchema, cronSchema, beforeExpirySchema], {
         error: (issue) =>
-            issue.code === 'invalid_union' ? 'must be one of "once", "daily", "interval", "cron"' : undefined,
+            issue.code === 'invalid_union' ? 'must be one of "once", "daily", "interval", "cron", "beforeExpiry"' : undefined,
     }),
 );
 
@@ -168,6 +207,15 @@ export function timesOf(schedule: Schedule): ScheduleTimes {
             const timeZone = schedule.timeZone ?? systemTimeZone();
             const minuteOfDay = [hours * 60 + minutes];
             return zoned(`daily at ${schedule.at.padStart(5, '0')} ${timeZone}`, timeZone, minuteOfDay, () => true);
+        }
+        case 'beforeExpiry': {
+            const { marginSecs, fraction, checkEveryMillis: every } = { ...BEFORE_EXPIRY_DEFAULTS, ...schedule };
+            return {
+                description: `before each login's end (${marginSecs} s or ${Math.round(fraction * 100)} % of its lifetime ahead), sessions read every ${describeDuration(every)}`,
+                once: false,
+                first: (start) => start,
+                next: (after) => after + every,
+            };
         }
         case 'cron': {
             const timeZone = schedule.timeZone ?? systemTimeZone();
@@ -236,6 +284,9 @@ export interface ScheduledJobOptions {
     onScheduled?: (nextRunAt: number | undefined) => void;
 }
 
+/** The soonest a job's own wish to run again is granted after a run, in ms: never a loop of runs. */
+export const MIN_HINT_MILLIS = 1000;
+
 /** The longest delay `setTimeout` accepts; longer waits are re-armed in steps. */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
@@ -263,12 +314,13 @@ export class ScheduledJob {
 
     /**
      * @param schedule When to run (validated; see {@link Schedule}).
-     * @param job The work; gets a signal that aborts when the job is stopped.
+     * @param job The work; gets a signal that aborts when the job is stopped. It may return when it wants to run next
+     *   (ms since the epoch), if that is before the schedule's next occurrence (at least {@link MIN_HINT_MILLIS} later).
      * @param options See {@link ScheduledJobOptions}.
      */
     constructor(
         schedule: ScheduleInput | ScheduleTimes,
-        private readonly job: (signal: AbortSignal) => Promise<void>,
+        private readonly job: (signal: AbortSignal) => Promise<number | void>,
         options: ScheduledJobOptions = {},
     ) {
         this.times = 'kind' in schedule ? compileSchedule(schedule) : schedule;
@@ -327,9 +379,11 @@ export class ScheduledJob {
         if (Date.now() < this.due) return this.arm(); // a delay longer than one timer allows
         const startedRunAt = Date.now();
         this.lastRunAt = startedRunAt;
+        let wanted: number | undefined;
         this.current = (async () => {
             try {
-                await this.job(this.abort.signal);
+                const next = await this.job(this.abort.signal);
+                if (typeof next === 'number' && Number.isFinite(next)) wanted = Math.max(next, Date.now() + MIN_HINT_MILLIS);
             } catch (error) {
                 this.onError(error);
             }
@@ -339,7 +393,8 @@ export class ScheduledJob {
             this.runs++;
             // The next occurrence after the moment this run started: if it fell while the run was busy it is
             // already due and runs at once; any later ones that also passed are covered by that single run.
-            this.due = this.times.next(startedRunAt, this.startedAt!);
+            const next = this.times.next(startedRunAt, this.startedAt!);
+            this.due = wanted !== undefined && !this.times.once && (next === undefined || wanted < next) ? wanted : next;
             this.arm();
             if (!this.stopped) this.onScheduled(this.due);
         });
