@@ -196,6 +196,15 @@ export interface LoginExpiry {
      * @default none
      */
     cookies?: string[];
+    /**
+     * Learn how long the site's logins last, for sites that announce nothing: each time a session of the recipe is
+     * found logged out by a validity check, the login's age is recorded (in the store, collection
+     * `learned-lifetimes`, shared by every process); from the third observation on, a new login is taken to last the
+     * median of the last seven ages, and renewal ahead of expiry renews it before that. An announced end that comes
+     * sooner still wins.
+     * @default false
+     */
+    learn?: boolean;
 }
 
 /** A validated recipe (see {@link defineLogin}). */
@@ -224,7 +233,7 @@ export interface LoginRecipe<C extends string = string> {
     readonly check: ValidityCheck | undefined;
     readonly verify: boolean;
     readonly browser: Readonly<Required<BrowserLoginSettings>>;
-    readonly expiry: Readonly<{ afterSecs?: number; cookies: readonly string[] }>;
+    readonly expiry: Readonly<{ afterSecs?: number; cookies: readonly string[]; learn: boolean }>;
 }
 
 /** The value an OAuth2 recipe extracts: its access token (`{{access_token}}` in `apply`). */
@@ -282,6 +291,7 @@ const recipeSchema = z
         expiry: z
             .strictObject({
                 afterSecs: z.number().positive().max(365 * 24 * 3600).optional(),
+                learn: z.boolean().optional(),
                 cookies: z
                     .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'is not a valid cookie name' }))
                     .max(100)
@@ -496,6 +506,7 @@ export function defineLogin<C extends string = string>(input: LoginRecipeInput<C
         expiry: Object.freeze({
             afterSecs: parsed.expiry?.afterSecs,
             cookies: Object.freeze((parsed.expiry?.cookies ?? []).map((name) => name.toLowerCase())),
+            learn: parsed.expiry?.learn ?? false,
         }),
     });
 }

@@ -113,6 +113,7 @@ export function loginRenewal(recipe: LoginRecipe, options: LoginOptions = {}): R
             name: recipe.name,
             afterSecs: recipe.expiry.afterSecs,
             expiryCookies: recipe.expiry.cookies,
+            learnLifetime: recipe.expiry.learn,
             check: check && (async (http, auth) => (await check.run(http, auth)).valid),
         },
     );

@@ -35,7 +35,7 @@ export class SessionCheckError extends CrawleeSessionsError {
  * {@link SessionCheckError} (counted as a failure, retried per `maxRequestRetries`).
  */
 export function withSessionCheck(sessions: Sessions, check: SessionCheck, handler: Handler | undefined): Handler {
-    const { resolve, clientOf, ownLoginOf } = internalsOf(sessions);
+    const { resolve, clientOf, ownLoginOf, loginEnded } = internalsOf(sessions);
     return async function sessionCheckedRequestHandler(context: Record<string, any>, ...rest: unknown[]): Promise<unknown> {
         const attempt = attemptOf(context);
         if (attempt) {
@@ -55,6 +55,7 @@ export function withSessionCheck(sessions: Sessions, check: SessionCheck, handle
                     );
                 }
                 userData[CHECK_RENEWALS_KEY] = renewals + 1;
+                loginEnded(session, attempt.sentGeneration);
                 // The session's own login (bindRenewal, loginFor) first: a check shared by the crawl's sessions must
                 // never log a session in with another session's account. Then the check's, then the default login.
                 await sessions.clear(session.id, { renewal: ownLoginOf(session.id) ?? check.renewal });

@@ -57,6 +57,11 @@ export interface SessionsInternals {
     readonly pacing: SessionPacing;
     /** Which URLs would log a session out. */
     readonly logoutGuard: LogoutGuard;
+    /**
+     * A validity check found the session logged out, in an answer to a request sent with `sentGeneration`: the age of
+     * that login is an observation for a recipe that learns its lifetime (`expiry.learn`). Counted once per generation.
+     */
+    loginEnded(session: BoundSession, sentGeneration: number | undefined): void;
 }
 
 const registered = new WeakMap<object, SessionsInternals>();

@@ -9,6 +9,7 @@ import { SessionPacing } from '../pacing/pacing.js';
 import { describeProfile } from '../profiles/describe.js';
 import { defineProfiles, type Profile } from '../profiles/profile.js';
 import { AheadScheduler, DEFAULT_RENEW_AHEAD, type RenewAheadOptions } from '../renewal/ahead.js';
+import { LifetimeLearner } from '../renewal/lifetime-learner.js';
 import { RenewalCoordinator, type RenewalHost } from '../renewal/coordinator.js';
 import { sessionExpiry } from '../renewal/expiry.js';
 import { NoRenewalError } from '../renewal/errors.js';
@@ -303,6 +304,10 @@ export class Sessions {
     readonly #profileFailureThreshold: number;
     readonly #stats = new StatsCollector();
     readonly #ahead: AheadScheduler | undefined;
+    /** Login lifetimes learned from logged-out checks (`expiry.learn`). */
+    readonly #learner: LifetimeLearner;
+    /** The generation whose end was last observed, per session (one observation per login). */
+    readonly #endObserved = new WeakMap<BoundSession, number>();
     readonly #userData: UserDataStore;
     readonly #pacing: SessionPacing;
     readonly #logoutGuard: LogoutGuard;
@@ -344,6 +349,7 @@ export class Sessions {
             timeoutSecs: options.renewal?.timeoutSecs ?? DEFAULT_RENEWAL_OPTIONS.timeoutSecs,
             log: this.#log,
         });
+        this.#learner = new LifetimeLearner(store, this.#log);
         if (options.renewAhead !== false) {
             this.#ahead = new AheadScheduler(
                 this.#coordinator,
@@ -656,14 +662,32 @@ export class Sessions {
         });
     }
 
-    /** A recipe's `expiry.afterSecs` on a session just logged in that announced no end of its own. */
-    #applyAfterSecs(session: BoundSession): void {
-        const afterSecs = traitsOf(this.#renewalOf(session.id))?.afterSecs;
-        if (afterSecs === undefined) return;
+    /**
+     * A session just logged in through a recipe: a recipe's `expiry.afterSecs` when the login announced no sooner end;
+     * with `expiry.learn`, when it was made (the age a later logged-out check observes) and the lifetime learned so far.
+     */
+    #stampLogin(session: BoundSession): void {
+        const traits = traitsOf(this.#renewalOf(session.id));
+        if (!traits || (traits.afterSecs === undefined && !traits.learnLifetime)) return;
         const now = Date.now();
+        const generation = session.generation;
         const auth = session.auth ?? { headers: {}, query: {}, values: {}, origins: [] };
-        if (typeof auth.expiresAt === 'number' && auth.expiresAt <= now + afterSecs * 1000) return;
-        session.setAuth({ ...auth, expiresAt: now + afterSecs * 1000, issuedAt: now, expirySource: 'afterSecs' }, session.generation);
+        const endAfter = (lifetimeMillis: number, source: string) => {
+            const current = session.auth ?? auth;
+            const issuedAt = current.issuedAt ?? now;
+            if (typeof current.expiresAt === 'number' && current.expiresAt <= issuedAt + lifetimeMillis) return false;
+            session.setAuth({ ...current, expiresAt: issuedAt + lifetimeMillis, issuedAt, expirySource: source }, generation);
+            return true;
+        };
+        if (traits.afterSecs !== undefined) {
+            endAfter(traits.afterSecs * 1000, 'afterSecs');
+            return;
+        }
+        if (auth.issuedAt === undefined) session.setAuth({ ...auth, issuedAt: now }, generation);
+        void this.#learner.lifetimeOf(traits.name).then((lifetime) => {
+            if (lifetime === undefined || session.generation !== generation || this.#closed) return;
+            if (endAfter(lifetime, 'learned')) this.#ahead?.track(session);
+        });
     }
 
     #clientOf(session: BoundSession, signal?: AbortSignal, target?: PreparedGeneration): SessionHttpClient {
@@ -722,7 +746,7 @@ export class Sessions {
             reconcile: (session, record) => sync().reconcileRenewal(session, record),
             revert: (session, record) => sync().revert(session, record),
             renewed: (session, outcome) => {
-                this.#applyAfterSecs(session);
+                this.#stampLogin(session);
                 this.#ahead?.track(session, outcome.durationMillis / Math.max(1, outcome.attempts));
                 this.#events.emit('renewed', () => ({ sessionId: session.id, generation: session.generation, ...outcome }));
             },
@@ -758,6 +782,17 @@ export class Sessions {
             pacing: this.#pacing,
             logoutGuard: this.#logoutGuard,
             resolveLive: (id) => this.#resolveLive(id),
+            loginEnded: (session, sentGeneration) => this.#loginEnded(session, sentGeneration),
         };
+    }
+
+    /** See `SessionsInternals.loginEnded`. */
+    #loginEnded(session: BoundSession, sentGeneration: number | undefined): void {
+        if (sentGeneration !== session.generation || this.#endObserved.get(session) === sentGeneration) return;
+        const traits = traitsOf(this.#renewalOf(session.id));
+        const issuedAt = session.auth?.issuedAt;
+        if (!traits?.learnLifetime || typeof issuedAt !== 'number') return;
+        this.#endObserved.set(session, sentGeneration);
+        void this.#learner.observe(traits.name, Date.now() - issuedAt);
     }
 }

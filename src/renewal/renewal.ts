@@ -119,6 +119,8 @@ export interface RenewalTraits {
     afterSecs?: number;
     /** Lower-case cookie names whose expiry ends a login, besides the session tokens. */
     expiryCookies: readonly string[];
+    /** Learn the lifetime of the recipe's logins from the ages at which they were found logged out (`expiry.learn`). */
+    learnLifetime?: boolean;
     /** Sends the recipe's check with a client of a login: whether it is still logged in. Absent: no check. */
     check?: (http: SessionHttpClient, auth: SessionAuth | undefined) => Promise<boolean>;
 }

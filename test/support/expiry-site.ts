@@ -25,6 +25,11 @@ export interface ExpirySiteOptions {
     pageDelayMillis?: number;
     /** Delay of a login's answer, in ms (the login is made, and its end set, when the answer is sent). Default 0. */
     loginDelayMillis?: number;
+    /**
+     * The site says when its logins end. False: the `sid` cookie is a session cookie, the token an opaque string, and a
+     * login ends exactly `lifetimeSecs` after it was made (a site that says nothing). Default true.
+     */
+    announce?: boolean;
 }
 
 /** A running expiry site; counters are live. */
@@ -83,10 +88,10 @@ export async function startExpirySite(options: ExpirySiteOptions = {}): Promise<
         const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
         if (!sid && !bearer) return 'out';
         const login = sid ? logins.get(sid) : undefined;
-        const claims = bearer ? verifiedClaims(bearer) : undefined;
+        const claims = bearer?.startsWith('opaque.') ? { sid: bearer.slice('opaque.'.length) } : bearer ? verifiedClaims(bearer) : undefined;
         if (!login || !claims || claims.sid !== sid) return login || claims ? 'stale' : 'out';
         const now = Date.now();
-        if (login.killed || now >= login.endsAt || now >= (claims.exp ?? 0) * 1000) return 'stale';
+        if (login.killed || now >= login.endsAt || (claims.exp !== undefined && now >= claims.exp * 1000)) return 'stale';
         return 'in';
     };
 
@@ -115,9 +120,16 @@ export async function startExpirySite(options: ExpirySiteOptions = {}): Promise<
                 }
                 if (options.killOld) for (const login of logins.values()) if (login.user === user) login.killed = true;
                 const now = Date.now();
+                const sid = randomBytes(12).toString('hex');
+                if (options.announce === false) {
+                    logins.set(sid, { user, sid, endsAt: now + lifetimeSecs * 1000, killed: false });
+                    perUser[user] = (perUser[user] ?? 0) + 1;
+                    response.writeHead(200, { 'content-type': 'application/json', 'set-cookie': `sid=${sid}; Path=/; HttpOnly` });
+                    response.end(JSON.stringify({ token: `opaque.${sid}` }));
+                    return;
+                }
                 // The JWT says seconds: the login ends at the whole second, and the cookie with it.
                 const exp = Math.floor(now / 1000) + lifetimeSecs;
-                const sid = randomBytes(12).toString('hex');
                 logins.set(sid, { user, sid, endsAt: exp * 1000, killed: false });
                 perUser[user] = (perUser[user] ?? 0) + 1;
                 const maxAge = Math.max(1, Math.floor((exp * 1000 - now) / 1000));
