@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { log, Configuration, HttpCrawler, type RequestOptions } from 'crawlee';
+import { log, Configuration, HttpCrawler, PlaywrightCrawler, type RequestOptions } from 'crawlee';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { defineLogin, loginRenewal } from '../src/acquisition/index.js';
@@ -188,6 +188,47 @@ describe('renewal ahead of expiry', () => {
         expect(site.loggedOut).toBe(0);
         expect(site.stale).toBe(0);
     }, 60_000);
+
+    it('overlap in a browser: pages keep their identity across the switch, nothing is answered logged out', async () => {
+        const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30 });
+        opened.push(site);
+        const sessions = await Sessions.open({
+            store: 'memory',
+            flushOnSignals: false,
+            login: loginRenewal(recipe(site)),
+            renewAhead: { fraction: 0.35, mode: 'overlap' },
+        });
+        opened.push(sessions);
+        await sessions.renew('s0');
+        const renewed: RenewedEvent[] = [];
+        sessions.on('renewed', (event) => renewed.push(event));
+        const deadline = Date.now() + 8_000;
+        let serial = 0;
+        let handled = 0;
+        let loggedOut = 0;
+        const next = (): RequestOptions => ({ url: `${site.url}/page/${serial++}`, userData: { sessionId: 's0' } });
+        const crawler = new PlaywrightCrawler(
+            withSessions(sessions, {
+                headless: true,
+                maxConcurrency: 2,
+                maxRequestRetries: 0,
+                async requestHandler({ page, crawler: self }) {
+                    handled++;
+                    if ((await page.locator('#state').textContent()) !== 'logged-in') loggedOut++;
+                    if (Date.now() < deadline) await self.addRequests([next()]);
+                },
+            }),
+            new Configuration({ persistStorage: false, purgeOnStart: true }),
+        );
+        const stats = await crawler.run([next(), next()]);
+        expect(renewed.filter((event) => event.ahead).length).toBeGreaterThanOrEqual(2);
+        expect(loggedOut).toBe(0);
+        expect(site.loggedOut).toBe(0);
+        expect(site.stale).toBe(0);
+        expect(stats.requestsFailed).toBe(0);
+        expect(handled).toBeGreaterThanOrEqual(4);
+        expect(sessions.stats().staleRetries).toBe(0);
+    }, 90_000);
 
     it('a stored login that ended while no crawler ran is renewed before its first request is sent', async () => {
         // The login takes longer than the crawler takes to start: its first requests must wait for the new login.

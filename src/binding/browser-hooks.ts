@@ -124,18 +124,31 @@ export class BrowserBinding {
         const session = await resolveLive(attempt.sessionId);
         pinAttempt(attempt, session);
         await coordinator.whenUsable(session);
-        if (session.generation !== binding.generation) {
+        // A switch ahead of expiry keeps the page's identity and proxy, and the old generation valid: the page goes on
+        // with the new login's cookies. A clear (new identity, maybe new proxy) retries it on a new page.
+        if (binding.generation < session.validSince) {
+            this.internals.stats.staleRetries++;
             throw new RetryRequestError(`Session "${session.id}" was renewed after this page was opened; retrying with its new identity.`);
         }
+        let generation = session.generation;
         const proxyUrl = registry.proxyUrlOf(session);
         context.proxyInfo = proxyUrl ? proxyInfoFor(proxyUrl, session.id) : undefined;
 
         const browserContext = context.page.context();
         this.hold(session, browserContext, context.page);
-        const cookies = allCookies(session.jar);
+        let cookies = allCookies(session.jar);
         await browserContext.addCookies(toPlaywrightCookies(cookies));
+        // A switch ahead of expiry meanwhile: the new login's cookies replace those just added (the old login is still
+        // valid, the identity the same).
+        for (let tries = 0; session.generation !== generation && generation >= session.validSince && tries < 3; tries++) {
+            generation = session.generation;
+            cookies = allCookies(session.jar);
+            await browserContext.clearCookies();
+            await browserContext.addCookies(toPlaywrightCookies(cookies));
+        }
         // clear() wipes every registered context; if it ran meanwhile, this page must not navigate.
-        if (session.generation !== binding.generation) {
+        if (session.generation !== generation) {
+            this.internals.stats.staleRetries++;
             throw new RetryRequestError(`Session "${session.id}" was cleared while its page was being prepared; retrying.`);
         }
         await pipeline.ready();

@@ -6,6 +6,8 @@ import type { SessionRecord, SessionStore } from '../model/types.js';
 import type { RequestAttempt } from '../session/attempt.js';
 import type { BoundSession, PreparedGeneration } from '../session/bound-session.js';
 import { takeDelta } from '../session/state.js';
+import { toPlaywrightCookies } from '../browser/cookies.js';
+import { allCookies } from '../shared/cookies.js';
 import { describeCause } from '../shared/describe.js';
 import { RetriesExhaustedError, isRetryableUnder, retryWithBackoff, type RetryPolicy } from '../shared/retry.js';
 import { RenewalTimeoutError, SessionRenewalError } from './errors.js';
@@ -187,6 +189,7 @@ export class RenewalCoordinator {
             if (checkOld && !(await checkOld(session).catch(() => true))) outcome = 'oldKilled';
             if (!session.switchTo(next, from)) throw new SupersededError();
             session.count('renewals');
+            reseedCookieHolders(session);
             // Taken with the switch, in the same step: the write-behind must not write the new generation first.
             const taken = lease ? takeDelta(session) : undefined;
             return { attempts, durationMillis, taken };
@@ -385,6 +388,23 @@ export class RenewalCoordinator {
  * `failed` (the current login is kept).
  */
 export type AheadOutcome = 'renewed' | 'oldKilled' | 'adopted' | 'joined' | 'failed';
+
+/**
+ * Gives the session's open browser contexts the cookies of the generation it just switched to: their pages go on with
+ * the new login, cookies and login values alike (the page's route applies the new generation's values). Requests the
+ * pages sent before are answered with the old login, which is still valid.
+ */
+function reseedCookieHolders(session: BoundSession): void {
+    if (session.cookieHolders.size === 0) return;
+    const cookies = toPlaywrightCookies(allCookies(session.jar));
+    for (const holder of session.cookieHolders) {
+        if (!holder.addCookies) continue;
+        void holder
+            .clearCookies()
+            .then(() => holder.addCookies!(cookies))
+            .catch(() => undefined); // a page closing meanwhile
+    }
+}
 
 /** A clear came in while a renewal ahead was logging in: its result is dropped (the lease abandoned). */
 class SupersededError extends Error {

@@ -1,5 +1,6 @@
 import { CookieJar } from 'tough-cookie';
 
+import type { PlaywrightCookieParam } from '../browser/cookies.js';
 import type { SessionIdentity } from '../model/identity.js';
 import { zeroCounters } from '../model/merge.js';
 import type { SessionAuth, SessionRecord, StoredCounters } from '../model/types.js';
@@ -10,6 +11,8 @@ import { TrackingCookieStore } from './tracking-cookie-store.js';
 /** Something whose cookies must be wiped when its session is cleared: an open Playwright browser context. */
 export interface CookieHolder {
     clearCookies(): Promise<void>;
+    /** Adds cookies (Playwright's form); a switch ahead of expiry gives open pages the new login's cookies. */
+    addCookies?(cookies: PlaywrightCookieParam[]): Promise<void>;
 }
 
 /** A session's status: `renewing` while a renewal is pending, `failed` when the last renewal failed for good. */
