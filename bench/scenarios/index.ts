@@ -2,6 +2,7 @@
  * Every benchmark scenario, in the order a full run executes them.
  */
 import type { Scenario } from '../lib/types.js';
+import { coldMillionScenario } from './cold-million.js';
 import { coldSessionsScenario } from './cold-sessions.js';
 import { overheadCheerioScenario, overheadPlaywrightScenario, overheadScenario } from './overhead.js';
 import { importScenario } from './import.js';
@@ -25,4 +26,5 @@ export const scenarios: readonly Scenario[] = [
     quickLoginScenario,
     importScenario,
     coldSessionsScenario,
+    coldMillionScenario,
 ];
