@@ -110,6 +110,14 @@ const MIGRATIONS: readonly Migration[] = [
             `ALTER TABLE \`${t.sessions}\` ADD COLUMN IF NOT EXISTS writers LONGTEXT NULL COMMENT 'JSON: per writer, the counters already counted from it'`,
         ],
     },
+    {
+        version: 4,
+        description: 'recent sessions by index: opening with maxLiveSessions reads no cookie column of cold sessions',
+        // `loadRecent` reads the most recently used sessions (a backward scan of this index, then a lookup per
+        // session) and the ids of the others (this index covers them: InnoDB's secondary indexes hold the key).
+        // Without it, both read every row in full, cookies included: 33 s for a million sessions here.
+        statements: (t) => [`ALTER TABLE \`${t.sessions}\` ADD INDEX recent_idx (lease_only, last_used_at)`],
+    },
 ];
 
 /** The schema version this code creates and understands. */

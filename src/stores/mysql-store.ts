@@ -537,7 +537,7 @@ export class MySqlSessionStore implements SessionStore {
                 const rows = (await this.execute(
                     connection,
                     `SELECT ${RECORD_COLUMNS} FROM \`${this.tables.sessions}\` WHERE lease_only = 0
-                     ORDER BY last_used_at DESC, id LIMIT ${Math.max(0, Math.floor(limit))}`,
+                     ORDER BY last_used_at DESC, id DESC LIMIT ${Math.max(0, Math.floor(limit))}`,
                     [],
                 )) as SessionRow[];
                 const records = rows.map((row) => this.decodeRecord(row));
