@@ -24,6 +24,7 @@ import { LoginError } from './errors.js';
 import { describeMissing, extractAll, type ExtractedValue, type ExtractionEvidence } from './extract.js';
 import { runHttpLogin } from './http-login.js';
 import { runOAuth2Login } from './oauth2.js';
+import { runAuthorization } from './oauth2-pkce.js';
 import {
     loadLoginState,
     loginStateFromJar,
@@ -272,6 +273,20 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
                 http: context.http,
                 redactor,
                 store: options.store ?? context.store,
+                authorize: () => {
+                    const settings = recipe.oauth2!;
+                    const { authorizeUrl, redirectUri } = settings;
+                    if (!authorizeUrl || !redirectUri) throw new LoginError('rejected', recipe.name, 'the authorization_code_pkce grant needs authorizeUrl and redirectUri');
+                    return runAuthorization({
+                        recipe,
+                        settings: { ...settings, authorizeUrl, redirectUri },
+                        http: context.http,
+                        jar: context.jar,
+                        credentials: account.fields,
+                        totp,
+                        redactor,
+                    });
+                },
             });
             values.access_token = { value: outcome.accessToken, source: `oauth2:${outcome.via}` };
             if (outcome.expiresAt !== undefined) expiry = { expiresAt: outcome.expiresAt, issuedAt: outcome.issuedAt, expirySource: 'expires_in' };
@@ -336,7 +351,8 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
  * start and collection URLs) and its check's, plus the recipe's `apply.origins` (added by `buildAuth`).
  */
 function loginOrigins(recipe: LoginRecipe, context: LoginTarget, values: Record<string, ExtractedValue>): string[] {
-    const urls: string[] = [...context.http.origins];
+    // OAuth2: the token's origin, not the authorization server's pages (nor its login form's).
+    const urls: string[] = recipe.oauth2 ? [recipe.oauth2.tokenUrl] : [...context.http.origins];
     if (recipe.startUrl) urls.push(recipe.startUrl);
     urls.push(...recipe.collect);
     const check = recipe.check?.request;

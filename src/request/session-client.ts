@@ -28,6 +28,13 @@ export interface SessionRequest {
      * @default 30
      */
     timeoutSecs?: number;
+    /**
+     * Asked before each redirect with its target: `false` stops there, and the redirect itself (its 3xx status and
+     * `Location`) is the response; the target is not fetched. An OAuth2 authorization uses it to capture the
+     * redirect to its `redirect_uri` without sending it.
+     * @default every redirect is followed (up to 20)
+     */
+    followRedirect?: (target: URL) => boolean;
 }
 
 /** The final response after following redirects. */
@@ -127,7 +134,18 @@ export function createSessionClient(binding: SessionClientBinding): SessionHttpC
                 proxyUrl: binding.proxyUrl,
                 sessionToken: binding.headerToken,
                 headerGeneratorOptions: headerGeneratorOptionsOf(binding.identity),
-                followRedirect: true,
+                followRedirect: request.followRedirect
+                    ? (answer: { url: string; headers: IncomingHttpHeaders }) => {
+                          const location = answer.headers.location;
+                          let target: URL;
+                          try {
+                              target = new URL(Buffer.from(location ?? '', 'binary').toString(), answer.url);
+                          } catch {
+                              return false; // an unparseable Location: the redirect is the answer
+                          }
+                          return request.followRedirect!(target);
+                      }
+                    : true,
                 maxRedirects: MAX_SESSION_REDIRECTS,
                 methodRewriting: true,
                 throwHttpErrors: false,
