@@ -164,6 +164,34 @@ describe('OAuth2 authorization code with PKCE', () => {
         expectNoSecrets(idp);
     }, 60_000);
 
+    it('expires_in feeds renewal ahead: a steady crawl of 2 s tokens is never answered logged out, and renewals refresh', async () => {
+        const { app, idp, redirectUri } = await world({ expiresInSecs: 2 });
+        const sessions = await Sessions.open({ store: 'memory', flushOnSignals: false, login: loginRenewal(pkceRecipe(idp, redirectUri)) });
+        opened.push(sessions);
+        await sessions.renew('a');
+        const deadline = Date.now() + 4500;
+        let serial = 0;
+        const crawler = new HttpCrawler(
+            withSessions(sessions, {
+                maxConcurrency: 4,
+                maxRequestRetries: 0,
+                async requestHandler({ crawler: self }) {
+                    if (Date.now() < deadline) await self.addRequests([{ url: `${idp.url}/api/${serial++}`, userData: { sessionId: 'a' } }]);
+                },
+            }),
+            new Configuration({ persistStorage: false, purgeOnStart: true }),
+        );
+        const stats = await crawler.run([0, 1, 2, 3].map(() => ({ url: `${idp.url}/api/${serial++}`, userData: { sessionId: 'a' } })));
+        expect(stats.requestsFailed).toBe(0);
+        expect(idp.counts.apiRequests).toBeGreaterThan(20);
+        expect(idp.counts.apiLoggedOut).toBe(0);
+        expect(sessions.stats().renewalsAhead).toBeGreaterThan(0);
+        // The first login went through the authorization endpoint; the renewals ahead refreshed.
+        expect(idp.grants.authorization_code).toBe(1);
+        expect(idp.grants.refresh_token).toBeGreaterThanOrEqual(1);
+        expect(app.hits).toEqual([]);
+    }, 60_000);
+
     it('a server that knows the session redirects at once: no steps needed, no login page', async () => {
         const { app, idp, redirectUri } = await world({ autoApprove: true });
         const recipe = defineLogin({
@@ -277,6 +305,19 @@ describe('OAuth2 authorization code with PKCE', () => {
         idp.misbehave = 'malformed-token';
         error = await failure(acquire(recipe));
         expect(error.message).toContain('without a JSON object (authorization_code grant)');
+        // An answer that does not end is abandoned at 1 MiB, not read into memory.
+        idp.misbehave = 'endless-token';
+        error = await failure(acquire(recipe));
+        expect(error.message).toContain('the token request (authorization_code) failed: the answer is larger than 1048576 bytes');
+        expect(error.refused).toBe(true);
+    });
+
+    it('abandons a login page that does not end', async () => {
+        const { idp, redirectUri } = await world();
+        idp.misbehave = 'endless-page';
+        const error = await failure(acquire(pkceRecipe(idp, redirectUri), { sessionId: 'a' }));
+        expect(error.message).toContain('the authorization request failed: the answer is larger than 5242880 bytes');
+        expect(idp.counts.loginPosts).toBe(0);
     });
 
     it('a wrong password fails the login at the authorization server', async () => {

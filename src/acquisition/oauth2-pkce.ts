@@ -26,6 +26,8 @@ export interface AuthorizationRun {
 
 /** RFC 6749 §4.1.2.1 and §5.2: `error` is 1*( %x20-21 / %x23-5B / %x5D-7E ). */
 const ERROR_CODE = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
+/** The most of an authorization server's page read (its login form is a few KiB). */
+const MAX_PAGE_BYTES = 5 * 1024 * 1024;
 /** RFC 6749 §A.11: a code is 1*VSCHAR; anything longer than this is not one. */
 const CODE = /^[\x20-\x7E]{1,4096}$/;
 
@@ -166,6 +168,7 @@ function captureClient(run: AuthorizationRun) {
                 }
                 const response = await run.http.request({
                     ...request,
+                    maxResponseBytes: request.maxResponseBytes ?? MAX_PAGE_BYTES,
                     followRedirect: (target) => {
                         if (isRedirectUri(target, redirectUri)) {
                             result.redirect ??= target;

@@ -93,8 +93,11 @@ export interface OAuth2Settings {
     readonly clientSecret: CredentialSource | undefined;
     readonly scope: string | undefined;
     readonly audience: string | undefined;
+    /** `authorization_code_pkce`: the authorization endpoint. */
     readonly authorizeUrl: string | undefined;
+    /** `authorization_code_pkce`: the redirect URI, captured and never fetched. */
     readonly redirectUri: string | undefined;
+    /** `authorization_code_pkce`: more query parameters of the authorization request. */
     readonly authorizeParams: Readonly<Record<string, string>>;
     /** `loginPage.extract`. */
     readonly loginPage: readonly ExtractRule[];
@@ -191,6 +194,8 @@ export const OAUTH2_REFRESH_COLLECTION = 'oauth2-refresh-tokens';
 
 /** The largest token endpoint answer read: anything bigger is not a token answer. */
 const MAX_TOKEN_ANSWER_CHARS = 256 * 1024;
+/** The most of a token endpoint answer received before it is abandoned (compressed or not). */
+const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;
 /** The longest access or refresh token accepted. */
 const MAX_TOKEN_CHARS = 16 * 1024;
 /** RFC 6749 §5.2: `error` is 1*( %x20-21 / %x23-5B / %x5D-7E ). */
@@ -303,7 +308,13 @@ async function requestToken(run: OAuth2Run, form: Record<string, string>): Promi
     const grant = form.grant_type;
     let response: SessionResponse;
     try {
-        response = await run.http.request({ url: run.settings.tokenUrl, method: 'POST', form, headers: { accept: 'application/json' } });
+        response = await run.http.request({
+            url: run.settings.tokenUrl,
+            method: 'POST',
+            form,
+            headers: { accept: 'application/json' },
+            maxResponseBytes: MAX_TOKEN_ANSWER_BYTES,
+        });
     } catch (error) {
         const kind = isNetworkError(error) ? 'network' : 'rejected';
         return { ok: false, code: undefined, error: new LoginError(kind, run.recipe, run.redactor.scrub(`the token request (${grant}) failed: ${describeCause(error)}`)) };

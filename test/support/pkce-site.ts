@@ -34,6 +34,10 @@ export type Misbehaviour =
     | 'foreign-form'
     /** The token endpoint answers 300 KiB of JSON. */
     | 'oversized-token'
+    /** The token endpoint sends 64 MiB of JSON, slowly enough to be abandoned. */
+    | 'endless-token'
+    /** The login page never ends (64 MiB). */
+    | 'endless-page'
     /** The token endpoint answers 200 with HTML. */
     | 'malformed-token';
 
@@ -115,6 +119,19 @@ export async function startPkceSite(options: PkceSiteOptions): Promise<PkceSite>
             request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
         });
 
+    /** 64 MiB in 64 KiB chunks, each written when the last has drained; stops when the client goes away. */
+    const endless = (response: http.ServerResponse, head: string) => {
+        response.writeHead(200, { 'content-type': head.startsWith('{') ? 'application/json' : 'text/html' });
+        response.write(head);
+        const chunk = 'a'.repeat(64 * 1024);
+        let left = 1024;
+        const pump = () => {
+            while (left-- > 0 && !response.destroyed) if (!response.write(chunk)) return void response.once('drain', pump);
+            if (!response.destroyed) response.end();
+        };
+        response.on('close', () => (left = 0));
+        pump();
+    };
     const redirectBack = (response: http.ServerResponse, query: URLSearchParams) => {
         const target = new URL(site.misbehave === 'foreign-redirect' ? `${options.foreignUrl}/callback` : query.get('redirect_uri')!);
         const state = query.get('state') ?? '';
@@ -154,6 +171,7 @@ export async function startPkceSite(options: PkceSiteOptions): Promise<PkceSite>
             const sid = cookieOf(request, 'idp_sid');
             if (options.autoApprove || (sid && browsers.has(sid))) return redirectBack(response, query);
             counts.loginPages++;
+            if (site.misbehave === 'endless-page') return endless(response, '<html><body>');
             const sessionCode = randomBytes(12).toString('hex');
             const csrf = randomBytes(12).toString('hex');
             pendingLogins.set(sessionCode, { csrf, query: query.toString() });
@@ -187,6 +205,7 @@ export async function startPkceSite(options: PkceSiteOptions): Promise<PkceSite>
             const text = await readBody(request);
             const form = new URLSearchParams(text);
             if (site.misbehave === 'oversized-token') return json(response, 200, { access_token: 'x'.repeat(100), padding: 'y'.repeat(300 * 1024) });
+            if (site.misbehave === 'endless-token') return endless(response, '{"access_token":"');
             if (site.misbehave === 'malformed-token') return response.writeHead(200, { 'content-type': 'text/html' }).end('<html>Welcome!</html>');
             if (form.get('client_id') !== clientId) return refuse(response, 'invalid_client', form);
             const grant = form.get('grant_type') ?? '';
