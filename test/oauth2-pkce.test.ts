@@ -10,9 +10,20 @@
 import http from 'node:http';
 
 import { log, Configuration, HttpCrawler, Logger, LogLevel } from 'crawlee';
+import { chromium, type Browser } from 'playwright';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { acquire, defineLogin, defineProfiles, loginRenewal, LoginError, Sessions, withSessions } from '../src/index.js';
+import {
+    acquire,
+    chromiumLaunchArgs,
+    defineLogin,
+    defineProfiles,
+    findChromiumExecutable,
+    loginRenewal,
+    LoginError,
+    Sessions,
+    withSessions,
+} from '../src/index.js';
 import { listenOnLoopback } from './support/loopback.js';
 import { startPkceSite, type PkceSite, type PkceSiteOptions } from './support/pkce-site.js';
 import { startProxies, type TestProxies } from './support/proxies.js';
@@ -328,6 +339,63 @@ describe('OAuth2 authorization code with PKCE', () => {
         expectNoSecrets(idp, error.message);
     });
 
+    describe('in a browser (a login function on the authorization server\'s pages)', () => {
+        let browser: Browser;
+        beforeAll(async () => {
+            browser = await chromium.launch({ executablePath: findChromiumExecutable().path, args: [...chromiumLaunchArgs] });
+        });
+        afterAll(async () => {
+            await browser?.close();
+        });
+
+        const browserRecipe = (idp: PkceSite, redirectUri: string) =>
+            defineLogin({
+                name: 'idp-browser',
+                accounts: { a: { user: 'alice', password: PASSWORD } },
+                oauth2: { grant: 'authorization_code_pkce', authorizeUrl: `${idp.url}/authorize`, tokenUrl: `${idp.url}/token`, redirectUri, clientId: 'crawler-app' },
+                async login({ page, credentials }) {
+                    await page.fill('input[name=username]', credentials.user);
+                    await page.fill('input[name=password]', credentials.password);
+                    await page.click('button');
+                },
+            });
+
+        it('signs in with the login function; the browser\'s redirect to redirect_uri is captured, never sent; the crawl uses the token', async () => {
+            const { app, idp, redirectUri } = await world();
+            const recipe = browserRecipe(idp, redirectUri);
+            expect(recipe.mode).toBe('browser');
+            const sessions = await Sessions.open({ store: 'memory', flushOnSignals: false, login: loginRenewal(recipe, { browser }) });
+            opened.push(sessions);
+            await sessions.renew('a');
+            expect(idp.counts).toMatchObject({ authorize: 2, loginPages: 1, loginPosts: 1, loginRefused: 0 });
+            expect(idp.grants).toEqual({ authorization_code: 1 });
+            let handled = 0;
+            const crawler = new HttpCrawler(
+                withSessions(sessions, {
+                    maxRequestRetries: 0,
+                    async requestHandler() {
+                        handled++;
+                    },
+                }),
+                new Configuration({ persistStorage: false, purgeOnStart: true }),
+            );
+            await crawler.run([0, 1, 2, 3].map((i) => ({ url: `${idp.url}/api/${i}`, userData: { sessionId: 'a' } })));
+            expect(handled).toBe(4);
+            expect(idp.counts.apiLoggedOut).toBe(0);
+            expect(app.hits).toEqual([]); // Chromium never reached redirect_uri
+            expectNoSecrets(idp);
+        }, 60_000);
+
+        it('a redirect with another state fails the browser login too', async () => {
+            const { app, idp, redirectUri } = await world();
+            idp.misbehave = 'wrong-state';
+            const error = await failure(acquire(browserRecipe(idp, redirectUri), { sessionId: 'a', browser }));
+            expect(error.message).toContain('carries another state than the one sent');
+            expect(idp.grants).toEqual({});
+            expect(app.hits).toEqual([]);
+        }, 60_000);
+    });
+
     it('refuses bad authorization_code_pkce settings, naming the field', () => {
         const base = { tokenUrl: 'http://idp.example/token', clientId: 'c', grant: 'authorization_code_pkce' as const };
         expect(() => defineLogin({ name: 'x', oauth2: { ...base, redirectUri: 'http://127.0.0.1/cb' } })).toThrow(/oauth2\.authorizeUrl: is required/);
@@ -340,6 +408,12 @@ describe('OAuth2 authorization code with PKCE', () => {
         expect(() =>
             defineLogin({ name: 'x', oauth2: { tokenUrl: 'http://x/token', grant: 'client_credentials', clientId: 'c', authorizeUrl: 'http://x/authorize' } }),
         ).toThrow(/oauth2\.authorizeUrl: only applies to the authorization_code_pkce grant/);
+        const login = async () => undefined;
+        expect(() => defineLogin({ name: 'x', oauth2: { ...full, redirectUri: 'com.example.app:/cb' }, login })).toThrow(/oauth2\.redirectUri: must be an http/);
+        expect(() => defineLogin({ name: 'x', oauth2: full, login, startUrl: 'http://idp.example/' })).toThrow(/startUrl: is the authorization request/);
+        expect(() => defineLogin({ name: 'x', oauth2: { ...full, grant: 'password' as never, authorizeUrl: undefined, redirectUri: undefined }, login })).toThrow(
+            /login: goes with oauth2 only for the authorization_code_pkce grant/,
+        );
         // A step may use the login page's values, not unknown ones.
         expect(() => defineLogin({ name: 'x', oauth2: full, steps: [{ url: '{{action}}', method: 'POST', form: { a: 'b' } }] })).toThrow(
             /uses \{\{action\}\}, which is neither a credential/,

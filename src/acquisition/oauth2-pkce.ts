@@ -55,20 +55,7 @@ export function isRedirectUri(target: URL, redirectUri: URL): boolean {
 export async function runAuthorization(run: AuthorizationRun): Promise<AuthorizationGrant> {
     const { settings, redactor } = run;
     const recipe = run.recipe.name;
-    const { verifier, challenge } = pkcePair();
-    const state = randomBytes(24).toString('base64url');
-    redactor.add(verifier, state);
-
-    const url = new URL(settings.authorizeUrl);
-    for (const [name, value] of Object.entries(settings.authorizeParams)) url.searchParams.set(name, value);
-    url.searchParams.set('response_type', 'code');
-    url.searchParams.set('client_id', settings.clientId);
-    url.searchParams.set('redirect_uri', settings.redirectUri);
-    if (settings.scope) url.searchParams.set('scope', settings.scope);
-    if (settings.audience) url.searchParams.set('audience', settings.audience);
-    url.searchParams.set('state', state);
-    url.searchParams.set('code_challenge', challenge);
-    url.searchParams.set('code_challenge_method', 'S256');
+    const { url, state, verifier } = authorizationRequest(settings, redactor);
 
     const capture = captureClient(run);
     const authorize = () => capture.send({ url: url.href, headers: { accept: 'text/html,application/xhtml+xml' } }, 'the authorization request');
@@ -113,6 +100,27 @@ export async function runAuthorization(run: AuthorizationRun): Promise<Authoriza
         }
     }
     return { code: readAnswer(recipe, capture.redirect, state, redactor), verifier, redirectUri: settings.redirectUri };
+}
+
+/** A fresh authorization request: its URL (with a new `state` and S256 challenge) and what checks its answer. */
+export function authorizationRequest(
+    settings: OAuth2Settings & { authorizeUrl: string; redirectUri: string },
+    redactor: Redactor,
+): { url: URL; state: string; verifier: string } {
+    const { verifier, challenge } = pkcePair();
+    const state = randomBytes(24).toString('base64url');
+    redactor.add(verifier, state);
+    const url = new URL(settings.authorizeUrl);
+    for (const [name, value] of Object.entries(settings.authorizeParams)) url.searchParams.set(name, value);
+    url.searchParams.set('response_type', 'code');
+    url.searchParams.set('client_id', settings.clientId);
+    url.searchParams.set('redirect_uri', settings.redirectUri);
+    if (settings.scope) url.searchParams.set('scope', settings.scope);
+    if (settings.audience) url.searchParams.set('audience', settings.audience);
+    url.searchParams.set('state', state);
+    url.searchParams.set('code_challenge', challenge);
+    url.searchParams.set('code_challenge_method', 'S256');
+    return { url, state, verifier };
 }
 
 /** `200 at /login`: the status and path of an answer (no query: it may carry the state or a code). */
@@ -208,7 +216,7 @@ function staticOrigin(url: string): string | undefined {
 }
 
 /** The code of the redirect to `redirect_uri`, once its `state` is this login's and it carries no `error`. */
-function readAnswer(recipe: string, redirect: URL, state: string, redactor: Redactor): string {
+export function readAnswer(recipe: string, redirect: URL, state: string, redactor: Redactor): string {
     const params = redirect.searchParams;
     const code = params.get('code');
     if (code) redactor.add(code);

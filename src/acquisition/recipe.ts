@@ -152,7 +152,11 @@ export interface LoginRecipeInput<C extends string = string> {
      * @default none
      */
     oauth2?: OAuth2Options;
-    /** Browser mode: the login function (Playwright). */
+    /**
+     * Browser mode: the login function (Playwright). With `oauth2.grant: 'authorization_code_pkce'`, it signs in on
+     * the authorization server's pages: the page opens at the authorization request, and the login ends when the
+     * browser is sent to `redirectUri` (captured, never fetched).
+     */
     login?: BrowserLoginFunction<C>;
     /** Browser mode: a URL the page opens before the login function runs. Default: none (about:blank). */
     startUrl?: string;
@@ -216,7 +220,7 @@ export interface LoginExpiry {
 /** A validated recipe (see {@link defineLogin}). */
 export interface LoginRecipe<C extends string = string> {
     readonly name: string;
-    /** `http` when the recipe has steps or `oauth2`, `browser` when it has a login function. */
+    /** `browser` when the recipe has a login function (an OAuth2 one's included), else `http` (steps, or `oauth2`). */
     readonly mode: 'http' | 'browser';
     /** The one shared account's fields (with `accounts`: the fields every account shares). */
     readonly credentials: Readonly<Record<C, CredentialSource>>;
@@ -320,8 +324,20 @@ const recipeSchema = z
             const problem = credentialInputProblem(recipe.oauth2.clientSecret);
             if (problem) ctx.addIssue({ code: 'custom', path: ['oauth2', 'clientSecret'], message: problem });
         }
-        const http = recipe.steps !== undefined || recipe.oauth2 !== undefined;
+        const http = recipe.steps !== undefined || (recipe.oauth2 !== undefined && recipe.login === undefined);
         const browser = recipe.login !== undefined;
+        if (recipe.oauth2 && browser) {
+            // A login function signs in on the authorization server's pages; the authorization request is the start.
+            if (recipe.oauth2.grant !== 'authorization_code_pkce') {
+                ctx.addIssue({ code: 'custom', path: ['login'], message: 'goes with oauth2 only for the authorization_code_pkce grant' });
+            }
+            if (recipe.startUrl !== undefined) ctx.addIssue({ code: 'custom', path: ['startUrl'], message: 'is the authorization request with oauth2' });
+            if (recipe.oauth2.loginPage !== undefined) ctx.addIssue({ code: 'custom', path: ['oauth2', 'loginPage'], message: 'only applies to steps (HTTP mode)' });
+            const redirect = recipe.oauth2.redirectUri;
+            if (redirect !== undefined && !/^https?:/i.test(redirect)) {
+                ctx.addIssue({ code: 'custom', path: ['oauth2', 'redirectUri'], message: 'must be an http: or https: URL with a login function (a browser cannot capture another scheme)' });
+            }
+        }
         if (http === browser) {
             ctx.addIssue({
                 code: 'custom',
@@ -489,7 +505,7 @@ export function defineLogin<C extends string = string>(input: LoginRecipeInput<C
     const check = parsed.check ? markValidated(Object.freeze(parsed.check as ValidityCheckInput)) : undefined;
     return Object.freeze({
         name: parsed.name,
-        mode: parsed.steps || parsed.oauth2 ? 'http' : 'browser',
+        mode: parsed.login ? 'browser' : 'http',
         credentials: shared.fields as Readonly<Record<C, CredentialSource>>,
         totp: shared.totp,
         accounts,

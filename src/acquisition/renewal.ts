@@ -25,6 +25,7 @@ import { describeMissing, extractAll, type ExtractedValue, type ExtractionEviden
 import { runHttpLogin } from './http-login.js';
 import { runOAuth2Login } from './oauth2.js';
 import { runAuthorization } from './oauth2-pkce.js';
+import { runBrowserAuthorization } from './oauth2-browser.js';
 import {
     loadLoginState,
     loginStateFromJar,
@@ -259,6 +260,14 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
             if (restored) return restored;
         }
 
+        /** What a login function receives: the account's fields and `totp()`. */
+        const browserCredentials = () =>
+            ({
+                ...account.fields,
+                totp:
+                    totp ??
+                    (() => Promise.reject(new LoginError('credentials', recipe.name, `the login function asked for a TOTP code, but ${account.label} has no totp`))),
+            }) as unknown as BrowserCredentials;
         const values: Record<string, ExtractedValue> = {};
         let evidence: ExtractionEvidence;
         let storage: LoginState['origins'] = [];
@@ -277,6 +286,19 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
                     const settings = recipe.oauth2!;
                     const { authorizeUrl, redirectUri } = settings;
                     if (!authorizeUrl || !redirectUri) throw new LoginError('rejected', recipe.name, 'the authorization_code_pkce grant needs authorizeUrl and redirectUri');
+                    if (recipe.mode === 'browser') {
+                        return runBrowserAuthorization({
+                            recipe,
+                            settings: { ...settings, authorizeUrl, redirectUri },
+                            credentials: browserCredentials(),
+                            identity: context.identity,
+                            proxyUrl: context.profile?.proxy,
+                            jar: context.jar,
+                            redactor,
+                            browser: options.browser,
+                            executablePath: options.executablePath,
+                        });
+                    }
                     return runAuthorization({
                         recipe,
                         settings: { ...settings, authorizeUrl, redirectUri },
@@ -296,15 +318,9 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
             Object.assign(values, outcome.values);
             evidence = { exchanges: outcome.exchanges, cookies: allCookies(context.jar) };
         } else {
-            const credentials = {
-                ...account.fields,
-                totp:
-                    totp ??
-                    (() => Promise.reject(new LoginError('credentials', recipe.name, `the login function asked for a TOTP code, but ${account.label} has no totp`))),
-            } as unknown as BrowserCredentials;
             const outcome = await runBrowserLogin({
                 recipe,
-                credentials,
+                credentials: browserCredentials(),
                 identity: context.identity,
                 proxyUrl: context.profile?.proxy,
                 jar: context.jar,
