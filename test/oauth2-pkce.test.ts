@@ -331,6 +331,15 @@ describe('OAuth2 authorization code with PKCE', () => {
         expect(idp.counts.loginPosts).toBe(0);
     });
 
+    it('an unknown client is answered by the authorization server, not redirected back: a clear failure', async () => {
+        const { app, idp, redirectUri } = await world({ clientId: 'another-client' });
+        const error = await failure(acquire(pkceRecipe(idp, redirectUri), { sessionId: 'a' }));
+        expect(error.message).toContain('the authorization request answered 400 at /authorize (is the client or its redirect_uri registered?)');
+        expect(error.refused).toBe(true);
+        expect(idp.counts.loginPages).toBe(0);
+        expect(app.hits).toEqual([]);
+    });
+
     it('a wrong password fails the login at the authorization server', async () => {
         const { idp, redirectUri } = await world({ users: { alice: 'another-password-1' } });
         const error = await failure(acquire(pkceRecipe(idp, redirectUri), { sessionId: 'a' }));

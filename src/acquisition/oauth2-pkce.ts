@@ -62,12 +62,17 @@ export async function runAuthorization(run: AuthorizationRun): Promise<Authoriza
 
     let landed = await authorize();
     if (!capture.redirect) {
+        // RFC 6749 §4.1.2.1: a client or redirect URI the server does not know is answered, never redirected back.
+        if (landed.statusCode >= 400) {
+            throw new LoginError('rejected', recipe, `the authorization request answered ${describeAnswer(landed)} (is the client or its redirect_uri registered?)`, {
+                status: landed.statusCode,
+            });
+        }
         if (run.recipe.steps.length === 0) {
             throw new LoginError(
                 'rejected',
                 recipe,
                 `the authorization server asks for a login (${describeAnswer(landed)}) and the recipe has no steps to log in with`,
-                { status: landed.statusCode >= 400 ? landed.statusCode : undefined },
             );
         }
         const values: Record<string, ExtractedValue> = {};
