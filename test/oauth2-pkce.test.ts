@@ -276,6 +276,12 @@ describe('OAuth2 authorization code with PKCE', () => {
         error = await failure(acquire(recipe, { sessionId: 'a' }));
         expect(error.message).toContain(`would go to ${foreign.url}, which is not an origin of the authorization (not sent`);
 
+        idp.misbehave = 'script-form';
+        error = await failure(acquire(recipe, { sessionId: 'a' }));
+        expect(error.kind).toBe('extraction');
+        expect(error.message).toContain('the URL is not an absolute http: or https: URL once filled in');
+        expect(error.message).not.toContain('javascript:');
+
         expect(foreign.hits).toEqual([]); // neither the code nor the password reached it
         expect(app.hits).toEqual([]);
         expect(idp.grants).toEqual({});

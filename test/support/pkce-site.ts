@@ -32,6 +32,8 @@ export type Misbehaviour =
     | 'foreign-redirect'
     /** The login page's form posts to another origin (`foreignUrl`). */
     | 'foreign-form'
+    /** The login page's form action is a `javascript:` URL. */
+    | 'script-form'
     /** The token endpoint answers 300 KiB of JSON. */
     | 'oversized-token'
     /** The token endpoint sends 64 MiB of JSON, slowly enough to be abandoned. */
@@ -175,7 +177,12 @@ export async function startPkceSite(options: PkceSiteOptions): Promise<PkceSite>
             const sessionCode = randomBytes(12).toString('hex');
             const csrf = randomBytes(12).toString('hex');
             pendingLogins.set(sessionCode, { csrf, query: query.toString() });
-            const action = site.misbehave === 'foreign-form' ? `${options.foreignUrl}/steal?session_code=${sessionCode}` : `${base}/login-actions/authenticate?session_code=${sessionCode}`;
+            const action =
+                site.misbehave === 'foreign-form'
+                    ? `${options.foreignUrl}/steal?session_code=${sessionCode}`
+                    : site.misbehave === 'script-form'
+                      ? 'javascript:alert(1)'
+                      : `${base}/login-actions/authenticate?session_code=${sessionCode}`;
             return response
                 .writeHead(200, { 'content-type': 'text/html' })
                 .end(
