@@ -65,6 +65,7 @@ export type { Renewal, RenewalFunction, RenewalContext, SessionAuthInput } from 
 export { DEFAULT_RENEW_AHEAD, RENEWAL_MODES_COLLECTION } from './renewal/ahead.js';
 export type { RenewAheadOptions, RenewAheadMode } from './renewal/ahead.js';
 export type { SessionRequest, SessionResponse, SessionHttpClient } from './request/session-client.js';
+export { ResponseTooLargeError } from './request/session-client.js';
 
 // --- Stores ---
 export { openStore, MYSQL_URL_ENV } from './stores/open-store.js';

@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext } from 'playwright';
+import type { Browser, BrowserContext, Page } from 'playwright';
 import type { CookieJar } from 'tough-cookie';
 import { describeCause } from '../shared/describe.js';
 
@@ -34,6 +34,14 @@ export interface BrowserLoginRun {
     browser?: Browser;
     /** Chromium to launch when no `browser` is given. Default: see `findChromiumExecutable()`. */
     executablePath?: string;
+    /** The URL the page opens before the login function runs, instead of the recipe's `startUrl`. Default: the recipe's. */
+    startUrl?: string;
+    /**
+     * An OAuth2 redirect URI: the browser's requests to it (redirects included) are answered with a blank page,
+     * never sent, and handed to `capture`; after the login function, the login waits for one (up to
+     * `collectTimeoutSecs`). Default none.
+     */
+    redirectUri?: { url: URL; capture(target: URL): void };
 }
 
 /** What a browser-mode login observed. */
@@ -75,13 +83,31 @@ export async function runBrowserLogin(run: BrowserLoginRun): Promise<BrowserLogi
     try {
         context = await browser.newContext(contextOptions(run));
         capture = new TrafficCapture(context, recipe.collect).attach();
+        let cameBack: Promise<void> | undefined;
+        let back: (target: URL) => void = () => undefined;
+        if (run.redirectUri) {
+            const { url, capture: onCapture } = run.redirectUri;
+            let resolve: () => void = () => undefined;
+            cameBack = new Promise<void>((settle) => (resolve = settle));
+            back = (target) => {
+                onCapture(target);
+                resolve();
+            };
+            context.on('page', (opened) => void interceptRedirectUri(context!, opened, url, back).catch(() => undefined));
+        }
         const page = await context.newPage();
+        // The page's interception is in place before it opens anything (a popup's as soon as it exists).
+        if (run.redirectUri) await interceptRedirectUri(context, page, run.redirectUri.url, back);
+        const startUrl = run.startUrl ?? recipe.startUrl;
         await guarded(run, 'opening the start URL', async () => {
-            if (recipe.startUrl) await page.goto(recipe.startUrl);
+            if (startUrl) await page.goto(startUrl);
         });
         await guarded(run, 'the login function', () =>
             withTimeout(recipe.login!({ page, context: context!, credentials: run.credentials }), recipe.browser.timeoutSecs * 1000),
         );
+        if (cameBack) {
+            await guarded(run, 'waiting for the redirect to redirect_uri', () => withTimeout(cameBack!, recipe.browser.collectTimeoutSecs * 1000));
+        }
         await capture.waitForAll(recipe.browser.collectTimeoutSecs * 1000);
         await capture.settle();
 
@@ -114,6 +140,51 @@ export async function runBrowserLogin(run: BrowserLoginRun): Promise<BrowserLogi
         await context?.close().catch(() => undefined);
         if (launched) await browser.close().catch(() => undefined);
     }
+}
+
+/** Pages intercepting, or about to (the context's 'page' event and the first page's own call meet). */
+const intercepting = new WeakMap<Page, Promise<void>>();
+
+/**
+ * Answers the page's requests to the redirect URI with a blank page, unsent (CDP's Fetch domain pauses redirected
+ * requests too, which Playwright's routes do not see), and hands their URL to `capture`.
+ */
+function interceptRedirectUri(context: BrowserContext, page: Page, redirectUri: URL, capture: (target: URL) => void): Promise<void> {
+    let started = intercepting.get(page);
+    if (!started) {
+        started = startInterception(context, page, redirectUri, capture);
+        intercepting.set(page, started);
+    }
+    return started;
+}
+
+async function startInterception(context: BrowserContext, page: Page, redirectUri: URL, capture: (target: URL) => void): Promise<void> {
+    const cdp = await context.newCDPSession(page);
+    const pattern = `${redirectUri.origin}${redirectUri.pathname}`.replace(/[*?\\]/g, (char) => `\\${char}`) + '*';
+    cdp.on('Fetch.requestPaused', (event: { requestId: string; request: { url: string } }) => {
+        let target: URL | undefined;
+        try {
+            target = new URL(event.request.url);
+        } catch {
+            target = undefined;
+        }
+        const ours = target && target.protocol === redirectUri.protocol && target.host === redirectUri.host && target.pathname === redirectUri.pathname;
+        if (ours) {
+            capture(target!);
+            void cdp
+                .send('Fetch.fulfillRequest', {
+                    requestId: event.requestId,
+                    responseCode: 200,
+                    responseHeaders: [{ name: 'content-type', value: 'text/html' }],
+                    // An icon of its own: Chromium would fetch the redirect URI's /favicon.ico otherwise.
+                    body: Buffer.from('<!doctype html><title>Signed in</title><link rel="icon" href="data:,">').toString('base64'),
+                })
+                .catch(() => undefined);
+        } else {
+            void cdp.send('Fetch.continueRequest', { requestId: event.requestId }).catch(() => undefined);
+        }
+    });
+    await cdp.send('Fetch.enable', { patterns: [{ urlPattern: pattern, requestStage: 'Request' }] });
 }
 
 /** Context options: the session's user agent, Accept-Language and proxy (loopback traffic included). */

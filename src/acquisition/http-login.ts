@@ -24,6 +24,13 @@ export interface HttpLoginRun {
     jar: CookieJar;
     /** Scrubs credentials and extracted values from error messages. */
     redactor: Redactor;
+    /** Values known before the first step (an OAuth2 authorization's login page), usable as `{{name}}`. Default none. */
+    values?: Readonly<Record<string, ExtractedValue>>;
+    /**
+     * Asked after each step: `true` ends the login there, the remaining steps unsent (an OAuth2 authorization whose
+     * redirect came back). Default: every step is sent.
+     */
+    done?: () => boolean;
 }
 
 /** What an HTTP-mode login produced: every exchange (for the recipe-level extraction) and the steps' values. */
@@ -41,7 +48,7 @@ export interface HttpLoginOutcome {
 export async function runHttpLogin(run: HttpLoginRun): Promise<HttpLoginOutcome> {
     const { recipe, redactor } = run;
     const exchanges: CapturedExchange[] = [];
-    const values: Record<string, ExtractedValue> = {};
+    const values: Record<string, ExtractedValue> = { ...run.values };
     for (const [index, step] of recipe.steps.entries()) {
         const label = `step ${index + 1} (${describeStep(step)})`;
         let request;
@@ -57,6 +64,7 @@ export async function runHttpLogin(run: HttpLoginRun): Promise<HttpLoginOutcome>
         try {
             response = await run.http.request(request);
         } catch (error) {
+            if (error instanceof LoginError) throw error;
             const kind = isNetworkError(error) ? 'network' : 'rejected';
             throw new LoginError(kind, recipe.name, redactor.scrub(`${label}: ${describeCause(error)}`));
         }
@@ -65,6 +73,7 @@ export async function runHttpLogin(run: HttpLoginRun): Promise<HttpLoginOutcome>
             response: { statusCode: response.statusCode, url: response.url, headers: response.headers, body: response.body },
         };
         exchanges.push(exchange);
+        if (run.done?.()) break;
         const expected = step.expectStatus ? step.expectStatus.includes(response.statusCode) : response.statusCode < 400;
         if (!expected) {
             throw new LoginError(

@@ -138,7 +138,13 @@ export interface LoginRecipeInput<C extends string = string> {
      * @default none: every session uses `credentials`
      */
     accounts?: AccountsInput;
-    /** HTTP mode: the requests of the login, in order. */
+    /**
+     * HTTP mode: the requests of the login, in order. With `oauth2.grant: 'authorization_code_pkce'`: the
+     * authorization server's login form, sent when the authorization request lands on a login page instead of
+     * coming back (the values of `oauth2.loginPage.extract` usable as `{{name}}`); the login ends at the redirect
+     * to `redirectUri`, remaining steps unsent.
+     * @default none
+     */
     steps?: HttpLoginStep[];
     /**
      * OAuth2 mode (instead of `steps`): the access token of a token endpoint, applied as `Authorization: Bearer`
@@ -146,7 +152,11 @@ export interface LoginRecipeInput<C extends string = string> {
      * @default none
      */
     oauth2?: OAuth2Options;
-    /** Browser mode: the login function (Playwright). */
+    /**
+     * Browser mode: the login function (Playwright). With `oauth2.grant: 'authorization_code_pkce'`, it signs in on
+     * the authorization server's pages: the page opens at the authorization request, and the login ends when the
+     * browser is sent to `redirectUri` (captured, never fetched).
+     */
     login?: BrowserLoginFunction<C>;
     /** Browser mode: a URL the page opens before the login function runs. Default: none (about:blank). */
     startUrl?: string;
@@ -210,7 +220,7 @@ export interface LoginExpiry {
 /** A validated recipe (see {@link defineLogin}). */
 export interface LoginRecipe<C extends string = string> {
     readonly name: string;
-    /** `http` when the recipe has steps, `browser` when it has a login function. */
+    /** `browser` when the recipe has a login function (an OAuth2 one's included), else `http` (steps, or `oauth2`). */
     readonly mode: 'http' | 'browser';
     /** The one shared account's fields (with `accounts`: the fields every account shares). */
     readonly credentials: Readonly<Record<C, CredentialSource>>;
@@ -307,15 +317,27 @@ const recipeSchema = z
             .optional(),
     })
     .superRefine((recipe, ctx) => {
-        if (recipe.oauth2 && recipe.steps) {
+        if (recipe.oauth2 && recipe.steps && recipe.oauth2.grant !== 'authorization_code_pkce') {
             ctx.addIssue({ code: 'custom', path: ['oauth2'], message: 'cannot be combined with steps: the token endpoint is the login' });
         }
         if (recipe.oauth2?.clientSecret !== undefined) {
             const problem = credentialInputProblem(recipe.oauth2.clientSecret);
             if (problem) ctx.addIssue({ code: 'custom', path: ['oauth2', 'clientSecret'], message: problem });
         }
-        const http = recipe.steps !== undefined || recipe.oauth2 !== undefined;
+        const http = recipe.steps !== undefined || (recipe.oauth2 !== undefined && recipe.login === undefined);
         const browser = recipe.login !== undefined;
+        if (recipe.oauth2 && browser) {
+            // A login function signs in on the authorization server's pages; the authorization request is the start.
+            if (recipe.oauth2.grant !== 'authorization_code_pkce') {
+                ctx.addIssue({ code: 'custom', path: ['login'], message: 'goes with oauth2 only for the authorization_code_pkce grant' });
+            }
+            if (recipe.startUrl !== undefined) ctx.addIssue({ code: 'custom', path: ['startUrl'], message: 'is the authorization request with oauth2' });
+            if (recipe.oauth2.loginPage !== undefined) ctx.addIssue({ code: 'custom', path: ['oauth2', 'loginPage'], message: 'only applies to steps (HTTP mode)' });
+            const redirect = recipe.oauth2.redirectUri;
+            if (redirect !== undefined && !/^https?:/i.test(redirect)) {
+                ctx.addIssue({ code: 'custom', path: ['oauth2', 'redirectUri'], message: 'must be an http: or https: URL with a login function (a browser cannot capture another scheme)' });
+            }
+        }
         if (http === browser) {
             ctx.addIssue({
                 code: 'custom',
@@ -342,6 +364,10 @@ const recipeSchema = z
             if (name === TOTP_FIELD) ctx.addIssue({ code: 'custom', path, message: '"totp" is the second factor\'s code: name the value otherwise' });
             else if (names.fields.has(name)) ctx.addIssue({ code: 'custom', path, message: `"${name}" is already a credential's name` });
         };
+        recipe.oauth2?.loginPage?.extract?.forEach((rule, ruleIndex) => {
+            claim(rule.name, ['oauth2', 'loginPage', 'extract', ruleIndex, 'name']);
+            extracted.add(rule.name);
+        });
         recipe.steps?.forEach((step, index) => {
             for (const use of templateUses(step as RequestTemplate)) {
                 if (extracted.has(use.name)) continue;
@@ -475,11 +501,11 @@ export function defineLogin<C extends string = string>(input: LoginRecipeInput<C
     if (accountProblems.length) throw new ConfigValidationError('recipe', accountProblems);
     const shared = toAccount((parsed.credentials ?? {}) as AccountInput);
     const accounts = parsed.accounts === undefined ? undefined : toAccountBook(parsed.accounts as AccountsInput);
-    const usage = credentialUsage(parsed.steps ?? []);
+    const usage = credentialUsage(parsed.steps ?? [], (parsed.oauth2?.loginPage?.extract ?? []).map((rule) => rule.name));
     const check = parsed.check ? markValidated(Object.freeze(parsed.check as ValidityCheckInput)) : undefined;
     return Object.freeze({
         name: parsed.name,
-        mode: parsed.steps ? 'http' : 'browser',
+        mode: parsed.login ? 'browser' : 'http',
         credentials: shared.fields as Readonly<Record<C, CredentialSource>>,
         totp: shared.totp,
         accounts,
@@ -512,8 +538,8 @@ export function defineLogin<C extends string = string>(input: LoginRecipeInput<C
 }
 
 /** The credentials the steps use (names not extracted by an earlier step), and whether one uses `{{totp}}`. */
-function credentialUsage(steps: readonly HttpLoginStep[]): { names: string[]; totp: boolean } {
-    const extracted = new Set<string>();
+function credentialUsage(steps: readonly HttpLoginStep[], known: readonly string[]): { names: string[]; totp: boolean } {
+    const extracted = new Set<string>(known);
     const names = new Set<string>();
     let totp = false;
     for (const step of steps) {

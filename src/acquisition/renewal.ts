@@ -24,6 +24,8 @@ import { LoginError } from './errors.js';
 import { describeMissing, extractAll, type ExtractedValue, type ExtractionEvidence } from './extract.js';
 import { runHttpLogin } from './http-login.js';
 import { runOAuth2Login } from './oauth2.js';
+import { runAuthorization } from './oauth2-pkce.js';
+import { runBrowserAuthorization } from './oauth2-browser.js';
 import {
     loadLoginState,
     loginStateFromJar,
@@ -258,6 +260,14 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
             if (restored) return restored;
         }
 
+        /** What a login function receives: the account's fields and `totp()`. */
+        const browserCredentials = () =>
+            ({
+                ...account.fields,
+                totp:
+                    totp ??
+                    (() => Promise.reject(new LoginError('credentials', recipe.name, `the login function asked for a TOTP code, but ${account.label} has no totp`))),
+            }) as unknown as BrowserCredentials;
         const values: Record<string, ExtractedValue> = {};
         let evidence: ExtractionEvidence;
         let storage: LoginState['origins'] = [];
@@ -272,6 +282,33 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
                 http: context.http,
                 redactor,
                 store: options.store ?? context.store,
+                authorize: () => {
+                    const settings = recipe.oauth2!;
+                    const { authorizeUrl, redirectUri } = settings;
+                    if (!authorizeUrl || !redirectUri) throw new LoginError('rejected', recipe.name, 'the authorization_code_pkce grant needs authorizeUrl and redirectUri');
+                    if (recipe.mode === 'browser') {
+                        return runBrowserAuthorization({
+                            recipe,
+                            settings: { ...settings, authorizeUrl, redirectUri },
+                            credentials: browserCredentials(),
+                            identity: context.identity,
+                            proxyUrl: context.profile?.proxy,
+                            jar: context.jar,
+                            redactor,
+                            browser: options.browser,
+                            executablePath: options.executablePath,
+                        });
+                    }
+                    return runAuthorization({
+                        recipe,
+                        settings: { ...settings, authorizeUrl, redirectUri },
+                        http: context.http,
+                        jar: context.jar,
+                        credentials: account.fields,
+                        totp,
+                        redactor,
+                    });
+                },
             });
             values.access_token = { value: outcome.accessToken, source: `oauth2:${outcome.via}` };
             if (outcome.expiresAt !== undefined) expiry = { expiresAt: outcome.expiresAt, issuedAt: outcome.issuedAt, expirySource: 'expires_in' };
@@ -281,15 +318,9 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
             Object.assign(values, outcome.values);
             evidence = { exchanges: outcome.exchanges, cookies: allCookies(context.jar) };
         } else {
-            const credentials = {
-                ...account.fields,
-                totp:
-                    totp ??
-                    (() => Promise.reject(new LoginError('credentials', recipe.name, `the login function asked for a TOTP code, but ${account.label} has no totp`))),
-            } as unknown as BrowserCredentials;
             const outcome = await runBrowserLogin({
                 recipe,
-                credentials,
+                credentials: browserCredentials(),
                 identity: context.identity,
                 proxyUrl: context.profile?.proxy,
                 jar: context.jar,
@@ -336,7 +367,8 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
  * start and collection URLs) and its check's, plus the recipe's `apply.origins` (added by `buildAuth`).
  */
 function loginOrigins(recipe: LoginRecipe, context: LoginTarget, values: Record<string, ExtractedValue>): string[] {
-    const urls: string[] = [...context.http.origins];
+    // OAuth2: the token's origin, not the authorization server's pages (nor its login form's).
+    const urls: string[] = recipe.oauth2 ? [recipe.oauth2.tokenUrl] : [...context.http.origins];
     if (recipe.startUrl) urls.push(recipe.startUrl);
     urls.push(...recipe.collect);
     const check = recipe.check?.request;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import type { SessionRequest } from '../request/session-client.js';
-import { renderDeep, renderRecord, renderTemplate, templateNames } from './template.js';
+import { renderDeep, renderRecord, renderTemplate, TemplateError, templateNames } from './template.js';
 
 /** HTTP methods a login step or a check may use. */
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
@@ -45,8 +45,9 @@ const templatedUrl = z
     .string()
     .min(1)
     .superRefine((value, ctx) => {
-        // A template may stand for the whole origin; check the URL with placeholders replaced by a dummy.
-        const probe = value.replace(/\{\{[^}]*\}\}/g, 'x');
+        // A template may stand for the whole origin, or the whole URL (a form's extracted `action`); check the URL
+        // with placeholders replaced by a dummy (the rendered URL is checked again when the step is sent).
+        const probe = value.replace(/^\{\{[^}]*\}\}/, 'http://x').replace(/\{\{[^}]*\}\}/g, 'x');
         let url: URL | undefined;
         try {
             url = new URL(probe);
@@ -105,7 +106,15 @@ export function templateUses(template: RequestTemplate): Array<{ path: string[];
  * session's login values are not added here: the request path adds them on the origins they belong to.
  */
 export function renderRequest(template: RequestTemplate, values: Readonly<Record<string, string>>): SessionRequest {
-    const url = new URL(renderTemplate(template.url, values));
+    const rendered = renderTemplate(template.url, values);
+    let url: URL | undefined;
+    try {
+        url = new URL(rendered);
+    } catch {
+        url = undefined;
+    }
+    // The URL may come from a page (a form's action): only absolute http(s) URLs are sent, and never quoted.
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new TemplateError('the URL is not an absolute http: or https: URL once filled in');
     for (const [key, value] of Object.entries(renderRecord(template.query, values) ?? {})) url.searchParams.set(key, value);
     const request: SessionRequest = { url: url.href };
     const headers = renderRecord(template.headers, values);

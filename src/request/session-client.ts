@@ -28,6 +28,31 @@ export interface SessionRequest {
      * @default 30
      */
     timeoutSecs?: number;
+    /**
+     * Asked before each redirect with its target: `false` stops there, and the redirect itself (its 3xx status and
+     * `Location`) is the response; the target is not fetched. An OAuth2 authorization uses it to capture the
+     * redirect to its `redirect_uri` without sending it.
+     * @default every redirect is followed (up to 20)
+     */
+    followRedirect?: (target: URL) => boolean;
+    /**
+     * The largest answer body read, in bytes: a bigger one is abandoned while it arrives and the request fails with
+     * a {@link ResponseTooLargeError} (a token endpoint or login page that sends megabytes is not one).
+     * @default no limit
+     */
+    maxResponseBytes?: number;
+}
+
+/** An answer body passed {@link SessionRequest.maxResponseBytes}: it was not read to the end. */
+export class ResponseTooLargeError extends Error {
+    override readonly name = 'ResponseTooLargeError';
+
+    constructor(
+        /** The limit passed, in bytes. */
+        readonly limit: number,
+    ) {
+        super(`the answer is larger than ${limit} bytes (not read to the end)`);
+    }
 }
 
 /** The final response after following redirects. */
@@ -119,7 +144,7 @@ export function createSessionClient(binding: SessionClientBinding): SessionHttpC
             const hooks = gotHopHooks(pipeline, state);
             // The identity's User-Agent up front: got-scraping merges its generated headers and picks its TLS settings by it.
             conformHeaders(binding.identity, headers);
-            const response = await gotScraping({
+            const pending = gotScraping({
                 url,
                 method,
                 headers,
@@ -127,7 +152,18 @@ export function createSessionClient(binding: SessionClientBinding): SessionHttpC
                 proxyUrl: binding.proxyUrl,
                 sessionToken: binding.headerToken,
                 headerGeneratorOptions: headerGeneratorOptionsOf(binding.identity),
-                followRedirect: true,
+                followRedirect: request.followRedirect
+                    ? (answer: { url: string; headers: IncomingHttpHeaders }) => {
+                          const location = answer.headers.location;
+                          let target: URL;
+                          try {
+                              target = new URL(Buffer.from(location ?? '', 'binary').toString(), answer.url);
+                          } catch {
+                              return false; // an unparseable Location: the redirect is the answer
+                          }
+                          return request.followRedirect!(target);
+                      }
+                    : true,
                 maxRedirects: MAX_SESSION_REDIRECTS,
                 methodRewriting: true,
                 throwHttpErrors: false,
@@ -136,6 +172,23 @@ export function createSessionClient(binding: SessionClientBinding): SessionHttpC
                 signal: binding.signal,
                 hooks: { beforeRequest: [hooks.beforeRequest as never], beforeRedirect: [hooks.beforeRedirect as never] },
             });
+            const limit = request.maxResponseBytes;
+            let tooLarge = false;
+            if (limit !== undefined) {
+                pending.on('downloadProgress', (progress: { transferred: number }) => {
+                    if (progress.transferred > limit && !tooLarge) {
+                        tooLarge = true;
+                        pending.cancel();
+                    }
+                });
+            }
+            let response: Awaited<typeof pending>;
+            try {
+                response = await pending;
+            } catch (error) {
+                if (tooLarge) throw new ResponseTooLargeError(limit!);
+                throw error;
+            }
             pipeline.absorb(state, response.url, response.headers['set-cookie']);
             binding.pace?.answered(response.statusCode, response.headers);
             return {
