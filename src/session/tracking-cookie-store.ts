@@ -1,7 +1,7 @@
 import type { Cookie } from 'tough-cookie';
 
 import { cookieKeyOf } from '../model/merge.js';
-import { BoundedCookieStore } from '../shared/bounded-cookie-store.js';
+import { BoundedCookieStore, type CookieRecord } from '../shared/bounded-cookie-store.js';
 
 type Callback = (error: Error | null, result?: unknown) => void;
 
@@ -77,7 +77,7 @@ export class TrackingCookieStore extends BoundedCookieStore {
         this.onChange();
     }
 
-    protected override stored(cookie: Cookie): void {
+    protected override stored(cookie: CookieRecord): void {
         this.record(cookieKeyOf(cookie));
     }
 
