@@ -97,6 +97,9 @@ function intern(text: string): string {
     return text;
 }
 
+/** Up to this many cookies, the records array is kept at its exact size. */
+const SMALL_JAR = 16;
+
 const SECURE = 1;
 const HTTP_ONLY = 2;
 const HOST_ONLY_KNOWN = 4;
@@ -143,6 +146,14 @@ export class CookieRecord {
     }
 }
 
+/**
+ * `text` as a string of its own: a value parsed from a Set-Cookie header is a slice of it (V8 slices strings of 13
+ * characters and more), and would keep the whole header in memory as long as the cookie lives.
+ */
+function ownString(text: string): string {
+    return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+}
+
 function millisOf(value: unknown): number {
     if (value instanceof Date) return value.getTime();
     if (value === 'Infinity' || value === Infinity) return Infinity;
@@ -164,7 +175,7 @@ function recordOfCookie(cookie: Cookie, domain: string, path: string): CookieRec
         (cookie.pathIsDefault != null ? PATH_DEFAULT_KNOWN | (cookie.pathIsDefault ? PATH_DEFAULT : 0) : 0);
     return new CookieRecord(
         intern(cookie.key),
-        cookie.value,
+        ownString(cookie.value),
         intern(domain),
         intern(path),
         cookie.expires == null ? Number.NaN : millisOf(cookie.expires),
@@ -343,7 +354,9 @@ export class BoundedCookieStore extends Store {
             this.stored(existing);
             return settle(callback);
         }
-        this.records.push(record);
+        // A small jar's array is copied at its exact size (a pushed-to or spread array reserves spare slots).
+        if (this.records.length < SMALL_JAR) this.records = this.records.concat([record]);
+        else this.records.push(record);
         this.stored(record);
         if (this.records.length > MAX_COOKIES_PER_DOMAIN) {
             const site = cookieSiteOf(record.domain);
