@@ -73,7 +73,7 @@ describe('compact cookie store', () => {
         const [view] = jar.getCookiesSync('https://example.com/');
         expect(view).toBeInstanceOf(Cookie);
         expect(recordOf(view!)).toBeDefined();
-        expect(view!.clone().toJSON()).toEqual(view!.toJSON());
+        expect(view!.clone()!.toJSON()).toEqual(view!.toJSON());
         const [copy] = allCookies(jar);
         expect(copy).toBeInstanceOf(Cookie);
         expect(recordOf(copy!)).toBeUndefined();

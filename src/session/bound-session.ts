@@ -1,7 +1,7 @@
 import { CookieJar } from 'tough-cookie';
 
 import type { SessionIdentity } from '../model/identity.js';
-import { zeroCounters } from '../model/merge.js';
+import { NO_COUNTERS, zeroCounters } from '../model/merge.js';
 import type { SessionAuth, SessionRecord, StoredCounters } from '../model/types.js';
 import { InTransit } from './in-transit.js';
 import { loadStoredCookies } from './stored-cookies.js';
@@ -91,8 +91,8 @@ export class BoundSession implements CookieChangeListener {
     #headerToken: object | undefined;
     /** Totals as this process knows them (stored totals plus local increments). */
     readonly counters: SessionCounters = { requests: 0, successes: 0, failures: 0, renewals: 0 };
-    /** Increments not yet written to the store. */
-    pending: StoredCounters = zeroCounters();
+    /** Increments not yet written to the store ({@link NO_COUNTERS}, shared and frozen, while there are none). */
+    pending: StoredCounters = NO_COUNTERS;
     /** The session was cleared into its current generation and the store has not been told yet. */
     resetPending = false;
     /** The last renewal error changed and the store has not been told yet. */
@@ -104,7 +104,7 @@ export class BoundSession implements CookieChangeListener {
     /** `updatedAt` of the newest stored record this session was brought up to date with (older ones are ignored). */
     storedAt = 0;
     /** Totals this session object has handed to the store as deltas (see `SessionDelta.writer`). */
-    sent: StoredCounters = zeroCounters();
+    sent: StoredCounters = NO_COUNTERS;
     /** Names this session object as a writer in the store, assigned at its first delta. */
     writerId: string | undefined;
     /** Writes of this session under way (a pulled row may not show them yet). */
@@ -193,6 +193,7 @@ export class BoundSession implements CookieChangeListener {
     /** Counts an event (a transmitted request, a handled request, a failure, a renewal). */
     count(counter: keyof StoredCounters, by = 1): void {
         this.counters[counter] += by;
+        if (this.pending === NO_COUNTERS) this.pending = zeroCounters();
         this.pending[counter] += by;
         if (counter === 'requests' && by > 0) this.counters.lastUsedAt = Date.now();
         this.observer.counted(counter, by);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { Cookie } from 'tough-cookie';
 
-import { addCounters, cookieKeyOf, subtractCounters, zeroCounters } from '../model/merge.js';
+import { NO_COUNTERS, addCounters, cookieKeyOf, subtractCounters } from '../model/merge.js';
 import type { CookieKey, SessionDelta, SessionRecord, StoredCookie } from '../model/types.js';
 import type { BoundSession } from './bound-session.js';
 import { storedCookieOf } from './stored-cookie.js';
@@ -39,8 +39,9 @@ export function takeDelta(session: BoundSession): TakenDelta {
         }
     }
     const counters = session.pending;
-    session.pending = zeroCounters();
-    session.sent = addCounters(session.sent, counters);
+    session.pending = NO_COUNTERS;
+    // Most flushes carry cookie changes only: no new counter object for them.
+    if (counters !== NO_COUNTERS) session.sent = addCounters(session.sent, counters);
     session.writerId ??= `${PROCESS_WRITER}.${++writerSerial}`;
     const reset = session.resetPending;
     session.resetPending = false;
@@ -63,8 +64,10 @@ export function takeDelta(session: BoundSession): TakenDelta {
         restore() {
             // Only if the session was not reset meanwhile: changes of a cleared generation are worthless.
             if (session.generation === delta.generation) store.restoreDirty(dirty);
-            session.pending = addCounters(session.pending, counters);
-            session.sent = subtractCounters(session.sent, counters);
+            if (counters !== NO_COUNTERS) {
+                session.pending = addCounters(session.pending, counters);
+                session.sent = subtractCounters(session.sent, counters);
+            }
             session.resetPending ||= reset;
             session.renewalErrorPending ||= renewalErrorChanged;
         },

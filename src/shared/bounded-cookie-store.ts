@@ -215,7 +215,38 @@ export function cookieOfRecord(record: CookieRecord): Cookie {
     return cookie;
 }
 
-const RECORD = Symbol('cookieRecord');
+/** Returns the object it is given: lets {@link RecordLink} put a private field on an object it did not make. */
+class ReturnsTarget {
+    constructor(target: object) {
+        // eslint-disable-next-line no-constructor-return -- the point: `super(target)` makes `this` the target
+        return target;
+    }
+}
+
+/**
+ * The link from a Cookie the store handed out to its record: a private field, invisible to `Object.keys`, copies,
+ * spreads and deep equality, and about ten times cheaper to add than a non-enumerable property.
+ */
+class RecordLink extends ReturnsTarget {
+    #record: CookieRecord;
+
+    private constructor(target: object, record: CookieRecord) {
+        super(target);
+        this.#record = record;
+    }
+
+    static link(target: object, record: CookieRecord): void {
+        new RecordLink(target, record);
+    }
+
+    static of(target: object): CookieRecord | undefined {
+        return #record in target ? (target as RecordLink).#record : undefined;
+    }
+}
+
+function linked(cookie: object): CookieRecord {
+    return RecordLink.of(cookie)!;
+}
 
 /**
  * The prototype of the Cookies the store hands to tough-cookie: a Cookie whose `lastAccessed` (and `creationIndex`)
@@ -225,28 +256,28 @@ const RECORD = Symbol('cookieRecord');
  */
 const VIEW_PROTOTYPE: Cookie = Object.create(Cookie.prototype, {
     lastAccessed: {
-        get(this: { [RECORD]: CookieRecord }) {
-            return dateOf(this[RECORD].lastAccessed);
+        get(this: Cookie) {
+            return dateOf(linked(this).lastAccessed);
         },
-        set(this: { [RECORD]: CookieRecord }, value: unknown) {
-            this[RECORD].lastAccessed = millisOf(value);
+        set(this: Cookie, value: unknown) {
+            linked(this).lastAccessed = millisOf(value);
         },
         enumerable: false,
         configurable: true,
     },
     creationIndex: {
-        get(this: { [RECORD]: CookieRecord }) {
-            return this[RECORD].creationIndex;
+        get(this: Cookie) {
+            return linked(this).creationIndex;
         },
-        set(this: { [RECORD]: CookieRecord }, value: number) {
-            this[RECORD].creationIndex = value;
+        set(this: Cookie, value: number) {
+            linked(this).creationIndex = value;
         },
         enumerable: false,
         configurable: true,
     },
     expiryTime: {
-        value(this: Cookie & { [RECORD]: CookieRecord }, now?: Date) {
-            return now ? Cookie.prototype.expiryTime.call(this, now) : this[RECORD].expiryTime();
+        value(this: Cookie, now?: Date) {
+            return now ? Cookie.prototype.expiryTime.call(this, now) : linked(this).expiryTime();
         },
         enumerable: false,
         configurable: true,
@@ -257,7 +288,7 @@ const VIEW_PROTOTYPE: Cookie = Object.create(Cookie.prototype, {
 /** The Cookie tough-cookie gets for a record (see {@link VIEW_PROTOTYPE}). */
 function viewOf(record: CookieRecord): Cookie {
     const cookie = Object.create(VIEW_PROTOTYPE) as Cookie;
-    Object.defineProperty(cookie, RECORD, { value: record });
+    RecordLink.link(cookie, record);
     fill(cookie, record);
     cookie.sameSite = record.sameSite;
     return cookie;
@@ -265,7 +296,7 @@ function viewOf(record: CookieRecord): Cookie {
 
 /** The record behind a Cookie the store handed out, if it is one. */
 export function recordOf(cookie: Cookie): CookieRecord | undefined {
-    return (cookie as Cookie & { [RECORD]?: CookieRecord })[RECORD];
+    return RecordLink.of(cookie);
 }
 
 /**
