@@ -5,7 +5,7 @@ import { Cookie } from 'tough-cookie';
 import { NO_COUNTERS, addCounters, cookieKeyOf, subtractCounters } from '../model/merge.js';
 import type { CookieKey, SessionDelta, SessionRecord, StoredCookie } from '../model/types.js';
 import type { BoundSession } from './bound-session.js';
-import { storedCookieOf } from './stored-cookie.js';
+import { storedCookieOfRecord } from './stored-cookie.js';
 
 /** A delta taken from a session, and how to give it back if writing it failed. */
 export interface TakenDelta {
@@ -33,8 +33,8 @@ export function takeDelta(session: BoundSession): TakenDelta {
         // Only the changed cookies are looked up and serialized, not the whole jar.
         for (const key of dirty) {
             const { domain, path, key: name } = parseCookieKey(key);
-            const cookie = findCookie(session, domain, path, name);
-            if (cookie) upserts.push(storedCookieOf(cookie));
+            const record = store.recordFor(domain, path, name);
+            if (record) upserts.push(storedCookieOfRecord(record));
             else removals.push({ domain, path, key: name });
         }
     }
@@ -120,17 +120,12 @@ function sameExpiry(cookie: Cookie, json: StoredCookie): boolean {
 }
 
 
-function findCookie(session: BoundSession, domain: string, path: string, key: string): Cookie | undefined {
-    let found: Cookie | undefined;
-    session.cookieStore.findCookie(domain, path, key, (_error: Error | null, cookie?: Cookie | null) => {
-        found = cookie ?? undefined;
-    });
-    return found;
-}
-
-/** Every cookie of the session (expired ones included: expiry is applied when cookies are read), as JSON. */
+/**
+ * Every cookie of the session (expired ones included: expiry is applied when cookies are read), as JSON: what
+ * `jar.serializeSync().cookies` holds, made from the store's records.
+ */
 function allStoredCookies(session: BoundSession): StoredCookie[] {
-    return (session.jar.serializeSync()?.cookies ?? []) as StoredCookie[];
+    return session.cookieStore.sortedRecords().map(storedCookieOfRecord);
 }
 
 function parseCookieKey(key: string): CookieKey {

@@ -144,6 +144,20 @@ export class CookieRecord {
     get secure(): boolean {
         return (this.flags & SECURE) !== 0;
     }
+
+    get httpOnly(): boolean {
+        return (this.flags & HTTP_ONLY) !== 0;
+    }
+
+    /** tough-cookie's `hostOnly`: null until a jar decided it. */
+    get hostOnly(): boolean | null {
+        return this.flags & HOST_ONLY_KNOWN ? (this.flags & HOST_ONLY) !== 0 : null;
+    }
+
+    /** tough-cookie's `pathIsDefault`: null until a jar decided it. */
+    get pathIsDefault(): boolean | null {
+        return this.flags & PATH_DEFAULT_KNOWN ? (this.flags & PATH_DEFAULT) !== 0 : null;
+    }
 }
 
 /**
@@ -182,7 +196,7 @@ function recordOfCookie(cookie: Cookie, domain: string, path: string): CookieRec
         cookie.maxAge,
         flags,
         cookie.sameSite,
-        cookie.extensions?.length ? cookie.extensions : null,
+        cookie.extensions ?? null,
         millisOf(cookie.creation),
         millisOf(cookie.lastAccessed),
         cookie.creationIndex ?? 0,
@@ -202,8 +216,8 @@ function fill(target: Cookie, record: CookieRecord): Cookie {
     target.httpOnly = (flags & HTTP_ONLY) !== 0;
     target.extensions = record.extensions;
     target.creation = dateOf(record.creation);
-    target.hostOnly = flags & HOST_ONLY_KNOWN ? (flags & HOST_ONLY) !== 0 : null;
-    target.pathIsDefault = flags & PATH_DEFAULT_KNOWN ? (flags & PATH_DEFAULT) !== 0 : null;
+    target.hostOnly = record.hostOnly;
+    target.pathIsDefault = record.pathIsDefault;
     return target;
 }
 
@@ -363,9 +377,10 @@ export class BoundedCookieStore extends Store {
     unexpiredCookies(now = Date.now()): Cookie[] {
         const cookies: Cookie[] = [];
         for (const record of this.sortedRecords()) {
-            const expiry = record.maxAge != null ? (typeof record.maxAge === 'number' && record.maxAge <= 0 ? now : Infinity) : record.expires;
-            // Cookie.TTL(now) > 0: Max-Age counts as still valid when positive, Expires against now.
-            if (Number.isNaN(expiry) || expiry > now) cookies.push(cookieOfRecord(record));
+            // Cookie.TTL(now) > 0: a numeric Max-Age counts when positive, else Expires against now (none: not kept).
+            const { maxAge, expires } = record;
+            const live = typeof maxAge === 'number' ? maxAge > 0 : expires === Infinity || (!Number.isNaN(expires) && expires > now);
+            if (live) cookies.push(cookieOfRecord(record));
         }
         return cookies;
     }
@@ -445,8 +460,8 @@ export class BoundedCookieStore extends Store {
         return settle(callback, this.sortedRecords().map(viewOf));
     }
 
-    /** The records by creation index, as MemoryCookieStore's `getAllCookies` orders its cookies. */
-    private sortedRecords(): readonly CookieRecord[] {
+    /** The records by creation index, as MemoryCookieStore's `getAllCookies` orders its cookies; not to be changed. */
+    sortedRecords(): readonly CookieRecord[] {
         const { records } = this;
         for (let i = 1; i < records.length; i++) {
             if (records[i - 1]!.creationIndex > records[i]!.creationIndex) return [...records].sort((a, b) => a.creationIndex - b.creationIndex);
