@@ -5,7 +5,8 @@
 import { Cookie, CookieJar } from 'tough-cookie';
 import { describe, expect, it } from 'vitest';
 
-import { storedCookieOf } from '../src/session/stored-cookie.js';
+import { storedCookieOf, storedCookieOfRecord } from '../src/session/stored-cookie.js';
+import { BoundedCookieStore } from '../src/shared/bounded-cookie-store.js';
 
 const HEADERS = [
     'sid=abc',
@@ -45,6 +46,27 @@ describe('storedCookieOf', () => {
         for (const cookie of cookies) {
             expect(JSON.stringify(storedCookieOf(cookie)), cookie.key).toBe(JSON.stringify(cookie.toJSON()));
         }
+    });
+
+    it('storedCookieOfRecord equals toJSON() of the Cookie the compact store makes of each record, and serializeSync()', async () => {
+        const store = new BoundedCookieStore();
+        const jar = new CookieJar(store, { looseMode: true });
+        for (const header of HEADERS.filter((h) => !/Domain=\.Example|Domain=shop/.test(h))) {
+            await jar.setCookie(header, 'https://www.example.com/x/y', { loose: true });
+        }
+        await jar.setCookie('z=1; Domain=example.com', 'https://www.example.com/');
+        await jar.getCookies('https://www.example.com/x/y'); // updates lastAccessed
+        const odd = new Cookie({ key: 'odd', value: 'v', domain: 'example.com', path: '/', maxAge: 'Infinity', extensions: [] });
+        odd.creation = 'Infinity' as unknown as Date;
+        odd.lastAccessed = null;
+        await store.putCookie(odd);
+        const records = store.sortedRecords();
+        expect(records.length).toBeGreaterThan(5);
+        const views = await store.getAllCookies();
+        records.forEach((record, index) => {
+            expect(JSON.stringify(storedCookieOfRecord(record)), record.key).toBe(JSON.stringify(views[index]!.toJSON()));
+        });
+        expect(JSON.stringify(records.map(storedCookieOfRecord))).toBe(JSON.stringify(jar.serializeSync()!.cookies));
     });
 
     it('equals toJSON() for odd property values set directly', () => {

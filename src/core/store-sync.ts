@@ -103,7 +103,7 @@ export class StoreSync {
                 session.inTransit.size === 0 &&
                 session.writesInFlight === 0 &&
                 session.renewal === undefined &&
-                session.cookieHolders.size === 0 &&
+                !session.holdsCookies &&
                 !this.writeBehind.isPending(session),
         );
     }

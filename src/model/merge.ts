@@ -15,6 +15,9 @@ export function zeroCounters(): StoredCounters {
     return { requests: 0, successes: 0, failures: 0, renewals: 0 };
 }
 
+/** Zero counters, shared and frozen: what a session holds until it counts something (copy before changing). */
+export const NO_COUNTERS: StoredCounters = Object.freeze(zeroCounters());
+
 /** Sums two counter sets. */
 export function addCounters(a: StoredCounters, b: StoredCounters): StoredCounters {
     return {

@@ -2,11 +2,11 @@ import { CookieJar } from 'tough-cookie';
 
 import type { PlaywrightCookieParam } from '../browser/cookies.js';
 import type { SessionIdentity } from '../model/identity.js';
-import { zeroCounters } from '../model/merge.js';
+import { NO_COUNTERS, zeroCounters } from '../model/merge.js';
 import type { SessionAuth, SessionRecord, StoredCounters } from '../model/types.js';
 import { InTransit } from './in-transit.js';
 import { loadStoredCookies } from './stored-cookies.js';
-import { TrackingCookieStore } from './tracking-cookie-store.js';
+import { type CookieChangeListener, TrackingCookieStore } from './tracking-cookie-store.js';
 
 /** Something whose cookies must be wiped when its session is cleared: an open Playwright browser context. */
 export interface CookieHolder {
@@ -80,7 +80,7 @@ export interface SessionCounters {
  * identity, login values and pending store changes together. Internal: users see sessions through `Sessions`.
  * @internal
  */
-export class BoundSession {
+export class BoundSession implements CookieChangeListener {
     /** Cookie jar (tough-cookie, synchronous, tracking changed cookies for the store). */
     jar!: CookieJar;
     /** The jar's store: which cookies changed since the last flush. */
@@ -105,12 +105,11 @@ export class BoundSession {
     identity: SessionIdentity | undefined;
     /** Headers and query parameters a login put on the requests of this generation (see SessionAuth). */
     auth: SessionAuth | undefined;
-    /** got-scraping's header session token for this generation (stable generated headers). */
-    headerToken: object = {};
+    #headerToken: object | undefined;
     /** Totals as this process knows them (stored totals plus local increments). */
     readonly counters: SessionCounters = { requests: 0, successes: 0, failures: 0, renewals: 0 };
-    /** Increments not yet written to the store. */
-    pending: StoredCounters = zeroCounters();
+    /** Increments not yet written to the store ({@link NO_COUNTERS}, shared and frozen, while there are none). */
+    pending: StoredCounters = NO_COUNTERS;
     /** The session was cleared into its current generation and the store has not been told yet. */
     resetPending = false;
     /** The last renewal error changed and the store has not been told yet. */
@@ -122,7 +121,7 @@ export class BoundSession {
     /** `updatedAt` of the newest stored record this session was brought up to date with (older ones are ignored). */
     storedAt = 0;
     /** Totals this session object has handed to the store as deltas (see `SessionDelta.writer`). */
-    sent: StoredCounters = zeroCounters();
+    sent: StoredCounters = NO_COUNTERS;
     /** Names this session object as a writer in the store, assigned at its first delta. */
     writerId: string | undefined;
     /** Writes of this session under way (a pulled row may not show them yet). */
@@ -141,8 +140,7 @@ export class BoundSession {
     errorScore = 0;
     /** Settle when the requests transmitted with the current generation have been answered by the server. */
     readonly inTransit = new InTransit();
-    /** Open browser contexts currently holding this session's cookies. */
-    readonly cookieHolders = new Set<CookieHolder>();
+    #cookieHolders: Set<CookieHolder> | undefined;
 
     /**
      * @param id The session id.
@@ -156,6 +154,30 @@ export class BoundSession {
     ) {
         this.replaceJar();
         observer.statusChanged(undefined, 'ready');
+    }
+
+    /** got-scraping's header session token for this generation (stable generated headers); made at first use. */
+    get headerToken(): object {
+        return (this.#headerToken ??= {});
+    }
+
+    set headerToken(token: object) {
+        this.#headerToken = token;
+    }
+
+    /** Open browser contexts currently holding this session's cookies (the set is made at first use). */
+    get cookieHolders(): Set<CookieHolder> {
+        return (this.#cookieHolders ??= new Set());
+    }
+
+    /** Whether an open browser context holds this session's cookies (without making the set). */
+    get holdsCookies(): boolean {
+        return this.#cookieHolders !== undefined && this.#cookieHolders.size > 0;
+    }
+
+    /** Called by the jar's store when a cookie changed (see {@link TrackingCookieStore}). */
+    cookiesChanged(): void {
+        this.onChange(this);
     }
 
     /** Settles when the pending renewal ends; undefined when none is pending. */
@@ -188,6 +210,7 @@ export class BoundSession {
     /** Counts an event (a transmitted request, a handled request, a failure, a renewal). */
     count(counter: keyof StoredCounters, by = 1): void {
         this.counters[counter] += by;
+        if (this.pending === NO_COUNTERS) this.pending = zeroCounters();
         this.pending[counter] += by;
         if (counter === 'requests' && by > 0) this.counters.lastUsedAt = Date.now();
         this.observer.counted(counter, by);
@@ -215,7 +238,7 @@ export class BoundSession {
         this.profileIndex = profileIndex;
         this.identity = identity;
         this.auth = undefined;
-        this.headerToken = {};
+        this.#headerToken = undefined;
         this.lastRenewalError = undefined;
         this.unwritable = undefined;
         this.resetPending = true;
@@ -248,7 +271,7 @@ export class BoundSession {
         this.jar = next.jar;
         this.cookieStore.markAllDirty();
         this.auth = next.auth;
-        this.headerToken = {};
+        this.#headerToken = undefined;
         this.lastRenewalError = undefined;
         this.unwritable = undefined;
         this.resetPending = true;
@@ -302,7 +325,7 @@ export class BoundSession {
      * stored (revert). Returns the browser contexts that held the old cookies, to be wiped.
      */
     adopt(record: SessionRecord, profileIndex: number | undefined): CookieHolder[] {
-        const holders = [...this.cookieHolders];
+        const holders = this.#cookieHolders ? [...this.#cookieHolders] : [];
         this.replaceJar();
         this.resetPending = false;
         this.assign(record, profileIndex);
@@ -323,12 +346,12 @@ export class BoundSession {
         this.validSince = record.generation;
         this.identity = record.identity ?? undefined;
         this.auth = record.auth ?? undefined;
-        this.headerToken = {};
+        this.#headerToken = undefined;
         loadStoredCookies(this.cookieStore, record.cookies);
     }
 
     private replaceJar(): void {
-        this.cookieStore = new TrackingCookieStore(() => this.onChange(this));
+        this.cookieStore = new TrackingCookieStore(this);
         this.jar = new CookieJar(this.cookieStore, { looseMode: true });
     }
 }

@@ -1,6 +1,7 @@
 import type { Cookie, CookieJar } from 'tough-cookie';
-import { canonicalDomain, pathMatch } from 'tough-cookie';
+import { pathMatch } from 'tough-cookie';
 
+import { type CookieRecord, recordOf } from '../shared/bounded-cookie-store.js';
 import { TrackingCookieStore } from './tracking-cookie-store.js';
 
 /** Origins (scheme and host) one jar remembers cookies for; more are rare and simply read again. */
@@ -71,17 +72,15 @@ export function cookieHeaderOf(jar: CookieJar, url: URL): string {
  * every cookie it returns; the cookies of other paths than the request's were not sent, so theirs is put back.
  */
 function readOrigin(jar: CookieJar, store: TrackingCookieStore, url: URL, path: string, entry: OriginCookies): void {
-    const accessed = new Map<Cookie, Cookie['lastAccessed']>();
-    const host = canonicalDomain(url.hostname);
-    if (host) {
-        // Every special-use domain allowed: a superset of what the read can return, whatever the jar's setting.
-        store.findCookies(host, null, true, (_error, found) => {
-            for (const cookie of (found as Cookie[] | undefined) ?? []) accessed.set(cookie, cookie.lastAccessed);
-        });
-    }
+    // By record: the Cookies the store hands out are made per read (see BoundedCookieStore).
+    const accessed = new Map<CookieRecord, number>();
+    for (const record of store.allRecords()) accessed.set(record, record.lastAccessed);
     const cookies = jar.getCookiesSync(url.href, { allPaths: true, sort: true });
     for (const cookie of cookies) {
-        if (!pathMatch(path, cookie.path ?? '/') && accessed.has(cookie)) cookie.lastAccessed = accessed.get(cookie)!;
+        if (pathMatch(path, cookie.path ?? '/')) continue;
+        const record = recordOf(cookie);
+        const before = record && accessed.get(record);
+        if (record && before !== undefined) record.lastAccessed = before;
     }
     const texts = cookies.map((cookie) => cookie.cookieString());
     entry.cookies = cookies;

@@ -5,7 +5,8 @@
  */
 export class InTransit {
     private count = 0;
-    private waiters: Array<() => void> = [];
+    /** Made when someone waits (most sessions never have a waiter). */
+    private waiters: Array<() => void> | undefined;
     #slowestRecentMillis = 0;
 
     /** Requests sent and not answered yet. */
@@ -31,9 +32,9 @@ export class InTransit {
             if (left) return;
             left = true;
             this.#slowestRecentMillis = Math.max(performance.now() - sentAt, this.#slowestRecentMillis * 0.9);
-            if (--this.count === 0 && this.waiters.length > 0) {
+            if (--this.count === 0 && this.waiters) {
                 const waiters = this.waiters;
-                this.waiters = [];
+                this.waiters = undefined;
                 for (const wake of waiters) wake();
             }
         };
@@ -42,6 +43,6 @@ export class InTransit {
     /** Settles when every request sent so far (and any sent meanwhile) has been answered. */
     drained(): Promise<void> {
         if (this.count === 0) return Promise.resolve();
-        return new Promise((resolve) => this.waiters.push(resolve));
+        return new Promise((resolve) => (this.waiters ??= []).push(resolve));
     }
 }

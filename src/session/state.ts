@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 
 import { Cookie } from 'tough-cookie';
 
-import { addCounters, cookieKeyOf, subtractCounters, zeroCounters } from '../model/merge.js';
+import { NO_COUNTERS, addCounters, cookieKeyOf, subtractCounters } from '../model/merge.js';
 import type { CookieKey, SessionDelta, SessionRecord, StoredCookie } from '../model/types.js';
 import type { BoundSession } from './bound-session.js';
-import { storedCookieOf } from './stored-cookie.js';
+import { storedCookieOfRecord } from './stored-cookie.js';
 
 /** A delta taken from a session, and how to give it back if writing it failed. */
 export interface TakenDelta {
@@ -33,14 +33,15 @@ export function takeDelta(session: BoundSession): TakenDelta {
         // Only the changed cookies are looked up and serialized, not the whole jar.
         for (const key of dirty) {
             const { domain, path, key: name } = parseCookieKey(key);
-            const cookie = findCookie(session, domain, path, name);
-            if (cookie) upserts.push(storedCookieOf(cookie));
+            const record = store.recordFor(domain, path, name);
+            if (record) upserts.push(storedCookieOfRecord(record));
             else removals.push({ domain, path, key: name });
         }
     }
     const counters = session.pending;
-    session.pending = zeroCounters();
-    session.sent = addCounters(session.sent, counters);
+    session.pending = NO_COUNTERS;
+    // Most flushes carry cookie changes only: no new counter object for them.
+    if (counters !== NO_COUNTERS) session.sent = addCounters(session.sent, counters);
     session.writerId ??= `${PROCESS_WRITER}.${++writerSerial}`;
     const reset = session.resetPending;
     session.resetPending = false;
@@ -63,8 +64,10 @@ export function takeDelta(session: BoundSession): TakenDelta {
         restore() {
             // Only if the session was not reset meanwhile: changes of a cleared generation are worthless.
             if (session.generation === delta.generation) store.restoreDirty(dirty);
-            session.pending = addCounters(session.pending, counters);
-            session.sent = subtractCounters(session.sent, counters);
+            if (counters !== NO_COUNTERS) {
+                session.pending = addCounters(session.pending, counters);
+                session.sent = subtractCounters(session.sent, counters);
+            }
             session.resetPending ||= reset;
             session.renewalErrorPending ||= renewalErrorChanged;
         },
@@ -117,17 +120,12 @@ function sameExpiry(cookie: Cookie, json: StoredCookie): boolean {
 }
 
 
-function findCookie(session: BoundSession, domain: string, path: string, key: string): Cookie | undefined {
-    let found: Cookie | undefined;
-    session.cookieStore.findCookie(domain, path, key, (_error: Error | null, cookie?: Cookie | null) => {
-        found = cookie ?? undefined;
-    });
-    return found;
-}
-
-/** Every cookie of the session (expired ones included: expiry is applied when cookies are read), as JSON. */
+/**
+ * Every cookie of the session (expired ones included: expiry is applied when cookies are read), as JSON: what
+ * `jar.serializeSync().cookies` holds, made from the store's records.
+ */
 function allStoredCookies(session: BoundSession): StoredCookie[] {
-    return (session.jar.serializeSync()?.cookies ?? []) as StoredCookie[];
+    return session.cookieStore.sortedRecords().map(storedCookieOfRecord);
 }
 
 function parseCookieKey(key: string): CookieKey {

@@ -1,6 +1,7 @@
 import type { Cookie } from 'tough-cookie';
 
 import type { StoredCookie } from '../model/types.js';
+import type { CookieRecord } from '../shared/bounded-cookie-store.js';
 
 /**
  * A cookie as stores keep it: the same object as tough-cookie's `cookie.toJSON()` (same properties, same values,
@@ -23,6 +24,31 @@ export function storedCookieOf(cookie: Cookie): StoredCookie {
     if (pathIsDefault !== null && typeof pathIsDefault === 'boolean') out.pathIsDefault = pathIsDefault;
     setDate(out, 'creation', creation, null);
     setDate(out, 'lastAccessed', lastAccessed, null);
+    if (sameSite !== undefined && typeof sameSite === 'string') out.sameSite = sameSite;
+    return out as StoredCookie;
+}
+
+/**
+ * {@link storedCookieOf} of the Cookie a jar's store would make of `record` (the same object, property for property),
+ * without making that Cookie and its Dates: what a flush writes of each changed cookie.
+ */
+export function storedCookieOfRecord(record: CookieRecord): StoredCookie {
+    const out: Record<string, unknown> = {};
+    const { key, value, expires, maxAge, extensions, hostOnly, pathIsDefault, creation, lastAccessed, sameSite } = record;
+    if (key !== '') out.key = key;
+    if (value !== '') out.value = value;
+    // Records keep times as milliseconds: Infinity is tough-cookie's 'Infinity', NaN its null.
+    if (expires !== Infinity) out.expires = Number.isNaN(expires) ? null : isoOf(expires);
+    if (maxAge !== null && (typeof maxAge === 'number' || maxAge === 'Infinity' || maxAge === '-Infinity')) out.maxAge = maxAge;
+    out.domain = record.domain;
+    out.path = record.path;
+    if (record.secure) out.secure = true;
+    if (record.httpOnly) out.httpOnly = true;
+    if (extensions !== null && Array.isArray(extensions)) out.extensions = extensions;
+    if (hostOnly !== null) out.hostOnly = hostOnly;
+    if (pathIsDefault !== null) out.pathIsDefault = pathIsDefault;
+    if (!Number.isNaN(creation)) out.creation = creation === Infinity ? 'Infinity' : isoOf(creation);
+    if (!Number.isNaN(lastAccessed)) out.lastAccessed = lastAccessed === Infinity ? 'Infinity' : isoOf(lastAccessed);
     if (sameSite !== undefined && typeof sameSite === 'string') out.sameSite = sameSite;
     return out as StoredCookie;
 }

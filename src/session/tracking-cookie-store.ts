@@ -1,9 +1,14 @@
 import type { Cookie } from 'tough-cookie';
 
 import { cookieKeyOf } from '../model/merge.js';
-import { BoundedCookieStore } from '../shared/bounded-cookie-store.js';
+import { BoundedCookieStore, type CookieRecord } from '../shared/bounded-cookie-store.js';
 
 type Callback = (error: Error | null, result?: unknown) => void;
+
+/** What a session's store tells of its changes (an object, not a closure per store). */
+export interface CookieChangeListener {
+    cookiesChanged(): void;
+}
 
 /**
  * The cookie store of every session jar: tough-cookie's in-memory store with a browser's limits (see
@@ -13,16 +18,23 @@ type Callback = (error: Error | null, result?: unknown) => void;
  * recorded — except evictions by the limits, which always are, so that the store drops what the jar dropped.
  */
 export class TrackingCookieStore extends BoundedCookieStore {
-    /** Keys (see `cookieKeyOf`) changed since the last {@link TrackingCookieStore.takeDirty}. */
-    private dirty = new Set<string>();
+    /** Keys (see `cookieKeyOf`) changed since the last {@link TrackingCookieStore.takeDirty}; made at the first one. */
+    private dirty: Set<string> | undefined;
     /** Every cookie changed: the whole jar must be written (a reset). */
     private allDirty = false;
     private muted = false;
     /** Bumped by every change, recorded or not: a cached Cookie header is valid while it stays the same. */
     version = 0;
 
-    constructor(private readonly onChange: () => void = () => undefined) {
+    /** @param listener Told of every recorded change (a function, or an object whose `cookiesChanged` is called). */
+    constructor(private readonly listener: (() => void) | CookieChangeListener | undefined = undefined) {
         super();
+    }
+
+    private onChange(): void {
+        const { listener } = this;
+        if (typeof listener === 'function') listener();
+        else listener?.cookiesChanged();
     }
 
     /** Runs `action` without recording its changes (used to apply state read from the store). */
@@ -43,41 +55,40 @@ export class TrackingCookieStore extends BoundedCookieStore {
 
     /** Whether anything changed since the last {@link TrackingCookieStore.takeDirty}. */
     get isDirty(): boolean {
-        return this.allDirty || this.dirty.size > 0;
+        return this.allDirty || (this.dirty !== undefined && this.dirty.size > 0);
     }
 
     /** Whether the cookie with this key changed since the last {@link TrackingCookieStore.takeDirty}. */
     isKeyDirty(key: string): boolean {
-        return this.allDirty || this.dirty.has(key);
+        return this.allDirty || this.dirty?.has(key) === true;
     }
 
     /** Returns and forgets what changed: `'all'` or the set of changed keys. */
     takeDirty(): Set<string> | 'all' {
+        const taken = this.dirty ?? new Set<string>();
+        this.dirty = undefined;
         if (this.allDirty) {
             this.allDirty = false;
-            this.dirty = new Set();
             return 'all';
         }
-        const taken = this.dirty;
-        this.dirty = new Set();
         return taken;
     }
 
     /** Puts back what a failed flush took, so the next flush writes it again. */
     restoreDirty(taken: Set<string> | 'all'): void {
         if (taken === 'all') this.allDirty = true;
-        else for (const key of taken) this.dirty.add(key);
+        else for (const key of taken) (this.dirty ??= new Set()).add(key);
         this.onChange();
     }
 
     private record(key: string, always = false): void {
         this.version++;
         if (this.muted && !always) return;
-        this.dirty.add(key);
+        (this.dirty ??= new Set()).add(key);
         this.onChange();
     }
 
-    protected override stored(cookie: Cookie): void {
+    protected override stored(cookie: CookieRecord): void {
         this.record(cookieKeyOf(cookie));
     }
 

@@ -160,6 +160,7 @@ function validatedCookie(input: unknown, path: string, issues: ConfigValidationI
  * not change the jar.
  */
 export function allCookies(jar: CookieJar): Cookie[] {
+    if (jar.store instanceof BoundedCookieStore) return jar.store.unexpiredCookies();
     let stored: Cookie[] = [];
     jar.store.getAllCookies((_error: Error | null, cookies?: Cookie[]) => {
         stored = cookies ?? [];
