@@ -67,7 +67,9 @@ export class SessionBoundHttpClient implements BaseHttpClient {
     ): Promise<R> {
         const { pipeline, registry, coordinator, resolve } = this.#internals;
         const explicitCookie = takeCookieHeader(request.headers);
-        refuseLogout(this.#internals, attempt.sessionId, request.url);
+        // Parsed once for the logout guard and every transmission attempt's start (an invalid URL fails in got).
+        const url = parsedUrl(request.url);
+        refuseLogout(this.#internals, attempt.sessionId, url);
         await pipeline.ready();
         for (;;) {
             const session = resolve(attempt.sessionId);
@@ -75,7 +77,7 @@ export class SessionBoundHttpClient implements BaseHttpClient {
             await paceCrawlRequest(this.#internals, session.id);
             await coordinator.whenUsable(session);
             const identity = registry.identityOf(session);
-            const state = pipeline.begin(session, { identity, url: request.url, explicitCookie });
+            const state = pipeline.begin(session, { identity, url, explicitCookie });
             const prepared = withHooks(request, gotHopHooks(pipeline, state, { inTransit: session.inTransit }), {
                 proxyUrl: registry.proxyUrlOf(session) ?? request.proxyUrl,
                 sessionToken: session.headerToken,
@@ -143,6 +145,16 @@ function withHooks(
             beforeRedirect: [...(theirs.beforeRedirect ?? []), overrides.guardRedirect, hooks.beforeRedirect],
         },
     };
+}
+
+/** The request's URL parsed; as it is when it does not parse (got then fails it with its own error). */
+function parsedUrl(url: string | URL): string | URL {
+    if (typeof url !== 'string') return url;
+    try {
+        return new URL(url);
+    } catch {
+        return url;
+    }
 }
 
 /** The logout guard's refusal behind a got error, if that is what stopped the request. */

@@ -78,11 +78,18 @@ export class SessionRequestManager implements IRequestManager {
         this.#internals = internalsOf(sessions);
         this.#inner = inner;
         this.#pool = pool;
+        // Crawlee reads a method on every call (fetchNextRequest, isEmpty, markRequestHandled, …): each is bound once.
+        const bound = new Map<PropertyKey, { method: unknown; owner: object; bound: unknown }>();
         const proxy = new Proxy(this, {
             get: (target, property) => {
                 const owner = (property in target ? target : inner) as unknown as Record<PropertyKey, unknown>;
                 const value = owner[property];
-                return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(owner) : value;
+                if (typeof value !== 'function') return value;
+                const known = bound.get(property);
+                if (known && known.method === value && known.owner === owner) return known.bound;
+                const method = (value as (...args: unknown[]) => unknown).bind(owner);
+                bound.set(property, { method: value, owner, bound: method });
+                return method;
             },
             set: (target, property, value) => Reflect.set((property in target ? target : inner) as object, property, value),
         });
@@ -122,10 +129,10 @@ export class SessionRequestManager implements IRequestManager {
         for (let fetched = 0; fetched < MAX_FETCHES_PER_CALL && this.#asideCount < MAX_REQUESTS_ASIDE; fetched++) {
             const request = await inner.fetchNextRequest<T>();
             if (!request) return null;
-            const now = Date.now();
-            if (await this.#skipLogout(inner, request)) continue;
             const sessionId = this.#sessionIdOf(request);
+            if (await this.#skipLogout(inner, request, sessionId)) continue;
             if (sessionId === undefined) return request; // the binding's hook fails it with the reason
+            const now = Date.now();
             const queued = this.#aside.get(sessionId);
             if (queued) {
                 queued.push(this.#entry(request)); // behind the session's older requests
@@ -320,8 +327,8 @@ export class SessionRequestManager implements IRequestManager {
     }
 
     /** A request that would log its session out is marked handled, never fetched; one info line each, counted. */
-    async #skipLogout(inner: IRequestManager, request: Request): Promise<boolean> {
-        if (logoutGuarded(this.#internals, this.#sessionIdOf(request) ?? '?', request.url) === undefined) return false;
+    async #skipLogout(inner: IRequestManager, request: Request, sessionId: string | undefined): Promise<boolean> {
+        if (logoutGuarded(this.#internals, sessionId ?? '?', request.url) === undefined) return false;
         request.noRetry = true;
         await inner.markRequestHandled(request);
         return true;
