@@ -33,6 +33,8 @@ async function handle(route: Route, pipeline: RequestPipeline, session: BoundSes
         return route.fallback();
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return route.fallback();
+    // After a switch ahead of expiry, the page's cookies are replaced first: the values applied below are the new login's.
+    if (session.reseeding) await session.reseeding;
     const headers: Record<string, string | string[] | undefined> = { ...request.headers() };
     const state = pipeline.begin(session, { identity, url, client: 'browser' });
     const sent = pipeline.prepareHop(state, { url, method: request.method(), headers });

@@ -397,13 +397,12 @@ export type AheadOutcome = 'renewed' | 'oldKilled' | 'adopted' | 'joined' | 'fai
 function reseedCookieHolders(session: BoundSession): void {
     if (session.cookieHolders.size === 0) return;
     const cookies = toPlaywrightCookies(allCookies(session.jar));
-    for (const holder of session.cookieHolders) {
-        if (!holder.addCookies) continue;
-        void holder
-            .clearCookies()
-            .then(() => holder.addCookies!(cookies))
-            .catch(() => undefined); // a page closing meanwhile
-    }
+    // Added over the old ones (same names replaced), not after a clear: a request in between would carry none. The
+    // pages' routes wait for it, so that a request never pairs the old cookies with the new login's values.
+    const reseeding = Promise.allSettled([...session.cookieHolders].map((holder) => holder.addCookies?.(cookies))).then(() => {
+        if (session.reseeding === reseeding) session.reseeding = undefined;
+    });
+    session.reseeding = reseeding;
 }
 
 /** A clear came in while a renewal ahead was logging in: its result is dropped (the lease abandoned). */

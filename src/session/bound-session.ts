@@ -99,6 +99,8 @@ export class BoundSession implements CookieChangeListener {
      * would reach the site after it wait for the renewal instead. Ignored once the session is in another generation.
      */
     announcedEnd: AnnouncedEnd | undefined;
+    /** Open browser contexts are being given the cookies of the generation just switched to (see `renewAhead`). */
+    reseeding: Promise<void> | undefined;
     /** Index of the assigned profile in the profile list; undefined without profiles. */
     profileIndex: number | undefined;
     /** The identity presented by this generation; set by the registry when the session is created or reset. */
