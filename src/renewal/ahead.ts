@@ -153,11 +153,11 @@ export interface AheadStats {
 
 /**
  * How long before a login's announced end a session stops sending with it: {@link END_GUARD_MILLIS}, or its slowest
- * recent answer time when longer (a request is judged when it arrives, and under load it arrives later), at most half
- * the login's lifetime (short logins stay usable).
+ * recent answer time when longer (a request is judged when it arrives, and under load it arrives later), at most a
+ * quarter of the login's lifetime: less than renewal ahead's own lead, so that a renewal on time never holds requests.
  */
 export function endGuardMillis(session: BoundSession, end: AnnouncedEnd): number {
-    return Math.min(Math.max(END_GUARD_MILLIS, session.inTransit.slowestRecentMillis), Math.max(0, end.at - end.issuedAt) / 2);
+    return Math.min(Math.max(END_GUARD_MILLIS, session.inTransit.slowestRecentMillis), Math.max(0, end.at - end.issuedAt) / 4);
 }
 
 /**
