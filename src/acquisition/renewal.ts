@@ -268,6 +268,17 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
                     totp ??
                     (() => Promise.reject(new LoginError('credentials', recipe.name, `the login function asked for a TOTP code, but ${account.label} has no totp`))),
             }) as unknown as BrowserCredentials;
+        /** What a login in Chromium needs, for a browser recipe and a browser-mode PKCE authorization alike. */
+        const inBrowser = () => ({
+            recipe,
+            credentials: browserCredentials(),
+            identity: context.identity,
+            proxyUrl: context.profile?.proxy,
+            jar: context.jar,
+            redactor,
+            browser: options.browser,
+            executablePath: options.executablePath,
+        });
         const values: Record<string, ExtractedValue> = {};
         let evidence: ExtractionEvidence;
         let storage: LoginState['origins'] = [];
@@ -287,17 +298,7 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
                     const { authorizeUrl, redirectUri } = settings;
                     if (!authorizeUrl || !redirectUri) throw new LoginError('rejected', recipe.name, 'the authorization_code_pkce grant needs authorizeUrl and redirectUri');
                     if (recipe.mode === 'browser') {
-                        return runBrowserAuthorization({
-                            recipe,
-                            settings: { ...settings, authorizeUrl, redirectUri },
-                            credentials: browserCredentials(),
-                            identity: context.identity,
-                            proxyUrl: context.profile?.proxy,
-                            jar: context.jar,
-                            redactor,
-                            browser: options.browser,
-                            executablePath: options.executablePath,
-                        });
+                        return runBrowserAuthorization({ ...inBrowser(), settings: { ...settings, authorizeUrl, redirectUri } });
                     }
                     return runAuthorization({
                         recipe,
@@ -318,16 +319,7 @@ export async function performLogin(recipe: LoginRecipe, context: LoginTarget, op
             Object.assign(values, outcome.values);
             evidence = { exchanges: outcome.exchanges, cookies: allCookies(context.jar) };
         } else {
-            const outcome = await runBrowserLogin({
-                recipe,
-                credentials: browserCredentials(),
-                identity: context.identity,
-                proxyUrl: context.profile?.proxy,
-                jar: context.jar,
-                redactor,
-                browser: options.browser,
-                executablePath: options.executablePath,
-            });
+            const outcome = await runBrowserLogin(inBrowser());
             storage = outcome.state.origins;
             evidence = {
                 exchanges: outcome.exchanges,
