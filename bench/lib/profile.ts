@@ -33,6 +33,40 @@ export interface CostBreakdown {
     sessionFunctions: ModuleCost[];
     /** Every other package and Node itself, for scale (the crawler, got, the HTTP stack, garbage collection). */
     others: ModuleCost[];
+    /**
+     * Self time per request of all work: every module and pseudo-frame except {@link NOT_WORK} (`(idle)`,
+     * `(program)`).
+     */
+    totalMicrosPerRequest: number;
+    /** Every module and pseudo-frame (`(garbage collector)`, `node:internal`, …), by self time, largest first. */
+    modules: ModuleCost[];
+    /** The profiler's sampling interval, µs. */
+    samplingIntervalMicros: number;
+}
+
+/** One module in {@link compareBreakdowns}: self time per request on each side, µs. */
+export interface ModuleDiff {
+    module: string;
+    /** µs per request in the plugin's crawl. */
+    plugin: number;
+    /** µs per request in the limit's crawl. */
+    limit: number;
+    /** `plugin - limit`, µs per request. */
+    diff: number;
+}
+
+/** What {@link compareBreakdowns} reports. */
+export interface BreakdownComparison {
+    /** Self time per request of all work in the plugin's crawl (without `(idle)` and `(program)`), µs. */
+    pluginTotalMicrosPerRequest: number;
+    /** The same for the limit's crawl, µs. */
+    limitTotalMicrosPerRequest: number;
+    /** `plugin - limit` of the totals, µs per request: the CPU the plugin costs, direct and indirect. */
+    totalDiffMicrosPerRequest: number;
+    /** Pseudo-frames listed in `modules` but left out of the totals: they are not work. */
+    notInTotals: string[];
+    /** Every module and pseudo-frame either side ran, by `diff`, largest first. */
+    modules: ModuleDiff[];
     /** The profiler's sampling interval, µs. */
     samplingIntervalMicros: number;
 }
@@ -42,6 +76,9 @@ export interface CostBreakdown {
  * got-scraping's, on every side: it orders every request's headers.)
  */
 const SESSION_PACKAGES = new Set(['tough-cookie']);
+
+/** The profiler's pseudo-frames that are not work: waiting for I/O, and time V8 could not place. */
+const NOT_WORK = new Set(['(idle)', '(program)']);
 
 const SAMPLING_INTERVAL_MICROS = 100;
 
@@ -93,6 +130,8 @@ function attribute(profile: CpuProfile, requests: number): CostBreakdown {
     const all = [...micros].map(([module, total]) => ({ module, microsPerRequest: perRequest(total) }));
     all.sort((a, b) => b.microsPerRequest - a.microsPerRequest);
     const sessionModules = all.filter((cost) => isSessionWork(cost.module));
+    let work = 0;
+    for (const [module, total] of micros) if (!NOT_WORK.has(module)) work += total;
     return {
         sessionWorkMicrosPerRequest: round(
             sessionModules.reduce((sum, cost) => sum + cost.microsPerRequest, 0),
@@ -101,7 +140,36 @@ function attribute(profile: CpuProfile, requests: number): CostBreakdown {
         sessionModules,
         sessionFunctions,
         others: all.filter((cost) => !isSessionWork(cost.module)).slice(0, 15),
+        totalMicrosPerRequest: perRequest(work),
+        modules: all,
         samplingIntervalMicros: SAMPLING_INTERVAL_MICROS,
+    };
+}
+
+/**
+ * Self time per request of two crawls side by side, module by module: the plugin's crawl against the limit's (the
+ * same crawl doing no session work), so the plugin's indirect costs show too (garbage collection, got's hooks,
+ * Crawlee's validation, Node's internals), not only its own code. A module one side never ran counts 0 there.
+ */
+export function compareBreakdowns(plugin: CostBreakdown, limit: CostBreakdown): BreakdownComparison {
+    const sides = new Map<string, { plugin: number; limit: number }>();
+    const side = (module: string) => {
+        let found = sides.get(module);
+        if (!found) sides.set(module, (found = { plugin: 0, limit: 0 }));
+        return found;
+    };
+    for (const cost of plugin.modules) side(cost.module).plugin = cost.microsPerRequest;
+    for (const cost of limit.modules) side(cost.module).limit = cost.microsPerRequest;
+    const modules = [...sides]
+        .map(([module, micros]) => ({ module, ...micros, diff: round(micros.plugin - micros.limit, 2) }))
+        .sort((a, b) => b.diff - a.diff || a.module.localeCompare(b.module));
+    return {
+        pluginTotalMicrosPerRequest: plugin.totalMicrosPerRequest,
+        limitTotalMicrosPerRequest: limit.totalMicrosPerRequest,
+        totalDiffMicrosPerRequest: round(plugin.totalMicrosPerRequest - limit.totalMicrosPerRequest, 2),
+        notInTotals: [...NOT_WORK],
+        modules,
+        samplingIntervalMicros: plugin.samplingIntervalMicros,
     };
 }
 
