@@ -4,7 +4,8 @@
  * every page sets cookies:
  * - the limit: the same crawler doing no session work at all (`useSessionPool: false`, no cookie persistence);
  * - Crawlee's own SessionPool with `persistCookiesPerSession`, for comparison.
- * One more plugin crawl runs under the V8 CPU profiler (not timed) for the per-request cost breakdown.
+ * One more plugin crawl runs under the V8 CPU profiler (not timed) for the per-request cost breakdown, then one more
+ * limit crawl of the same size, so the plugin's CPU per request can be set against the limit's module by module.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import { CheerioCrawler, Configuration, HttpCrawler, PlaywrightCrawler } from 'c
 import { Sessions, chromiumLaunchArgs, defineProfiles, findChromiumExecutable, withSessions } from '../../src/index.js';
 import { startCookieSite, type CookieSite } from '../lib/cookie-site.js';
 import { expectHandled, freshConfig, quietCrawlee } from '../lib/crawlee.js';
-import { profiledBreakdown } from '../lib/profile.js';
+import { compareBreakdowns, profiledBreakdown } from '../lib/profile.js';
 import { alternate } from '../lib/rounds.js';
 import { metricRow } from '../lib/rows.js';
 import { median, nowMs, ratioOf, round } from '../lib/stats.js';
@@ -255,6 +256,9 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
         const pairedVsPool = paired('plugin', 'pool');
         context.progress('profiling one more plugin crawl (not timed)');
         const breakdown = await profiledBreakdown(() => crawlWithPlugin(kind, setup, size(0), `x${crawlNumber++}`, 'memory'), size(0));
+        context.progress('profiling one more limit crawl (not timed)');
+        const limitBreakdown = await profiledBreakdown(() => crawlWithoutSessions(kind, setup, size(0), `y${crawlNumber++}`), size(0));
+        const breakdownVsLimit = compareBreakdowns(breakdown, limitBreakdown);
         const crawler = kind === 'http' ? 'HttpCrawler' : kind === 'cheerio' ? 'CheerioCrawler' : 'PlaywrightCrawler';
         const fairness =
             kind === 'playwright'
@@ -301,6 +305,17 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
                         'self time per request in crawlee-sessions and tough-cookie code during one ' +
                         'more plugin crawl under the V8 CPU profiler; by module in details.breakdown',
                 }),
+                metricRow({
+                    metric: 'CPU per request above the limit (CPU profile)',
+                    unit: 'µs',
+                    plugin: breakdownVsLimit.pluginTotalMicrosPerRequest,
+                    baseline: breakdownVsLimit.limitTotalMicrosPerRequest,
+                    note:
+                        `self time per request of all work (every module, garbage collection and Node's internals; ` +
+                        `not (idle) or (program)) in the profiled plugin crawl against one more limit crawl of ` +
+                        `${params.requests} pages under the profiler; difference ` +
+                        `${breakdownVsLimit.totalDiffMicrosPerRequest} µs, by module in details.breakdownVsLimit`,
+                }),
             ],
             details: {
                 params,
@@ -313,6 +328,7 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
                 pairedRatiosVsPool: pairedVsPool,
                 medianPairedRatioVsPool: round(median(pairedVsPool), 3),
                 breakdown,
+                breakdownVsLimit,
                 ...(executablePath ? { chromium: executablePath } : {}),
             },
         };
