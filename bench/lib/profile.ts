@@ -161,12 +161,13 @@ export function compareBreakdowns(plugin: CostBreakdown, limit: CostBreakdown): 
     for (const cost of plugin.modules) side(cost.module).plugin = cost.microsPerRequest;
     for (const cost of limit.modules) side(cost.module).limit = cost.microsPerRequest;
     const modules = [...sides]
-        .map(([module, micros]) => ({ module, ...micros, diff: round(micros.plugin - micros.limit, 2) }))
+        // Rounded to 4 digits, not 2 like the sides: each row's diff is then exactly what its two columns show.
+        .map(([module, micros]) => ({ module, ...micros, diff: round(micros.plugin - micros.limit) }))
         .sort((a, b) => b.diff - a.diff || a.module.localeCompare(b.module));
     return {
         pluginTotalMicrosPerRequest: plugin.totalMicrosPerRequest,
         limitTotalMicrosPerRequest: limit.totalMicrosPerRequest,
-        totalDiffMicrosPerRequest: round(plugin.totalMicrosPerRequest - limit.totalMicrosPerRequest, 2),
+        totalDiffMicrosPerRequest: round(plugin.totalMicrosPerRequest - limit.totalMicrosPerRequest),
         notInTotals: [...NOT_WORK],
         modules,
         samplingIntervalMicros: plugin.samplingIntervalMicros,
