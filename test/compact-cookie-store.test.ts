@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { TrackingCookieStore } from '../src/session/tracking-cookie-store.js';
 import { BoundedCookieStore, recordOf } from '../src/shared/bounded-cookie-store.js';
+import { cookieKeyOf } from '../src/model/merge.js';
 import { allCookies, createJar, storeSetCookieHeaders } from '../src/shared/cookies.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -92,5 +93,43 @@ describe('compact cookie store', () => {
         storeSetCookieHeaders(jar, [`long=${value}; Path=/; Secure`, '__proto__=1; Path=/', 'constructor=2; Path=/', '0=3; Path=/'], 'https://example.com/');
         expect(jar.getCookieStringSync('https://example.com/').split('; ').sort()).toEqual(['0=3', '__proto__=1', 'constructor=2', `long=${value}`]);
         expect(allCookies(jar).find((cookie) => cookie.key === 'long')!.secure).toBe(true);
+    });
+});
+
+describe('a repeated Set-Cookie', () => {
+    it('replaces the value in place: the change is recorded for the next flush, the cached Cookie header shows it, the shape version stays', async () => {
+        const { cookieHeaderOf } = await import('../src/session/cookie-header.js');
+        let told = 0;
+        const store = new TrackingCookieStore(() => told++);
+        const jar = new CookieJar(store, { looseMode: true });
+        const url = new URL('https://shop.example.com/catalog/page');
+        storeSetCookieHeaders(jar, ['visits=1; Path=/; Max-Age=3600', 'sid=abc; Path=/; HttpOnly'], url);
+        const record = store.allRecords().find((each) => each.key === 'visits')!;
+        const created = record.creation;
+        expect(cookieHeaderOf(jar, url)).toBe('visits=1; sid=abc');
+        expect(cookieHeaderOf(jar, url)).toBe('visits=1; sid=abc'); // served from the cache from here on
+        store.takeDirty();
+        const version = store.version;
+        told = 0;
+        await sleep(3);
+
+        storeSetCookieHeaders(jar, ['visits=2; Path=/; Max-Age=3600', 'sid=abc; Path=/; HttpOnly'], url);
+        expect(store.allRecords().find((each) => each.key === 'visits')).toBe(record);
+        expect(record.value).toBe('2');
+        expect(record.creation).toBe(created);
+        expect(record.lastAccessed).toBeGreaterThan(created);
+        expect(store.version).toBe(version);
+        expect(told).toBe(1);
+        expect(store.takeDirty()).toEqual(new Set([cookieKeyOf(record)]));
+        expect(cookieHeaderOf(jar, url)).toBe('visits=2; sid=abc');
+
+        // Other attributes, another origin or a value too large: tough-cookie's path, as without the memo.
+        storeSetCookieHeaders(jar, 'visits=3; Path=/; Max-Age=60', url);
+        expect(store.version).toBeGreaterThan(version);
+        expect(cookieHeaderOf(jar, url)).toBe('visits=3; sid=abc');
+        storeSetCookieHeaders(jar, `visits=${'x'.repeat(5000)}; Path=/; Max-Age=60`, url);
+        expect(cookieHeaderOf(jar, url)).toBe('visits=3; sid=abc');
+        storeSetCookieHeaders(jar, 'sid=evil; Path=/; HttpOnly', new URL('http://shop.example.com/'));
+        expect(jar.getCookiesSync(url).find((cookie) => cookie.key === 'sid')?.value).toBe('evil'); // from http:// (another origin for the memo) tough-cookie stored it
     });
 });

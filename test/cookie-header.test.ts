@@ -2,6 +2,7 @@ import { CookieJar } from 'tough-cookie';
 import { describe, expect, it } from 'vitest';
 
 import { cookieHeaderOf } from '../src/session/cookie-header.js';
+import { storeSetCookieHeaders } from '../src/shared/cookies.js';
 import { TrackingCookieStore } from '../src/session/tracking-cookie-store.js';
 import { BoundedCookieStore } from '../src/shared/bounded-cookie-store.js';
 
@@ -23,6 +24,9 @@ const URLS = [
     'http://127.0.0.1:8080/p/1',
     'http://127.0.0.1:9090/account/x',
     'http://[::1]:8080/account',
+    'http://shop.example.com/caf%C3%A9/menu',
+    'http://shop.example.com/a%2541/b',
+    'http://shop.example.com/a%41/b',
 ];
 
 const SET_COOKIES = [
@@ -37,6 +41,16 @@ const SET_COOKIES = [
     'gone=x; Path=/; Max-Age=0',
     'old=o{n}; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT',
     'deflt=d{n}',
+    'deflt=d1',
+    ' spaced = s{n} ;Path=/ ; HttpOnly',
+    'lax=l{n}; path=/; samesite=lax; max-age=30',
+    '__Host-h=h{n}; Path=/; Secure',
+    '__Secure-s=s{n}; Path=/',
+    'away=a{n}; Domain=other.test; Path=/',
+    'big=' + 'x'.repeat(4100) + '{n}; Path=/',
+    'big=b{n}; Path=/',
+    'ctl=c{n}\r\nX-Injected: 1; Path=/',
+    'noeq{n}; Path=/',
 ];
 
 /** Everything of a jar a later read can depend on: every cookie with its value, times and attributes. */
@@ -44,45 +58,51 @@ function contents(jar: CookieJar): unknown {
     return jar.serializeSync()!.cookies.map((cookie) => ({ ...cookie })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
-describe('the cached Cookie header', () => {
-    it('is what tough-cookie sends, with the same effects on the jar, through any sequence of sets, reads and expiries', () => {
+/** Runs `action` with the clock (`Date.now()` and `new Date()`) stopped at `now`: both jars see the same instants. */
+function atInstant<T>(now: number, action: () => T): T {
+    const realNow = Date.now;
+    const RealDate = globalThis.Date;
+    Date.now = () => now;
+    globalThis.Date = class extends RealDate {
+        constructor(...args: unknown[]) {
+            if (args.length === 0) super(now);
+            else super(...(args as [number]));
+        }
+        static override now() {
+            return now;
+        }
+    } as DateConstructor;
+    try {
+        return action();
+    } finally {
+        globalThis.Date = RealDate;
+        Date.now = realNow;
+    }
+}
+
+describe('the cached Cookie header and the repeated Set-Cookie path', () => {
+    it('are what tough-cookie sends and stores, with the same effects on the jar, through any sequence of sets, reads and expiries', () => {
         for (let seed = 1; seed <= 40; seed++) {
             const next = random(seed);
             let now = Date.UTC(2026, 0, 1);
-            const clock = () => new Date(now);
-            // The reference: the jar's store without change tracking (a cookie set again replaces the stored object).
+            // The reference: tough-cookie's own setCookie and read, on the jar's store without change tracking.
             const plain = new CookieJar(new BoundedCookieStore(), { looseMode: true });
             const cached = new CookieJar(new TrackingCookieStore(), { looseMode: true });
             for (let step = 0; step < 300; step++) {
                 const url = URLS[Math.floor(next() * URLS.length)]!;
                 const action = next();
                 if (action < 0.3) {
-                    const text = SET_COOKIES[Math.floor(next() * SET_COOKIES.length)]!.replace('{n}', String(step));
-                    for (const jar of [plain, cached]) jar.setCookieSync(text, url, { ignoreError: true, now: clock() });
+                    const count = 1 + Math.floor(next() * 3);
+                    const texts = Array.from({ length: count }, () => SET_COOKIES[Math.floor(next() * SET_COOKIES.length)]!.replace('{n}', String(step)));
+                    atInstant(now, () => {
+                        for (const text of texts) plain.setCookieSync(text, url, { ignoreError: true, loose: true });
+                        storeSetCookieHeaders(cached, texts, next() < 0.5 ? url : new URL(url));
+                    });
                 } else if (action < 0.35) {
                     now += Math.floor(next() * 3000);
                 } else {
-                    // Both reads at the same instant: tough-cookie takes `Date.now()` for expiry and `lastAccessed`.
-                    const realNow = Date.now;
-                    Date.now = () => now;
-                    const RealDate = globalThis.Date;
-                    globalThis.Date = class extends RealDate {
-                        constructor(...args: unknown[]) {
-                            if (args.length === 0) super(now);
-                            else super(...(args as [number]));
-                        }
-                        static override now() {
-                            return now;
-                        }
-                    } as DateConstructor;
-                    try {
-                        const expected = plain.getCookieStringSync(url);
-                        const actual = cookieHeaderOf(cached, new URL(url));
-                        expect(actual, `seed ${seed}, step ${step}, ${url}`).toBe(expected);
-                    } finally {
-                        globalThis.Date = RealDate;
-                        Date.now = realNow;
-                    }
+                    const [expected, actual] = atInstant(now, () => [plain.getCookieStringSync(url), cookieHeaderOf(cached, new URL(url))]);
+                    expect(actual, `seed ${seed}, step ${step}, ${url}`).toBe(expected);
                 }
                 if (step % 5 === 0) expect(contents(cached), `seed ${seed}, step ${step}`).toEqual(contents(plain));
             }

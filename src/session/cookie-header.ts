@@ -12,11 +12,9 @@ interface OriginCookies {
     /** The jar's `version` this entry describes. */
     version: number;
     /** The origin's cookies, every path, in the order tough-cookie sends them; read at the second request. */
-    cookies?: Cookie[];
-    /** `cookieString()` of each of {@link cookies}. */
-    texts?: string[];
-    /** The whole header when every cookie has the path `/` (the request path does not matter then). */
-    header?: string;
+    records?: CookieRecord[];
+    /** Whether every one of {@link records} has the path `/` (the request path does not matter then). */
+    allRootPaths?: boolean;
 }
 
 const cachesOfJars = new WeakMap<CookieJar, Map<string, OriginCookies>>();
@@ -26,9 +24,10 @@ const cachesOfJars = new WeakMap<CookieJar, Map<string, OriginCookies>>();
  * (`lastAccessed` of the cookies sent is refreshed; an expired one is removed). Sessions send their cookies on every
  * request while their jars change far less often, and tough-cookie's read (domain permutations, a scan of every path,
  * a filter, a sort and a string per cookie) was most of a request's cookie work. So the second read of an origin at
- * the same jar version keeps the origin's cookies of every path, and later reads only filter them by path until the jar
- * changes (any stored or removed cookie changes its version). The first read after a change is tough-cookie's own:
- * a jar that changes on every response pays one map lookup more, no more.
+ * the same jar version keeps the origin's cookies (the store's records) of every path, and later reads only filter
+ * them by path and join their current values until the jar changes (a stored or removed cookie changes its version;
+ * a value replaced in place by a repeated Set-Cookie does not, see `set-cookie-memo.ts`). The first read after a
+ * change is tough-cookie's own: a jar that changes on every response pays one map lookup more, no more.
  */
 export function cookieHeaderOf(jar: CookieJar, url: URL): string {
     const store = jar.store;
@@ -45,26 +44,36 @@ export function cookieHeaderOf(jar: CookieJar, url: URL): string {
         origins.set(originKey, { version: store.version });
         return jar.getCookieStringSync(url.href);
     }
-    const path = url.pathname || '/';
-    if (!entry.cookies) readOrigin(jar, store, url, path, entry);
-    const cookies = entry.cookies!;
-    if (cookies.length === 0) return '';
-    const now = new Date();
-    const nowMillis = now.getTime();
-    const texts = entry.texts!;
-    const parts: string[] | undefined = entry.header === undefined ? [] : undefined;
-    for (let i = 0; i < cookies.length; i++) {
-        const cookie = cookies[i]!;
-        if (parts && !pathMatch(path, cookie.path ?? '/')) continue;
-        const expiry = cookie.expiryTime();
-        if (expiry !== undefined && expiry <= nowMillis) {
+    const path = requestPathOf(url);
+    if (!entry.records) readOrigin(jar, store, url, path, entry);
+    const records = entry.records!;
+    if (records.length === 0) return '';
+    const now = Date.now();
+    const everyPath = entry.allRootPaths === true;
+    let header = '';
+    for (const record of records) {
+        if (!everyPath && !pathMatch(path, record.path)) continue;
+        const expiry = record.expiryTime();
+        if (expiry !== undefined && expiry <= now) {
             origins.delete(originKey);
             return jar.getCookieStringSync(url.href);
         }
-        parts?.push(texts[i]!);
+        const text = record.key ? `${record.key}=${record.value}` : record.value; // Cookie.cookieString()
+        header = header ? `${header}; ${text}` : text;
     }
-    for (const cookie of cookies) if (!parts || pathMatch(path, cookie.path ?? '/')) cookie.lastAccessed = now;
-    return parts ? parts.join('; ') : entry.header!;
+    for (const record of records) if (everyPath || pathMatch(path, record.path)) record.lastAccessed = now;
+    return header;
+}
+
+/** The path cookies are matched against: the URL's path percent-decoded, as tough-cookie matches it. */
+function requestPathOf(url: URL): string {
+    const path = url.pathname || '/';
+    if (!path.includes('%')) return path;
+    try {
+        return decodeURI(path);
+    } catch {
+        return path;
+    }
 }
 
 /**
@@ -72,20 +81,20 @@ export function cookieHeaderOf(jar: CookieJar, url: URL): string {
  * every cookie it returns; the cookies of other paths than the request's were not sent, so theirs is put back.
  */
 function readOrigin(jar: CookieJar, store: TrackingCookieStore, url: URL, path: string, entry: OriginCookies): void {
-    // By record: the Cookies the store hands out are made per read (see BoundedCookieStore).
     const accessed = new Map<CookieRecord, number>();
     for (const record of store.allRecords()) accessed.set(record, record.lastAccessed);
-    const cookies = jar.getCookiesSync(url.href, { allPaths: true, sort: true });
+    const cookies: Cookie[] = jar.getCookiesSync(url.href, { allPaths: true, sort: true });
+    const records: CookieRecord[] = [];
     for (const cookie of cookies) {
-        if (pathMatch(path, cookie.path ?? '/')) continue;
-        const record = recordOf(cookie);
-        const before = record && accessed.get(record);
-        if (record && before !== undefined) record.lastAccessed = before;
+        // The Cookies the store hands out are views of its records (see BoundedCookieStore).
+        const record = recordOf(cookie)!;
+        records.push(record);
+        if (pathMatch(path, record.path)) continue;
+        const before = accessed.get(record);
+        if (before !== undefined) record.lastAccessed = before;
     }
-    const texts = cookies.map((cookie) => cookie.cookieString());
-    entry.cookies = cookies;
-    entry.texts = texts;
-    entry.header = cookies.every((cookie) => cookie.path === '/') ? texts.join('; ') : undefined;
+    entry.records = records;
+    entry.allRootPaths = records.every((record) => record.path === '/');
     // Expired cookies of other paths were removed by the read: that changed the jar, and nothing else did.
     entry.version = store.version;
 }

@@ -23,7 +23,10 @@ export class TrackingCookieStore extends BoundedCookieStore {
     /** Every cookie changed: the whole jar must be written (a reset). */
     private allDirty = false;
     private muted = false;
-    /** Bumped by every change, recorded or not: a cached Cookie header is valid while it stays the same. */
+    /**
+     * Bumped by every change of which cookies the jar holds and how they match requests (recorded or not), not by a
+     * value replaced in place (`replaceValue`): the cookies a cached Cookie header lists are valid while it stays.
+     */
     version = 0;
 
     /** @param listener Told of every recorded change (a function, or an object whose `cookiesChanged` is called). */
@@ -81,8 +84,12 @@ export class TrackingCookieStore extends BoundedCookieStore {
         this.onChange();
     }
 
-    private record(key: string, always = false): void {
-        this.version++;
+    /**
+     * @param always recorded even while muted (evictions)
+     * @param sameShape only a value changed: the jar's {@link version} (which cookies there are, and where) stays
+     */
+    private record(key: string, always = false, sameShape = false): void {
+        if (!sameShape) this.version++;
         if (this.muted && !always) return;
         (this.dirty ??= new Set()).add(key);
         this.onChange();
@@ -90,6 +97,10 @@ export class TrackingCookieStore extends BoundedCookieStore {
 
     protected override stored(cookie: CookieRecord): void {
         this.record(cookieKeyOf(cookie));
+    }
+
+    protected override valueReplaced(cookie: CookieRecord): void {
+        this.record(cookieKeyOf(cookie), false, true);
     }
 
     protected override removed(domain: string, path: string, key: string, evicted: boolean): void {

@@ -89,7 +89,7 @@ const MAX_INTERNED = 10_000;
 const interned = new Map<string, string>();
 
 /** The one copy of `text` every record uses (bounded: past the bound, new strings are kept as they are). */
-function intern(text: string): string {
+export function intern(text: string): string {
     const known = interned.get(text);
     if (known !== undefined) return known;
     if (interned.size >= MAX_INTERNED || text.length > 256) return text;
@@ -126,6 +126,12 @@ export class CookieRecord {
         public creation: number,
         public lastAccessed: number,
         public creationIndex: number,
+        /**
+         * Where the cookie was last stored from: the origin (`scheme://host`) of the response followed by the
+         * attributes of its Set-Cookie header (everything from the first `;`). A header that repeats both is stored
+         * without tough-cookie (see `storeSetCookieHeaders`). Undefined when the cookie was stored any other way.
+         */
+        public setBy: string | undefined = undefined,
     ) {}
 
     /** `Cookie.expiryTime()` of the cookie (Max-Age counted from the last access, as tough-cookie does). */
@@ -355,6 +361,11 @@ export class BoundedCookieStore extends Store {
     /** Called after a cookie was stored, new or replacing one with the same domain, path and name. */
     protected stored(_cookie: CookieRecord): void {}
 
+    /** Called after a cookie's value was replaced in place by {@link replaceValue} (nothing else of it changed). */
+    protected valueReplaced(record: CookieRecord): void {
+        this.stored(record);
+    }
+
     /** Called after a cookie was removed; `evicted` is true when the limits removed it, not the jar or the site. */
     protected removed(_domain: string, _path: string, _key: string, _evicted: boolean): void {}
 
@@ -366,6 +377,22 @@ export class BoundedCookieStore extends Store {
             if (record.key === key && record.domain === domain && record.path === path) return record;
         }
         return undefined;
+    }
+
+    /**
+     * Gives a stored cookie a new value, as tough-cookie's `setCookie` does for a cookie set again with the same
+     * attributes from the same origin: the value and the access time change, its creation and everything else stay.
+     * Returns false, changing nothing, when the value is larger than {@link MAX_COOKIE_BYTES} allows (as
+     * {@link putCookie} refuses it) or `record` is not this store's.
+     */
+    replaceValue(record: CookieRecord, value: string, now: number): boolean {
+        if (!fitsCookieSize(record.key, value) || this.recordFor(record.domain, record.path, record.key) !== record) return false;
+        record.lastAccessed = now;
+        if (record.value !== value) {
+            record.value = ownString(value);
+            this.valueReplaced(record);
+        }
+        return true;
     }
 
     /** Every record (expired ones included), in the store's order; not to be changed. */

@@ -1,6 +1,7 @@
 import { Cookie, CookieJar } from 'tough-cookie';
 
 import { BoundedCookieStore, MAX_COOKIE_BYTES, cookieBytes, fitsCookieSize } from './bounded-cookie-store.js';
+import { rememberSetCookie, setCookieOriginOf, splitSetCookie, storeRepeatedSetCookie } from './set-cookie-memo.js';
 import { ConfigValidationError, type ConfigValidationIssue } from './validation.js';
 import { describeWireValueProblem, findWireValueProblem, type WireValueKind } from './wire-values.js';
 
@@ -37,15 +38,41 @@ export function createJar(): CookieJar {
     return new CookieJar(new BoundedCookieStore(), { looseMode: true });
 }
 
-/** Stores every `Set-Cookie` header value of a response received from `url` into the jar. */
+/**
+ * Stores every `Set-Cookie` header value of a response received from `url` into the jar, as tough-cookie's
+ * `setCookieSync` does. In a jar of this package a header repeating how a stored cookie was last set (same name,
+ * attributes and origin: a new visit counter, a rolling id) is stored in place without tough-cookie's parse and
+ * checks, with the same result (see `set-cookie-memo.ts`).
+ */
 export function storeSetCookieHeaders(jar: CookieJar, setCookie: string | string[] | undefined, url: string | URL): number {
     if (!setCookie) return 0;
     const values = Array.isArray(setCookie) ? setCookie : [setCookie];
+    const store = jar.store instanceof BoundedCookieStore ? jar.store : undefined;
+    const parsed = store ? parsedUrl(url) : undefined;
+    const origin = parsed && setCookieOriginOf(parsed);
+    const now = Date.now();
     let stored = 0;
     for (const value of values) {
-        if (jar.setCookieSync(value, url, SET_OPTIONS)) stored++;
+        const split = origin ? splitSetCookie(value) : undefined;
+        if (split && storeRepeatedSetCookie(store!, split, origin!, parsed!, now)) {
+            stored++;
+            continue;
+        }
+        const cookie = jar.setCookieSync(value, url, SET_OPTIONS);
+        if (!cookie) continue;
+        stored++;
+        if (split) rememberSetCookie(store!, cookie, split, origin!);
     }
     return stored;
+}
+
+function parsedUrl(url: string | URL): URL | undefined {
+    if (typeof url !== 'string') return url;
+    try {
+        return new URL(url);
+    } catch {
+        return undefined; // tough-cookie decides what an unparseable URL means
+    }
 }
 
 /** Converts one {@link CookieInput} to a tough-cookie Cookie (undefined when a raw string does not parse). */
