@@ -9,6 +9,7 @@ import { round } from './stats.js';
 interface ProfileNode {
     id: number;
     callFrame: { functionName: string; url: string };
+    children?: number[];
 }
 
 interface CpuProfile {
@@ -40,6 +41,13 @@ export interface CostBreakdown {
     totalMicrosPerRequest: number;
     /** Every module and pseudo-frame (`(garbage collector)`, `node:internal`, …), by self time, largest first. */
     modules: ModuleCost[];
+    /**
+     * Time spent in crawlee-sessions' code and everything it calls synchronously (tough-cookie, URL parsing, Node),
+     * per request: what the plugin's own calls cost, wherever the time lands. Async work it starts shows elsewhere.
+     */
+    underSessionCodeMicrosPerRequest: number;
+    /** That time by the innermost crawlee-sessions frame on the stack and the module the time was spent in. */
+    underSessionCode: ModuleCost[];
     /** The profiler's sampling interval, µs. */
     samplingIntervalMicros: number;
 }
@@ -106,6 +114,11 @@ export async function profiledBreakdown(crawl: () => Promise<unknown>, requests:
 function attribute(profile: CpuProfile, requests: number): CostBreakdown {
     const nodes = new Map<number, ProfileNode['callFrame'] & { module: string }>();
     for (const node of profile.nodes) nodes.set(node.id, { ...node.callFrame, module: moduleName(node.callFrame) });
+    const parents = new Map<number, number>();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+    /** Time in code called (synchronously) from crawlee-sessions: by the innermost of its frames on the stack. */
+    const underOurCode = new Map<string, number>();
+    const isOurs = (id: number) => nodes.get(id)?.module.startsWith('src/') === true;
     const micros = new Map<string, number>();
     const functionMicros = new Map<string, number>();
     const samples = profile.samples ?? [];
@@ -120,6 +133,13 @@ function attribute(profile: CpuProfile, requests: number): CostBreakdown {
         if (node && isSessionWork(module)) {
             const name = `${module} ${node.functionName || '(anonymous)'}`;
             functionMicros.set(name, (functionMicros.get(name) ?? 0) + time);
+        }
+        let caller = samples[i]!;
+        while (caller !== undefined && !isOurs(caller)) caller = parents.get(caller)!;
+        if (caller !== undefined) {
+            const frame = nodes.get(caller)!;
+            const name = `${frame.module} ${frame.functionName || '(anonymous)'} → ${module}`;
+            underOurCode.set(name, (underOurCode.get(name) ?? 0) + time);
         }
     }
     const perRequest = (total: number) => round(total / Math.max(1, requests), 2);
@@ -142,6 +162,11 @@ function attribute(profile: CpuProfile, requests: number): CostBreakdown {
         others: all.filter((cost) => !isSessionWork(cost.module)).slice(0, 15),
         totalMicrosPerRequest: perRequest(work),
         modules: all,
+        underSessionCodeMicrosPerRequest: perRequest([...underOurCode.values()].reduce((sum, each) => sum + each, 0)),
+        underSessionCode: [...underOurCode]
+            .map(([module, total]) => ({ module, microsPerRequest: perRequest(total) }))
+            .sort((a, b) => b.microsPerRequest - a.microsPerRequest)
+            .slice(0, 40),
         samplingIntervalMicros: SAMPLING_INTERVAL_MICROS,
     };
 }
