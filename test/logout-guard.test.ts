@@ -18,6 +18,37 @@ function freshConfig(): Configuration {
 describe('LogoutGuard', () => {
     const guard = new LogoutGuard();
 
+    it('decides as its patterns do when its quick test (no parse for URLs without any pattern word) applies', () => {
+        // A RegExp pattern that never matches turns the quick test off: the same patterns, always applied in full.
+        const options = { patterns: ['/account/close', 'op=quit', 'do=end now'] };
+        const quick = new LogoutGuard(options);
+        const full = new LogoutGuard({ patterns: [...options.patterns, /(?!)/] });
+        const paths = [
+            '/logout', '/LOGOUT.php', '/log%6Fut', '/log%6fut/', '/%4C%4F%47%4F%55%54', '/log\tout', '/log\nout', '/a\\logout',
+            '/sign-out;jsessionid=1', '/x/logout/..', '/logout/../x', '/account/close', '/ACCOUNT/Close.aspx', '/account/%63lose',
+            '/accounts/close', '/catalogue', '/blog/outlook', '/\u006cogout', '/ｌｏｇｏｕｔ', '/loġout', '/item?op=QUIT', '/item?op=qu%69t',
+            '/item?op=quit+', '/item?x=', '/item?x=1', '/item?do=end%20now', '/item?do=end+now', '/item?action=log%2Dout',
+            '/item?action=log-out#frag', '/item#logout', '/item?next=/logout', 'LOGOUT',
+        ];
+        for (const path of paths) {
+            for (const base of ['https://shop.example', 'http://LOGOUT.example', 'https://[::1]:8443']) {
+                const href = `${base}${path}`;
+                let url: URL | undefined;
+                try {
+                    url = new URL(href);
+                } catch {
+                    url = undefined;
+                }
+                expect(quick.match(href), href).toBe(full.match(href));
+                if (url) expect(quick.match(url), href).toBe(full.match(url));
+            }
+        }
+        expect(quick.match('https://shop.example/log%6Fut')).toBe('/logout');
+        expect(quick.match('https://shop.example/account/%63lose')).toBe('/account/close');
+        expect(quick.match('https://shop.example/item?do=end+now')).toBe('do=end now');
+        expect(new LogoutGuard({ patterns: ['x='] }).match('https://shop.example/item?x=')).toBe('x=');
+    });
+
     it.each([
         'https://shop.example/logout',
         'https://shop.example/LogOut',

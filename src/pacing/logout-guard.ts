@@ -142,6 +142,18 @@ function regexMatcher(pattern: RegExp): Matcher {
     return (_url, href) => (regex.test(regexInput(href)) ? `/${regex.source}/${regex.flags}` : undefined);
 }
 
+/** What {@link LogoutGuard}'s quick test leaves to the patterns: escapes, spaces, controls, non-ASCII characters. */
+const NOT_PLAIN_ASCII = /[^\x21-\x7e]|[%+]/;
+
+/** One case-insensitive test for any of the words the string patterns need (undefined: there are none). */
+function keywordsOf(segments: readonly string[], parameters: readonly string[]): RegExp | undefined {
+    const words = new Set<string>();
+    for (const pattern of segments) for (const part of pattern.toLowerCase().split('/').filter(Boolean)) words.add(withoutExtension(part));
+    for (const pattern of parameters) words.add(pattern.slice(pattern.indexOf('=') + 1).toLowerCase());
+    if (words.size === 0) return /(?!)/; // no patterns: nothing matches
+    return new RegExp([...words].map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
+}
+
 /**
  * Tells whether a URL would log its session out: the default patterns (`/logout`, `/sign-out`, `action=logout`, …)
  * and the user's. A segment pattern matches whole path segments only (`/catalogue` is not `/logout`).
@@ -149,6 +161,8 @@ function regexMatcher(pattern: RegExp): Matcher {
 export class LogoutGuard {
     readonly enabled: boolean;
     readonly #matchers: Matcher[];
+    /** A word every string pattern needs in the URL (see {@link cannotMatch}); none with a RegExp pattern. */
+    readonly #keywords: RegExp | undefined;
 
     /** @param options already validated by {@link logoutGuardOptionsSchema} */
     constructor(options: LogoutGuardOptions = {}) {
@@ -161,11 +175,22 @@ export class LogoutGuard {
             ...parametersMatcher(parameters),
             ...patterns.filter((each): each is RegExp => each instanceof RegExp).map(regexMatcher),
         ];
+        this.#keywords = patterns.some((each) => each instanceof RegExp) ? undefined : keywordsOf(segments, parameters);
+    }
+
+    /**
+     * Whether no pattern can match `href`, told without parsing it: a segment pattern's words and a parameter
+     * pattern's value each appear in any URL they match, as they are, unless the URL hides them behind `%` or `+`
+     * escapes or holds characters other than printable ASCII (then the patterns are applied).
+     */
+    #cannotMatch(href: string): boolean {
+        return this.#keywords !== undefined && !NOT_PLAIN_ASCII.test(href) && !this.#keywords.test(href);
     }
 
     /** The pattern a URL matches (for the log line), or undefined when it is safe to request. */
     match(target: string | URL | undefined): string | undefined {
         if (!this.enabled || !target) return undefined;
+        if (this.#cannotMatch(typeof target === 'string' ? target : target.href)) return undefined;
         let url: URL;
         try {
             url = typeof target === 'string' ? new URL(target) : target;
