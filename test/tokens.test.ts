@@ -55,6 +55,17 @@ describe('token names', () => {
         expect(normalizeSite('SHOP.example:8080')).toBe('shop.example:8080');
         expect(normalizeSite('[::1]:8080')).toBe('[::1]:8080');
         expect(siteOf('http://127.0.0.1:3000/a')).toBe('127.0.0.1:3000');
+        // Whatever the text, the site is the URL parser's (remembered origins included, hostile ones too).
+        for (const text of [
+            'http://evil.example\\@good.example/x', 'http://u:p@Good.Example:8080/x', 'https://good.example:443/', 'HTTP://GOOD.example#x',
+            'http://go%6Fd.example/', ' http://good.example/', 'http://good.example\t.evil/', 'https://[::1]/x', 'http://good.example?q',
+            'http://good.example:0080/', 'wss://good.example/', 'http://good.example./',
+        ]) {
+            for (let repeat = 0; repeat < 2; repeat++) {
+                const url = new URL(text);
+                expect(siteOf(text), text).toBe(siteOf(url));
+            }
+        }
         expect(() => normalizeSite('shop.example')).toThrow(/host:port/);
     });
 });

@@ -71,7 +71,29 @@ export function normalizeSite(site: string | URL): string {
 
 /** The site (`host:port`) of a URL. */
 export function siteOf(url: URL | string): string {
-    const parsed = typeof url === 'string' ? new URL(url) : url;
+    if (typeof url === 'string') return siteOfText(url);
+    return siteOfUrl(url);
+}
+
+/** Origins (`scheme://authority`) whose site is remembered: responses of one crawl come from few of them. */
+const MAX_REMEMBERED_ORIGINS = 1000;
+const siteOfOrigin = new Map<string, string>();
+/** `scheme://authority` at the start of an absolute URL, when nothing in it needs the URL parser's cleaning. */
+const PLAIN_ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[\x21-\x22\x24-\x2e\x30-\x3e\x40-\x5b\x5d-\x7e]*(?=[/?#]|$)/i;
+
+function siteOfText(text: string): string {
+    const origin = PLAIN_ORIGIN.exec(text)?.[0];
+    if (origin === undefined) return siteOfUrl(new URL(text));
+    let site = siteOfOrigin.get(origin);
+    if (site === undefined) {
+        site = siteOfUrl(new URL(origin));
+        if (siteOfOrigin.size >= MAX_REMEMBERED_ORIGINS) siteOfOrigin.clear();
+        siteOfOrigin.set(origin, site);
+    }
+    return site;
+}
+
+function siteOfUrl(parsed: URL): string {
     const port = parsed.port || (parsed.protocol === 'https:' || parsed.protocol === 'wss:' ? '443' : '80');
     return `${parsed.hostname.toLowerCase()}:${port}`;
 }
@@ -82,10 +104,15 @@ export function hostOfSite(site: string): string {
     return host.startsWith('[') ? host.slice(1, -1) : host;
 }
 
+/** Cookie names whose pattern verdict one name list remembers. */
+const MAX_REMEMBERED_NAMES = 1000;
+
 /** A compiled name list: exact lower-case names plus patterns. */
 class NameSet {
     private readonly exact = new Set<string>();
     private readonly patterns = new Map<string, RegExp>();
+    /** What the patterns said of names seen (a site's cookie names repeat on every response); reset by any change. */
+    private readonly matched = new Map<string, boolean>();
 
     constructor(names: Iterable<string> = []) {
         for (const name of names) this.add(name);
@@ -95,18 +122,27 @@ class NameSet {
         const lower = validName(name);
         if (/[*?]/.test(lower)) this.patterns.set(lower, patternOf(lower));
         else this.exact.add(lower);
+        this.matched.clear();
     }
 
     delete(name: string): void {
         const lower = name.toLowerCase();
         this.exact.delete(lower);
         this.patterns.delete(lower);
+        this.matched.clear();
     }
 
     has(lowerName: string): boolean {
         if (this.exact.has(lowerName)) return true;
-        for (const pattern of this.patterns.values()) if (pattern.test(lowerName)) return true;
-        return false;
+        if (this.patterns.size === 0) return false;
+        let matched = this.matched.get(lowerName);
+        if (matched === undefined) {
+            matched = false;
+            for (const pattern of this.patterns.values()) if (pattern.test(lowerName)) matched = true;
+            if (this.matched.size >= MAX_REMEMBERED_NAMES) this.matched.clear();
+            this.matched.set(lowerName, matched);
+        }
+        return matched;
     }
 
     list(): string[] {
