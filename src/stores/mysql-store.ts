@@ -103,6 +103,9 @@ const MIGRATION_DDL_TIMEOUT_MS = 15 * 60_000;
 const ROWS_PER_STATEMENT = 256;
 /** A soft bound on a multi-row statement's size; one row may be larger, up to the server's packet limit. */
 const BYTES_PER_STATEMENT = 2 * 1024 * 1024;
+
+/** Ids read per query when the ids of the sessions not loaded at open are listed (`loadRecent`). */
+const ID_PAGE_ROWS = 20_000;
 /** Bytes of `max_allowed_packet` kept for the protocol's own fields when deciding whether a row fits. */
 const PACKET_HEADROOM_BYTES = 4096;
 /**
@@ -329,7 +332,7 @@ interface ConnectionState {
 }
 
 /** A value bound to a placeholder. */
-type SqlValue = string | number | null;
+type SqlValue = string | number | Buffer | null;
 
 /** One SQL statement and the values of its `?` placeholders. */
 type Statement = [sql: string, values: SqlValue[]];
@@ -542,13 +545,22 @@ export class MySqlSessionStore implements SessionStore {
                 )) as SessionRow[];
                 const records = rows.map((row) => this.decodeRecord(row));
                 const loaded = new Set(records.map((record) => record.id));
-                const ids = (await this.execute(connection, `SELECT id FROM \`${this.tables.sessions}\` WHERE lease_only = 0`, [])) as Array<{
-                    id: Buffer | string;
-                }>;
+                // By pages in key order: a million ids read at once are a million row objects and buffers at a time.
                 const otherIds: string[] = [];
-                for (const { id } of ids) {
-                    const text = typeof id === 'string' ? id : id.toString('utf8');
-                    if (!loaded.has(text)) otherIds.push(text);
+                let after: Buffer | string | undefined;
+                for (;;) {
+                    const page = (await this.execute(
+                        connection,
+                        `SELECT id FROM \`${this.tables.sessions}\` WHERE lease_only = 0${after === undefined ? '' : ' AND id > ?'}
+                         ORDER BY id LIMIT ${ID_PAGE_ROWS}`,
+                        after === undefined ? [] : [after],
+                    )) as Array<{ id: Buffer | string }>;
+                    for (const { id } of page) {
+                        const text = typeof id === 'string' ? id : id.toString('utf8');
+                        if (!loaded.has(text)) otherIds.push(text);
+                    }
+                    if (page.length < ID_PAGE_ROWS) break;
+                    after = page[page.length - 1]!.id;
                 }
                 return { records, otherIds };
             }),
