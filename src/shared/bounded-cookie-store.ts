@@ -166,6 +166,9 @@ export class CookieRecord {
     }
 }
 
+/** Bytes of its source a cookie value may keep alive rather than be copied (see {@link BoundedCookieStore.replaceValue}). */
+const MAX_RETAINED_SOURCE_BYTES = 64;
+
 /**
  * `text` as a string of its own: a value parsed from a Set-Cookie header is a slice of it (V8 slices strings of 13
  * characters and more), and would keep the whole header in memory as long as the cookie lives.
@@ -384,12 +387,15 @@ export class BoundedCookieStore extends Store {
      * attributes from the same origin: the value and the access time change, its creation and everything else stay.
      * Returns false, changing nothing, when the value is larger than {@link MAX_COOKIE_BYTES} allows (as
      * {@link putCookie} refuses it) or `record` is not this store's.
+     *
+     * @param source the text `value` was cut from: when it is not much longer, the value is kept as the slice it is
+     *   (copying it costs more than the few bytes of the source it keeps alive)
      */
-    replaceValue(record: CookieRecord, value: string, now: number): boolean {
+    replaceValue(record: CookieRecord, value: string, now: number, source = ''): boolean {
         if (!fitsCookieSize(record.key, value) || this.recordFor(record.domain, record.path, record.key) !== record) return false;
         record.lastAccessed = now;
         if (record.value !== value) {
-            record.value = ownString(value);
+            record.value = source.length - value.length > MAX_RETAINED_SOURCE_BYTES ? ownString(value) : value;
             this.valueReplaced(record);
         }
         return true;

@@ -54,7 +54,7 @@ export function storeSetCookieHeaders(jar: CookieJar, setCookie: string | string
     let stored = 0;
     for (const value of values) {
         const split = origin ? splitSetCookie(value) : undefined;
-        if (split && storeRepeatedSetCookie(store!, split, origin!, parsed!, now)) {
+        if (split && storeRepeatedSetCookie(store!, split, origin!, parsed!, now, value)) {
             stored++;
             continue;
         }

@@ -60,17 +60,24 @@ function defaultPathOf(url: URL): string {
 }
 
 /**
- * Stores `header`, received from `url` (whose origin is `origin`), in place when it repeats how a stored cookie was
+ * Stores `header` (split from the text `source`), received from `url` (whose origin is `origin`), in place when it repeats how a stored cookie was
  * last set. Returns false when it does not (tough-cookie must store it) or when the store refused the new value
  * (tough-cookie then refuses it too).
  */
-export function storeRepeatedSetCookie(store: BoundedCookieStore, header: SplitSetCookie, origin: string, url: URL, now: number): boolean {
+export function storeRepeatedSetCookie(
+    store: BoundedCookieStore,
+    header: SplitSetCookie,
+    origin: string,
+    url: URL,
+    now: number,
+    source: string,
+): boolean {
     const setBy = origin + header.attributes;
     let directory: string | undefined;
     for (const record of store.allRecords()) {
         if (record.setBy !== setBy || record.key !== header.name) continue;
         if (record.pathIsDefault && record.path !== (directory ??= defaultPathOf(url))) continue;
-        return store.replaceValue(record, header.value, now);
+        return store.replaceValue(record, header.value, now, source);
     }
     return false;
 }
