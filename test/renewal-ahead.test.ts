@@ -12,7 +12,7 @@ import { log, Configuration, HttpCrawler, PlaywrightCrawler, type RequestOptions
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { defineLogin, loginRenewal } from '../src/acquisition/index.js';
-import { Sessions, withSessions, type RenewalFailedEvent, type RenewedEvent } from '../src/index.js';
+import { Sessions, withSessions, type RenewalFailedEvent, type RenewedEvent, type SessionsOptions } from '../src/index.js';
 import { RENEWAL_MODES_COLLECTION } from '../src/renewal/ahead.js';
 import { startExpirySite, type ExpirySite } from './support/expiry-site.js';
 
@@ -118,20 +118,35 @@ function expectLoginsPerLifetime(outcome: CrawlOutcome, durationMillis: number):
     }
 }
 
+/** Sessions renewing `s0` ahead of its end by the site's login, logged in once; `renewed` collects their renewals. */
+async function openLoggedInS0(site: ExpirySite, renewAhead: SessionsOptions['renewAhead'], options: Partial<SessionsOptions> = {}) {
+    const sessions = await Sessions.open({ store: 'memory', flushOnSignals: false, login: loginRenewal(recipe(site)), renewAhead, ...options });
+    opened.push(sessions);
+    await sessions.renew('s0');
+    const renewed: RenewedEvent[] = [];
+    sessions.on('renewed', (event) => renewed.push(event));
+    return { sessions, renewed };
+}
+
+/** A steady crawl whose sessions were renewed ahead only: nothing failed, stale or answered logged out. */
+function expectRenewedAheadCleanly(site: ExpirySite, outcome: CrawlOutcome, durationMillis: number): void {
+    expect(outcome.handled).toBeGreaterThan(300);
+    expect(site.loggedOut).toBe(0);
+    expect(outcome.failed).toBe(0);
+    expect(site.stale).toBe(0);
+    expect(outcome.renewed.length).toBeGreaterThan(0);
+    expect(outcome.renewed.every((event) => event.ahead === true)).toBe(true);
+    expectLoginsPerLifetime(outcome, durationMillis);
+}
+
 describe('renewal ahead of expiry', () => {
     it('overlap: the new login is made while the old one serves; nothing comes back logged out', async () => {
         const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30 });
         opened.push(site);
         const duration = 15_000;
         const outcome = await crawlSteadily(site, 'overlap', duration);
-        expect(outcome.handled).toBeGreaterThan(300);
-        expect(site.loggedOut).toBe(0);
+        expectRenewedAheadCleanly(site, outcome, duration);
         expect(outcome.loggedOutSeen).toBe(0);
-        expect(outcome.failed).toBe(0);
-        expect(site.stale).toBe(0);
-        expect(outcome.renewed.length).toBeGreaterThan(0);
-        expect(outcome.renewed.every((event) => event.ahead === true)).toBe(true);
-        expectLoginsPerLifetime(outcome, duration);
         const stats = outcome.sessions.stats();
         expect(stats.renewalsAhead).toBe(outcome.renewed.length);
         expect(stats.staleRetries).toBe(0);
@@ -143,13 +158,7 @@ describe('renewal ahead of expiry', () => {
         opened.push(site);
         const duration = 15_000;
         const outcome = await crawlSteadily(site, 'pause', duration);
-        expect(outcome.handled).toBeGreaterThan(300);
-        expect(site.loggedOut).toBe(0);
-        expect(outcome.failed).toBe(0);
-        expect(site.stale).toBe(0);
-        expect(outcome.renewed.length).toBeGreaterThan(0);
-        expect(outcome.renewed.every((event) => event.ahead === true)).toBe(true);
-        expectLoginsPerLifetime(outcome, duration);
+        expectRenewedAheadCleanly(site, outcome, duration);
     }, 60_000);
 
     it('auto: learns that the site ends old logins, remembers it in the store, and pauses from then on', async () => {
@@ -170,16 +179,7 @@ describe('renewal ahead of expiry', () => {
         // the old login's end; requests that would arrive after it must wait for the new login.
         const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30, loginDelayMillis: 1300 });
         opened.push(site);
-        const sessions = await Sessions.open({
-            store: 'memory',
-            flushOnSignals: false,
-            login: loginRenewal(recipe(site)),
-            renewAhead: { fraction: 0.1, mode: 'overlap' },
-        });
-        opened.push(sessions);
-        await sessions.renew('s0');
-        const renewed: RenewedEvent[] = [];
-        sessions.on('renewed', (event) => renewed.push(event));
+        const { sessions, renewed } = await openLoggedInS0(site, { fraction: 0.1, mode: 'overlap' });
         const outcome = await crawlS0(sessions, site, 10_000);
         expect(outcome.handled).toBeGreaterThan(100);
         expect(renewed.filter((event) => event.ahead).length).toBeGreaterThanOrEqual(3);
@@ -192,16 +192,7 @@ describe('renewal ahead of expiry', () => {
     it('overlap in a browser: pages keep their identity across the switch, nothing is answered logged out', async () => {
         const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30 });
         opened.push(site);
-        const sessions = await Sessions.open({
-            store: 'memory',
-            flushOnSignals: false,
-            login: loginRenewal(recipe(site)),
-            renewAhead: { fraction: 0.35, mode: 'overlap' },
-        });
-        opened.push(sessions);
-        await sessions.renew('s0');
-        const renewed: RenewedEvent[] = [];
-        sessions.on('renewed', (event) => renewed.push(event));
+        const { sessions, renewed } = await openLoggedInS0(site, { fraction: 0.35, mode: 'overlap' });
         const deadline = Date.now() + 8_000;
         let serial = 0;
         let handled = 0;
@@ -263,19 +254,9 @@ describe('renewal ahead of expiry', () => {
     it('a failed renewal ahead keeps the current, still valid login and is retried before it ends', async () => {
         const site = await startExpirySite({ lifetimeSecs: LIFETIME_SECS, pageDelayMillis: 30 });
         opened.push(site);
-        const sessions = await Sessions.open({
-            store: 'memory',
-            flushOnSignals: false,
-            login: loginRenewal(recipe(site)),
-            renewal: { maxAttempts: 1 },
-            renewAhead: { fraction: 0.3, mode: 'overlap' },
-        });
-        opened.push(sessions);
-        await sessions.renew('s0');
+        const { sessions, renewed } = await openLoggedInS0(site, { fraction: 0.3, mode: 'overlap' }, { renewal: { maxAttempts: 1 } });
         const failedAhead: RenewalFailedEvent[] = [];
-        const renewed: RenewedEvent[] = [];
         sessions.on('renewalFailed', (event) => failedAhead.push(event));
-        sessions.on('renewed', (event) => renewed.push(event));
         site.failNextLogins(2);
         const deadline = Date.now() + 5000;
         let serial = 0;

@@ -16,24 +16,15 @@ import { metricRow } from '../lib/rows.js';
 import { round } from '../lib/stats.js';
 import { ScenarioSkipped, type BenchContext, type BenchSize, type Scenario, type ScenarioOutcome } from '../lib/types.js';
 import type { ColdChildArgs, ColdChildResult } from './cold-sessions-child.js';
+import { CHILD, IDENTITY, MB, type ColdParams } from './cold-sessions.js';
 import { deltasFor } from './store.js';
 
-interface MillionParams {
-    stored: number;
-    requests: number;
-    maxLiveSessions: number;
-}
-
-const SIZES: Record<BenchSize, MillionParams> = {
+const SIZES: Record<BenchSize, ColdParams> = {
     tiny: { stored: 10_000, requests: 300, maxLiveSessions: 100 },
     quick: { stored: 200_000, requests: 3000, maxLiveSessions: 1000 },
     full: { stored: 1_000_000, requests: 10_000, maxLiveSessions: 10_000 },
 };
 
-const CHILD = 'bench/scenarios/cold-sessions-child.ts';
-const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
-const IDENTITY = { userAgent: USER_AGENT, headers: { 'user-agent': USER_AGENT, 'accept-language': 'en-US,en;q=0.9' }, family: null };
-const MB = 2 ** 20;
 
 /**
  * Stores sessions `s0` … `s<count-1>` with MariaDB's sequence engine: the 5 stored cookies of session 0, each value

@@ -15,7 +15,8 @@ import { ScenarioSkipped, type BenchContext, type BenchSize, type Scenario, type
 import type { ColdChildArgs, ColdChildResult } from './cold-sessions-child.js';
 import { deltasFor } from './store.js';
 
-interface ColdParams {
+/** The parameters of a cold crawl (cold-sessions, cold-million). */
+export interface ColdParams {
     stored: number;
     requests: number;
     maxLiveSessions: number;
@@ -27,14 +28,16 @@ const SIZES: Record<BenchSize, ColdParams> = {
     full: { stored: 200_000, requests: 10_000, maxLiveSessions: 10_000 },
 };
 
-const CHILD = 'bench/scenarios/cold-sessions-child.ts';
+/** The child process that opens the store and crawls (cold-sessions and cold-million). */
+export const CHILD = 'bench/scenarios/cold-sessions-child.ts';
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
-const IDENTITY: SessionIdentity = {
+/** The identity every stored session of the cold scenarios has. */
+export const IDENTITY: SessionIdentity = {
     userAgent: USER_AGENT,
     headers: { 'user-agent': USER_AGENT, 'accept-language': 'en-US,en;q=0.9' },
     family: null,
 };
-const MB = 2 ** 20;
+export const MB = 2 ** 20;
 
 async function runCold(context: BenchContext): Promise<ScenarioOutcome> {
     const params = SIZES[context.size];
