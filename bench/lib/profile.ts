@@ -176,6 +176,21 @@ function attribute(profile: CpuProfile, requests: number): CostBreakdown {
  * same crawl doing no session work), so the plugin's indirect costs show too (garbage collection, got's hooks,
  * Crawlee's validation, Node's internals), not only its own code. A module one side never ran counts 0 there.
  */
+/**
+ * The share of a plugin crawl's CPU time that is session work: crawlee-sessions' own code, plus tough-cookie beyond
+ * the share the limit crawl spends in it too (Crawlee merges Cookie headers through tough-cookie on every request,
+ * sessions or not). Both are shares of one profile's total, so a machine running faster or slower during a profile
+ * changes neither; 1 − share is the throughput a crawl bound by the CPU keeps against the limit.
+ */
+export function sessionShareOf(plugin: CostBreakdown, limit: CostBreakdown): number {
+    const share = (breakdown: CostBreakdown, module: string) =>
+        (breakdown.modules.find((cost) => cost.module === module)?.microsPerRequest ?? 0) / Math.max(1e-9, breakdown.totalMicrosPerRequest);
+    let own = 0;
+    for (const cost of plugin.modules) if (cost.module.startsWith('src/')) own += cost.microsPerRequest;
+    const ownShare = own / Math.max(1e-9, plugin.totalMicrosPerRequest);
+    return ownShare + Math.max(0, share(plugin, 'tough-cookie') - share(limit, 'tough-cookie'));
+}
+
 export function compareBreakdowns(plugin: CostBreakdown, limit: CostBreakdown): BreakdownComparison {
     const sides = new Map<string, { plugin: number; limit: number }>();
     const side = (module: string) => {

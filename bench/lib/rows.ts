@@ -15,6 +15,11 @@ export interface MetricRowInit {
      * `'baseline/plugin'` for durations where the plugin's speed-up is wanted. Ignored without a baseline.
      */
     ratio?: 'plugin/baseline' | 'baseline/plugin';
+    /**
+     * The ratio to report instead of the ratio of `plugin` and `baseline`: the median of the ratios of paired rounds
+     * (each plugin round against the baseline round next to it), which a machine whose speed drifts disturbs less.
+     */
+    pairedRatio?: number;
     /** The goal, if the row has one. */
     goal?: Goal;
     note?: string;
@@ -26,7 +31,9 @@ export function metricRow(init: MetricRowInit): MetricRow {
     const ratio =
         baseline === null
             ? null
-            : init.ratio === 'baseline/plugin'
+            : init.pairedRatio !== undefined
+              ? init.pairedRatio
+              : init.ratio === 'baseline/plugin'
               ? ratioOf(baseline, init.plugin)
               : ratioOf(init.plugin, baseline);
     const row: MetricRow = {

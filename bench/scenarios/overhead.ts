@@ -16,7 +16,8 @@ import { CheerioCrawler, Configuration, HttpCrawler, PlaywrightCrawler } from 'c
 import { Sessions, chromiumLaunchArgs, defineProfiles, findChromiumExecutable, withSessions } from '../../src/index.js';
 import { startCookieSite, type CookieSite } from '../lib/cookie-site.js';
 import { expectHandled, freshConfig, quietCrawlee } from '../lib/crawlee.js';
-import { compareBreakdowns, profiledBreakdown } from '../lib/profile.js';
+import { cpuMicrosSoFar } from '../lib/cpu.js';
+import { compareBreakdowns, profiledBreakdown, sessionShareOf } from '../lib/profile.js';
 import { alternate } from '../lib/rounds.js';
 import { metricRow } from '../lib/rows.js';
 import { median, nowMs, ratioOf, round } from '../lib/stats.js';
@@ -45,17 +46,17 @@ const SIZES: Record<Kind, Record<BenchSize, OverheadParams>> = {
     http: {
         tiny: { requests: 40, warmupRequests: 0, rounds: 1, warmups: 0, concurrency: 20, sessions: 20, embedded: true },
         quick: { requests: 600, warmupRequests: 300, rounds: 2, warmups: 1, concurrency: 20, sessions: 20, embedded: true },
-        full: { requests: 3000, warmupRequests: 600, rounds: 4, warmups: 1, concurrency: 20, sessions: 20, embedded: true },
+        full: { requests: 1500, warmupRequests: 600, rounds: 8, warmups: 1, concurrency: 20, sessions: 20, embedded: true },
     },
     cheerio: {
         tiny: { requests: 40, warmupRequests: 0, rounds: 1, warmups: 0, concurrency: 20, sessions: 20 },
         quick: { requests: 600, warmupRequests: 300, rounds: 2, warmups: 1, concurrency: 20, sessions: 20 },
-        full: { requests: 2000, warmupRequests: 500, rounds: 5, warmups: 1, concurrency: 20, sessions: 20 },
+        full: { requests: 1000, warmupRequests: 500, rounds: 8, warmups: 1, concurrency: 20, sessions: 20 },
     },
     playwright: {
         tiny: { requests: 6, warmupRequests: 0, rounds: 1, warmups: 0, concurrency: 2, sessions: 2 },
         quick: { requests: 40, warmupRequests: 10, rounds: 2, warmups: 1, concurrency: 4, sessions: 4 },
-        full: { requests: 60, warmupRequests: 12, rounds: 3, warmups: 1, concurrency: 4, sessions: 4 },
+        full: { requests: 40, warmupRequests: 12, rounds: 5, warmups: 1, concurrency: 4, sessions: 4 },
     },
 };
 
@@ -73,6 +74,8 @@ const USER_AGENTS = [
 interface CrawlSample {
     ms: number;
     requestsPerSecond: number;
+    /** CPU time per request of this process and the browsers it ended (see bench/lib/cpu.ts), µs. */
+    cpuMicrosPerRequest: number;
     /** Requests the site saw that carried a Cookie header. */
     withCookies: number;
 }
@@ -170,36 +173,27 @@ async function crawlWithPlugin(
     }
 }
 
-async function crawlWithCrawleePool(kind: Kind, setup: CrawlSetup, count: number, label: string): Promise<CrawlSample> {
-    const { site, params } = setup;
-    let handled = 0;
-    const options: Record<string, unknown> = {
-        ...commonOptions(kind, setup),
+/** Crawlee's SessionPool with cookies kept per session, for comparison. */
+function crawlWithCrawleePool(kind: Kind, setup: CrawlSetup, count: number, label: string): Promise<CrawlSample> {
+    return crawlWithCrawlee(kind, setup, count, label, {
         useSessionPool: true,
         persistCookiesPerSession: true,
-        sessionPoolOptions: { maxPoolSize: params.sessions },
-        requestHandler: handlerFor(kind, () => handled++),
-    };
-    if (kind === 'playwright') {
-        options.launchContext = {
-            useIncognitoPages: true,
-            launchOptions: { executablePath: setup.executablePath, args: [...chromiumLaunchArgs] },
-        };
-        options.browserPoolOptions = { ...(options.browserPoolOptions as object), useFingerprints: false };
-    }
-    const Crawler = crawlerClass(kind) as new (options: object, config: object) => { run(requests: object[]): Promise<unknown> };
-    const crawler = new Crawler(options, freshConfig());
-    return measure(site, count, () => crawler.run(requestsFor(site, count, label, params.sessions)), () => handled);
+        sessionPoolOptions: { maxPoolSize: setup.params.sessions },
+    });
 }
 
 /** The limit: the same crawler and handler, no session pool, no cookies kept. */
-async function crawlWithoutSessions(kind: Kind, setup: CrawlSetup, count: number, label: string): Promise<CrawlSample> {
+function crawlWithoutSessions(kind: Kind, setup: CrawlSetup, count: number, label: string): Promise<CrawlSample> {
+    return crawlWithCrawlee(kind, setup, count, label, { useSessionPool: false, persistCookiesPerSession: false });
+}
+
+/** A crawl by Crawlee alone, its session options given; a browser gets the flags and contexts withSessions sets. */
+async function crawlWithCrawlee(kind: Kind, setup: CrawlSetup, count: number, label: string, sessionOptions: Record<string, unknown>): Promise<CrawlSample> {
     const { site, params } = setup;
     let handled = 0;
     const options: Record<string, unknown> = {
         ...commonOptions(kind, setup),
-        useSessionPool: false,
-        persistCookiesPerSession: false,
+        ...sessionOptions,
         requestHandler: handlerFor(kind, () => handled++),
     };
     if (kind === 'playwright') {
@@ -216,11 +210,13 @@ async function crawlWithoutSessions(kind: Kind, setup: CrawlSetup, count: number
 
 async function measure(site: CookieSite, count: number, run: () => Promise<unknown>, handled: () => number): Promise<CrawlSample> {
     site.reset();
+    const cpuStart = cpuMicrosSoFar();
     const start = nowMs();
     await run();
     const ms = nowMs() - start;
+    const cpuMicrosPerRequest = (cpuMicrosSoFar() - cpuStart) / count;
     expectHandled('crawl', handled(), count);
-    return { ms, requestsPerSecond: (count / ms) * 1000, withCookies: site.requestsWithCookies };
+    return { ms, requestsPerSecond: (count / ms) * 1000, cpuMicrosPerRequest, withCookies: site.requestsWithCookies };
 }
 
 async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioOutcome> {
@@ -253,12 +249,15 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
         const paired = (side: string, against: string) =>
             samples[side]!.map((s, i) => round(s.requestsPerSecond / samples[against]![i]!.requestsPerSecond, 3));
         const pairedVsLimit = paired('plugin', 'limit');
+        const pairedCpuVsLimit = samples.plugin!.map((s, i) => round(samples.limit![i]!.cpuMicrosPerRequest / s.cpuMicrosPerRequest, 3));
+        const cpu = (side: string) => median(samples[side]!.map((s) => s.cpuMicrosPerRequest));
         const pairedVsPool = paired('plugin', 'pool');
         context.progress('profiling one more plugin crawl (not timed)');
         const breakdown = await profiledBreakdown(() => crawlWithPlugin(kind, setup, size(0), `x${crawlNumber++}`, 'memory'), size(0));
         context.progress('profiling one more limit crawl (not timed)');
         const limitBreakdown = await profiledBreakdown(() => crawlWithoutSessions(kind, setup, size(0), `y${crawlNumber++}`), size(0));
         const breakdownVsLimit = compareBreakdowns(breakdown, limitBreakdown);
+        const sessionShare = sessionShareOf(breakdown, limitBreakdown);
         const crawler = kind === 'http' ? 'HttpCrawler' : kind === 'cheerio' ? 'CheerioCrawler' : 'PlaywrightCrawler';
         const fairness =
             kind === 'playwright'
@@ -274,8 +273,25 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
                     unit: 'req/s',
                     plugin: rate('plugin'),
                     baseline: rate('limit'),
+                    pairedRatio: median(pairedVsLimit),
                     goal: { on: 'ratio', op: '>=', value: LIMIT_GOALS[kind] },
-                    note: `${shape} Baseline: the same crawl doing no session work (useSessionPool: false, no cookies kept).`,
+                    note:
+                        `${shape} Baseline: the same crawl doing no session work (useSessionPool: false, no cookies kept). ` +
+                        'Ratio: the median of the paired rounds (each plugin round against the limit round next to it).',
+                }),
+                metricRow({
+                    metric: 'CPU time per request vs the limit',
+                    unit: 'µs',
+                    plugin: cpu('plugin'),
+                    baseline: cpu('limit'),
+                    pairedRatio: median(pairedCpuVsLimit),
+                    goal: { on: 'ratio', op: '>=', value: LIMIT_GOALS[kind] },
+                    note:
+                        'the same rounds, CPU time as the kernel counts it (user + system of this process, which also runs ' +
+                        'the site, and of the browsers it closed) per request; ratio = limit / plugin (median of the paired ' +
+                        'rounds), the throughput a ' +
+                        'crawl bound by the CPU keeps. Unlike the throughput it does not move while the machine gives the ' +
+                        'cores to other work.',
                 }),
                 metricRow({
                     metric: 'throughput vs SessionPool',
@@ -297,6 +313,16 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
                           }),
                       ]
                     : []),
+                metricRow({
+                    metric: 'session work share of the crawl (CPU profile)',
+                    unit: '%',
+                    plugin: round(sessionShare * 100, 2),
+                    goal: { on: 'plugin', op: '<=', value: round((1 - LIMIT_GOALS[kind]) * 100, 2) },
+                    note:
+                        "crawlee-sessions' own code (self time), plus tough-cookie beyond the share the limit crawl spends " +
+                        'in it too, as a share of all CPU of the profiled plugin crawl: 100 % minus it is the throughput a ' +
+                        'crawl bound by the CPU keeps, whatever the speed of the machine during the profile',
+                }),
                 metricRow({
                     metric: 'session work per request (CPU profile)',
                     unit: 'µs',
@@ -324,6 +350,7 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
                 pool: samples.pool!.map(roundSample),
                 ...(samples.embedded ? { embedded: samples.embedded.map(roundSample) } : {}),
                 pairedRatiosVsLimit: pairedVsLimit,
+                pairedCpuRatiosVsLimit: pairedCpuVsLimit,
                 medianPairedRatioVsLimit: round(median(pairedVsLimit), 3),
                 pairedRatiosVsPool: pairedVsPool,
                 medianPairedRatioVsPool: round(median(pairedVsPool), 3),
@@ -338,7 +365,12 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
 }
 
 function roundSample(sample: CrawlSample): CrawlSample {
-    return { ms: round(sample.ms), requestsPerSecond: round(sample.requestsPerSecond), withCookies: sample.withCookies };
+    return {
+        ms: round(sample.ms),
+        requestsPerSecond: round(sample.requestsPerSecond),
+        cpuMicrosPerRequest: round(sample.cpuMicrosPerRequest),
+        withCookies: sample.withCookies,
+    };
 }
 
 /** HttpCrawler: withSessions vs the limit (no session work) and vs Crawlee's SessionPool. Goal: ≥ 0.95× the limit. */
