@@ -70,12 +70,15 @@ export class SessionBoundHttpClient implements BaseHttpClient {
         // Parsed once for the logout guard and every transmission attempt's start (an invalid URL fails in got).
         const url = parsedUrl(request.url);
         refuseLogout(this.#internals, attempt.sessionId, url);
-        await pipeline.ready();
+        const loading = pipeline.ready();
+        if (loading) await loading;
         for (;;) {
             const session = resolve(attempt.sessionId);
             // The pace first: the renewal wait and the start of the request must stay in one turn of the event loop.
-            await paceCrawlRequest(this.#internals, session.id);
-            await coordinator.whenUsable(session);
+            const paced = paceCrawlRequest(this.#internals, session.id);
+            if (paced) await paced;
+            const usable = coordinator.whenUsable(session);
+            if (usable) await usable;
             const identity = registry.identityOf(session);
             const state = pipeline.begin(session, { identity, url, explicitCookie });
             const prepared = withHooks(request, gotHopHooks(pipeline, state, { inTransit: session.inTransit }), {

@@ -18,7 +18,8 @@ export function createHttpPreNavigationHook(sessions: Sessions) {
         const attempt = beginAttempt(sessions, context);
         const session = await resolveLive(attempt.sessionId);
         pinAttempt(attempt, session);
-        await coordinator.whenUsable(session);
+        const usable = coordinator.whenUsable(session);
+        if (usable) await usable;
         gotOptions[ATTEMPT] = attempt;
         const proxyUrl = registry.proxyUrlOf(session);
         if (proxyUrl) context.proxyInfo = proxyInfoFor(proxyUrl, session.id);

@@ -33,17 +33,25 @@ const log = crawleeLog.child({ prefix: 'Sessions' });
 /**
  * Waits until the session's pace lets a crawl request be transmitted (records it then). A wait longer than
  * {@link MAX_TRANSMIT_WAIT_MILLIS} (a cooldown began, a login took the turn) throws {@link PacingRetryError} instead.
+ * Returns undefined when the request may go at once (no promise to wait for: most requests).
  */
-export async function paceCrawlRequest(internals: SessionsInternals, sessionId: string): Promise<void> {
+export function paceCrawlRequest(internals: SessionsInternals, sessionId: string): Promise<void> | undefined {
+    const pacer = internals.pacing.pacerOf(sessionId);
+    if (!pacer) return undefined;
+    const wait = pacer.transmit(Date.now());
+    return wait === 0 ? undefined : waitForPace(internals, sessionId, wait);
+}
+
+async function waitForPace(internals: SessionsInternals, sessionId: string, wait: number): Promise<void> {
     for (;;) {
-        const pacer = internals.pacing.pacerOf(sessionId);
-        if (!pacer) return;
-        const wait = pacer.transmit(Date.now());
-        if (wait === 0) return;
         if (wait > MAX_TRANSMIT_WAIT_MILLIS) {
             throw new PacingRetryError(`Session "${sessionId}" is paced or cooling down for ${Math.ceil(wait / 1000)} s; the request waits in the queue.`);
         }
         await sleep(wait);
+        const pacer = internals.pacing.pacerOf(sessionId);
+        if (!pacer) return;
+        wait = pacer.transmit(Date.now());
+        if (wait === 0) return;
     }
 }
 

@@ -130,7 +130,10 @@ export class SessionRequestManager implements IRequestManager {
             const request = await inner.fetchNextRequest<T>();
             if (!request) return null;
             const sessionId = this.#sessionIdOf(request);
-            if (await this.#skipLogout(inner, request, sessionId)) continue;
+            if (logoutGuarded(this.#internals, sessionId ?? '?', request.url) !== undefined) {
+                await this.#skipLogout(inner, request);
+                continue;
+            }
             if (sessionId === undefined) return request; // the binding's hook fails it with the reason
             const now = Date.now();
             const queued = this.#aside.get(sessionId);
@@ -185,11 +188,12 @@ export class SessionRequestManager implements IRequestManager {
         }
     }
 
-    async markRequestHandled(request: Request): Promise<RequestQueueOperationInfo | void | null> {
+    // Handed straight through (not `async`: a wrapping promise would cost every request a few turns of the microtask queue).
+    markRequestHandled(request: Request): Promise<RequestQueueOperationInfo | void | null> {
         return this.#inner.markRequestHandled(request);
     }
 
-    async reclaimRequest(request: Request, options?: RequestQueueOperationOptions): Promise<RequestQueueOperationInfo | null> {
+    reclaimRequest(request: Request, options?: RequestQueueOperationOptions): Promise<RequestQueueOperationInfo | null> {
         return this.#inner.reclaimRequest(request, options);
     }
 
@@ -327,11 +331,10 @@ export class SessionRequestManager implements IRequestManager {
     }
 
     /** A request that would log its session out is marked handled, never fetched; one info line each, counted. */
-    async #skipLogout(inner: IRequestManager, request: Request, sessionId: string | undefined): Promise<boolean> {
-        if (logoutGuarded(this.#internals, sessionId ?? '?', request.url) === undefined) return false;
+    /** Takes a request the logout guard refuses out of the queue, for good. */
+    async #skipLogout(inner: IRequestManager, request: Request): Promise<void> {
         request.noRetry = true;
         await inner.markRequestHandled(request);
-        return true;
     }
 }
 

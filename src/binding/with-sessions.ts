@@ -239,7 +239,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
         recordAnswer(internals, attempt); // the navigation got an answer: the session's transport works
         addSessionsToFinalStatistics(internals, context.crawler);
         const session = internals.resolve(attempt.sessionId);
-        await internals.userData.load(session);
+        if (!session.userData) await internals.userData.load(session);
         context.session = new SessionView(internals, sessions, attempt);
         try {
             await attemptStorage.run(attempt, () => handler(context));
@@ -248,7 +248,7 @@ function bindingHandler(sessions: Sessions, userHandler: Handler | undefined, af
             context.session = undefined;
             void internals.userData.saveIfChanged(session);
         }
-        await afterSuccess?.(context);
+        if (afterSuccess) await afterSuccess(context);
         session.count('successes');
         unpinAttempt(attempt); // (a failed attempt is unpinned by the error handler, which still needs the session)
     };

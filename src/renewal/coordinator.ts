@@ -255,16 +255,23 @@ export class RenewalCoordinator {
 
     /**
      * Waits until the session has no pending renewal, and its login is not about to end; rejects with the error of a
-     * renewal that failed.
+     * renewal that failed. Undefined when the session is usable now (most requests: nothing to wait a turn for).
      */
-    async whenUsable(session: BoundSession): Promise<void> {
-        for (let held = false; ; ) {
+    whenUsable(session: BoundSession): Promise<void> | undefined {
+        if (session.renewal) return this.#untilUsable(session, false);
+        const ending = this.whenEnding?.(session);
+        return ending ? this.#untilUsable(session, true, ending) : undefined;
+    }
+
+    async #untilUsable(session: BoundSession, held: boolean, ending?: Promise<unknown>): Promise<void> {
+        if (ending) await ending;
+        for (;;) {
             while (session.renewal) await session.renewal;
             // Held once per request: a renewal ahead that failed leaves the old login, and the failure path, in charge.
-            const ending = held ? undefined : this.whenEnding?.(session);
-            if (!ending) return;
+            const next = held ? undefined : this.whenEnding?.(session);
+            if (!next) return;
             held = true;
-            await ending;
+            await next;
         }
     }
 

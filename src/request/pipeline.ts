@@ -137,9 +137,22 @@ export class RequestPipeline {
         } = {},
     ) {}
 
-    /** Resolves once header rules and session headers are loaded (requests wait for it once). */
-    ready(): Promise<void> {
-        return this.services.headers?.ready() ?? Promise.resolve();
+    #loaded = false;
+
+    /**
+     * Resolves once header rules and session headers are loaded (requests wait for it once); undefined once they are,
+     * so that a request does not wait a turn of the event loop for nothing.
+     */
+    ready(): Promise<void> | undefined {
+        if (this.#loaded) return undefined;
+        const loading = this.services.headers?.ready();
+        if (!loading) {
+            this.#loaded = true;
+            return undefined;
+        }
+        return loading.then(() => {
+            this.#loaded = true;
+        });
     }
 
     /** Starts a request of a session: fixes its generation, identity and first origin. */
