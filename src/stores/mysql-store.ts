@@ -104,8 +104,6 @@ const ROWS_PER_STATEMENT = 256;
 /** A soft bound on a multi-row statement's size; one row may be larger, up to the server's packet limit. */
 const BYTES_PER_STATEMENT = 2 * 1024 * 1024;
 
-/** Ids read per query when the ids of the sessions not loaded at open are listed (`loadRecent`). */
-const ID_PAGE_ROWS = 20_000;
 /** Bytes of `max_allowed_packet` kept for the protocol's own fields when deciding whether a row fits. */
 const PACKET_HEADROOM_BYTES = 4096;
 /**
@@ -314,6 +312,11 @@ interface LeaseRow extends SessionRow {
 
 type Connection = PoolConnection;
 
+/** The callback connection under a promise one: its queries are event emitters of their rows. */
+interface StreamingConnection {
+    query(sql: string): NodeJS.EventEmitter;
+}
+
 /** The driver's connection under a pooled one: its socket is what keeps a process alive. */
 interface CoreConnection {
     stream?: { ref(): unknown; unref(): unknown };
@@ -332,7 +335,7 @@ interface ConnectionState {
 }
 
 /** A value bound to a placeholder. */
-type SqlValue = string | number | Buffer | null;
+type SqlValue = string | number | null;
 
 /** One SQL statement and the values of its `?` placeholders. */
 type Statement = [sql: string, values: SqlValue[]];
@@ -545,23 +548,14 @@ export class MySqlSessionStore implements SessionStore {
                 )) as SessionRow[];
                 const records = rows.map((row) => this.decodeRecord(row));
                 const loaded = new Set(records.map((record) => record.id));
-                // By pages in key order: a million ids read at once are a million row objects and buffers at a time.
+                // Streamed: a million ids read into one result are a million row objects and buffers at once. The
+                // query is covered by the recent-sessions index (an index scan, no row is read).
                 const otherIds: string[] = [];
-                let after: Buffer | string | undefined;
-                for (;;) {
-                    const page = (await this.execute(
-                        connection,
-                        `SELECT id FROM \`${this.tables.sessions}\` WHERE lease_only = 0${after === undefined ? '' : ' AND id > ?'}
-                         ORDER BY id LIMIT ${ID_PAGE_ROWS}`,
-                        after === undefined ? [] : [after],
-                    )) as Array<{ id: Buffer | string }>;
-                    for (const { id } of page) {
-                        const text = typeof id === 'string' ? id : id.toString('utf8');
-                        if (!loaded.has(text)) otherIds.push(text);
-                    }
-                    if (page.length < ID_PAGE_ROWS) break;
-                    after = page[page.length - 1]!.id;
-                }
+                await this.streamRows(connection, `SELECT id FROM \`${this.tables.sessions}\` WHERE lease_only = 0`, (row) => {
+                    const id = (row as { id: Buffer | string }).id;
+                    const text = typeof id === 'string' ? id : id.toString('utf8');
+                    if (!loaded.has(text)) otherIds.push(text);
+                });
                 return { records, otherIds };
             }),
         );
@@ -1149,6 +1143,27 @@ export class MySqlSessionStore implements SessionStore {
     private async execute(connection: Connection, sql: string, values: SqlValue[], timeoutMs = this.queryTimeoutMs): Promise<unknown> {
         const [result] = await this.withDeadline(connection, connection.execute(sql, values), timeoutMs);
         return result;
+    }
+
+    /**
+     * Runs a constant query and hands its rows to `onRow` one at a time as they arrive, keeping none (mysql2 keeps a
+     * query's rows only when it has a callback). Bounded by the query timeout like every statement.
+     */
+    private async streamRows(connection: Connection, sql: string, onRow: (row: unknown) => void): Promise<void> {
+        const core = (connection as unknown as { connection: StreamingConnection }).connection;
+        const streamed = new Promise<void>((resolve, reject) => {
+            core.query(sql)
+                .on('result', (row: unknown) => {
+                    try {
+                        onRow(row);
+                    } catch (error) {
+                        reject(error);
+                    }
+                })
+                .on('error', reject)
+                .on('end', () => resolve());
+        });
+        await this.withDeadline(connection, streamed, this.queryTimeoutMs);
     }
 
     /** Runs a constant statement that carries no data (transaction control, session settings) as plain text. */
