@@ -11,7 +11,7 @@ import { defineProfiles, type Profile } from '../profiles/profile.js';
 import { AheadScheduler, DEFAULT_RENEW_AHEAD, type RenewAheadOptions } from '../renewal/ahead.js';
 import { LifetimeLearner } from '../renewal/lifetime-learner.js';
 import { RenewalCoordinator, type RenewalHost } from '../renewal/coordinator.js';
-import { sessionExpiry } from '../renewal/expiry.js';
+import { credentialTest, sessionExpiry } from '../renewal/expiry.js';
 import { NoRenewalError } from '../renewal/errors.js';
 import { processLeaseOwner } from '../renewal/lease.js';
 import { scopedAuth, traitsOf, type Renewal, type RenewalContext } from '../renewal/renewal.js';
@@ -650,14 +650,10 @@ export class Sessions {
 
     #expiryOf(session: BoundSession, renewal: Renewal | undefined) {
         const traits = traitsOf(renewal);
-        const names = this.#tracker.names;
         return sessionExpiry({
             cookies: allCookies(session.jar),
             auth: session.auth,
-            isCredential: (cookie) => {
-                const lower = cookie.key.toLowerCase();
-                return (traits?.expiryCookies.includes(lower) ?? false) || names.isTokenOnHost(cookie.domain ?? '', lower);
-            },
+            isCredential: credentialTest(traits?.expiryCookies ?? [], this.#tracker.names),
             now: Date.now(),
         });
     }

@@ -6,7 +6,7 @@ import { LoginError } from '../acquisition/errors.js';
 import { performLogin, type LoginOptions, type LoginTarget } from '../acquisition/renewal.js';
 import { HeaderPipeline } from '../headers/pipeline.js';
 import { completeUnderLease, processLeaseOwner, requestLease, underLease, type LeaseRequest } from '../renewal/lease.js';
-import { renewalDueAt, sessionExpiry, type SessionExpiry } from '../renewal/expiry.js';
+import { credentialTest, renewalDueAt, sessionExpiry, type SessionExpiry } from '../renewal/expiry.js';
 import { scopedAuth } from '../renewal/renewal.js';
 import { createDetachedSession } from '../request/detached-session.js';
 import { RequestPipeline } from '../request/pipeline.js';
@@ -271,10 +271,7 @@ export class Maintainer {
         return sessionExpiry({
             cookies,
             auth: record.auth ?? undefined,
-            isCredential: (cookie) => {
-                const lower = cookie.key.toLowerCase();
-                return expiry.cookies.includes(lower) || this.tokenNames.isTokenOnHost(cookie.domain ?? '', lower);
-            },
+            isCredential: credentialTest(expiry.cookies, this.tokenNames),
             now,
         });
     }

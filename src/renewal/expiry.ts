@@ -27,6 +27,20 @@ export interface ExpiryInput {
     now: number;
 }
 
+/**
+ * The credential test of {@link ExpiryInput}: a cookie named in `expiryCookies` (lower-case names, a recipe's
+ * `expiry.cookies`), or a session token of its host.
+ */
+export function credentialTest(
+    expiryCookies: readonly string[],
+    tokens: { isTokenOnHost(host: string, lowerName: string): boolean },
+): (cookie: Cookie) => boolean {
+    return (cookie) => {
+        const lower = cookie.key.toLowerCase();
+        return expiryCookies.includes(lower) || tokens.isTokenOnHost(cookie.domain ?? '', lower);
+    };
+}
+
 /** The longest value searched for a JWT: anything longer is not a login value worth decoding. */
 export const MAX_JWT_LENGTH = 8192;
 
