@@ -330,8 +330,7 @@ export class SessionRequestManager implements IRequestManager {
         this.#lockTimer.unref();
     }
 
-    /** A request that would log its session out is marked handled, never fetched; one info line each, counted. */
-    /** Takes a request the logout guard refuses out of the queue, for good. */
+    /** A request the logout guard refused (one info line each, counted) is marked handled for good, never fetched. */
     async #skipLogout(inner: IRequestManager, request: Request): Promise<void> {
         request.noRetry = true;
         await inner.markRequestHandled(request);

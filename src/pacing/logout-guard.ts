@@ -145,8 +145,8 @@ function regexMatcher(pattern: RegExp): Matcher {
 /** What {@link LogoutGuard}'s quick test leaves to the patterns: escapes, spaces, controls, non-ASCII characters. */
 const NOT_PLAIN_ASCII = /[^\x21-\x7e]|[%+]/;
 
-/** One case-insensitive test for any of the words the string patterns need (undefined: there are none). */
-function keywordsOf(segments: readonly string[], parameters: readonly string[]): RegExp | undefined {
+/** One case-insensitive test for any of the words the string patterns need (matching nothing when there are none). */
+function keywordsOf(segments: readonly string[], parameters: readonly string[]): RegExp {
     const words = new Set<string>();
     for (const pattern of segments) for (const part of pattern.toLowerCase().split('/').filter(Boolean)) words.add(withoutExtension(part));
     for (const pattern of parameters) words.add(pattern.slice(pattern.indexOf('=') + 1).toLowerCase());
@@ -161,7 +161,7 @@ function keywordsOf(segments: readonly string[], parameters: readonly string[]):
 export class LogoutGuard {
     readonly enabled: boolean;
     readonly #matchers: Matcher[];
-    /** A word every string pattern needs in the URL (see {@link cannotMatch}); none with a RegExp pattern. */
+    /** The words the string patterns need in a URL (see {@link cannotMatch}); undefined with a RegExp pattern. */
     readonly #keywords: RegExp | undefined;
 
     /** @param options already validated by {@link logoutGuardOptionsSchema} */

@@ -386,13 +386,14 @@ export class BoundedCookieStore extends Store {
      * Gives a stored cookie a new value, as tough-cookie's `setCookie` does for a cookie set again with the same
      * attributes from the same origin: the value and the access time change, its creation and everything else stay.
      * Returns false, changing nothing, when the value is larger than {@link MAX_COOKIE_BYTES} allows (as
-     * {@link putCookie} refuses it) or `record` is not this store's.
+     * {@link putCookie} refuses it).
      *
+     * @param record one of this store's records ({@link allRecords})
      * @param source the text `value` was cut from: when it is not much longer, the value is kept as the slice it is
      *   (copying it costs more than the few bytes of the source it keeps alive)
      */
     replaceValue(record: CookieRecord, value: string, now: number, source = ''): boolean {
-        if (!fitsCookieSize(record.key, value) || this.recordFor(record.domain, record.path, record.key) !== record) return false;
+        if (!fitsCookieSize(record.key, value)) return false;
         record.lastAccessed = now;
         if (record.value !== value) {
             record.value = source.length - value.length > MAX_RETAINED_SOURCE_BYTES ? ownString(value) : value;

@@ -103,7 +103,6 @@ const MIGRATION_DDL_TIMEOUT_MS = 15 * 60_000;
 const ROWS_PER_STATEMENT = 256;
 /** A soft bound on a multi-row statement's size; one row may be larger, up to the server's packet limit. */
 const BYTES_PER_STATEMENT = 2 * 1024 * 1024;
-
 /** Bytes of `max_allowed_packet` kept for the protocol's own fields when deciding whether a row fits. */
 const PACKET_HEADROOM_BYTES = 4096;
 /**

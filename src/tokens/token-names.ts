@@ -137,8 +137,7 @@ class NameSet {
         if (this.patterns.size === 0) return false;
         let matched = this.matched.get(lowerName);
         if (matched === undefined) {
-            matched = false;
-            for (const pattern of this.patterns.values()) if (pattern.test(lowerName)) matched = true;
+            matched = [...this.patterns.values()].some((pattern) => pattern.test(lowerName));
             if (this.matched.size >= MAX_REMEMBERED_NAMES) this.matched.clear();
             this.matched.set(lowerName, matched);
         }
