@@ -172,11 +172,6 @@ function attribute(profile: CpuProfile, requests: number): CostBreakdown {
 }
 
 /**
- * Self time per request of two crawls side by side, module by module: the plugin's crawl against the limit's (the
- * same crawl doing no session work), so the plugin's indirect costs show too (garbage collection, got's hooks,
- * Crawlee's validation, Node's internals), not only its own code. A module one side never ran counts 0 there.
- */
-/**
  * The share of a plugin crawl's CPU time that is session work: crawlee-sessions' own code, plus tough-cookie beyond
  * the share the limit crawl spends in it too (Crawlee merges Cookie headers through tough-cookie on every request,
  * sessions or not). Both are shares of one profile's total, so a machine running faster or slower during a profile
@@ -191,6 +186,11 @@ export function sessionShareOf(plugin: CostBreakdown, limit: CostBreakdown): num
     return ownShare + Math.max(0, share(plugin, 'tough-cookie') - share(limit, 'tough-cookie'));
 }
 
+/**
+ * Self time per request of two crawls side by side, module by module: the plugin's crawl against the limit's (the
+ * same crawl doing no session work), so the plugin's indirect costs show too (garbage collection, got's hooks,
+ * Crawlee's validation, Node's internals), not only its own code. A module one side never ran counts 0 there.
+ */
 export function compareBreakdowns(plugin: CostBreakdown, limit: CostBreakdown): BreakdownComparison {
     const sides = new Map<string, { plugin: number; limit: number }>();
     const side = (module: string) => {

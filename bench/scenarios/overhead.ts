@@ -246,10 +246,12 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
                 context.progress(`${side} round ${r + 1}/${params.rounds}: ${sample.requestsPerSecond.toFixed(1)} req/s`),
         });
         const rate = (side: string) => median(samples[side]!.map((s) => s.requestsPerSecond));
-        const paired = (side: string, against: string) =>
-            samples[side]!.map((s, i) => round(s.requestsPerSecond / samples[against]![i]!.requestsPerSecond, 3));
+        /** Each round of `side` against the round of `against` next to it (a ratio above 1 favours `side`). */
+        const throughputRatio = (a: CrawlSample, b: CrawlSample) => a.requestsPerSecond / b.requestsPerSecond;
+        const paired = (side: string, against: string, ratio = throughputRatio) =>
+            samples[side]!.map((s, i) => round(ratio(s, samples[against]![i]!), 3));
         const pairedVsLimit = paired('plugin', 'limit');
-        const pairedCpuVsLimit = samples.plugin!.map((s, i) => round(samples.limit![i]!.cpuMicrosPerRequest / s.cpuMicrosPerRequest, 3));
+        const pairedCpuVsLimit = paired('plugin', 'limit', (a, b) => b.cpuMicrosPerRequest / a.cpuMicrosPerRequest);
         const cpu = (side: string) => median(samples[side]!.map((s) => s.cpuMicrosPerRequest));
         const pairedVsPool = paired('plugin', 'pool');
         context.progress('profiling one more plugin crawl (not timed)');
@@ -289,9 +291,8 @@ async function runOverhead(kind: Kind, context: BenchContext): Promise<ScenarioO
                     note:
                         'the same rounds, CPU time as the kernel counts it (user + system of this process, which also runs ' +
                         'the site, and of the browsers it closed) per request; ratio = limit / plugin (median of the paired ' +
-                        'rounds), the throughput a ' +
-                        'crawl bound by the CPU keeps. Unlike the throughput it does not move while the machine gives the ' +
-                        'cores to other work.',
+                        'rounds), the throughput a crawl bound by the CPU keeps. Unlike the throughput it does not move ' +
+                        'while the machine gives the cores to other work.',
                 }),
                 metricRow({
                     metric: 'throughput vs SessionPool',
