@@ -58,7 +58,7 @@ export function storeSetCookieHeaders(jar: CookieJar, setCookie: string | string
             stored++;
             continue;
         }
-        const cookie = jar.setCookieSync(value, url, SET_OPTIONS);
+        const cookie = jar.setCookieSync(value, parsed ?? url, SET_OPTIONS); // parsed once for the response, not per header
         if (!cookie) continue;
         stored++;
         if (split) rememberSetCookie(store!, cookie, split, origin!);
